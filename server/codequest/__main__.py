@@ -1,0 +1,3 @@
+from codequest.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""Language detection from file names."""
+
+from __future__ import annotations
+
+import posixpath
+
+# Languages with a tree-sitter grammar wheel get definition chunks; the rest get windows.
+TREE_SITTER_LANGUAGES = frozenset(
+    {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"}
+)
+
+_BY_EXTENSION: dict[str, str] = {
+    ".py": "python", ".pyi": "python", ".pyw": "python",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp",
+    ".hh": "cpp", ".hpp": "cpp", ".hxx": "cpp", ".h++": "cpp", ".ipp": "cpp",
+    # Window-chunked languages: searchable, without definition boundaries.
+    ".rb": "ruby", ".php": "php", ".cs": "csharp", ".kt": "kotlin", ".kts": "kotlin",
+    ".swift": "swift", ".scala": "scala", ".lua": "lua", ".pl": "perl", ".pm": "perl",
+    ".r": "r", ".jl": "julia", ".ex": "elixir", ".exs": "elixir", ".erl": "erlang",
+    ".hs": "haskell", ".ml": "ocaml", ".mli": "ocaml", ".clj": "clojure", ".dart": "dart",
+    ".zig": "zig", ".nim": "nim", ".sh": "shell", ".bash": "shell", ".zsh": "shell",
+    ".ps1": "powershell", ".sql": "sql", ".vue": "vue", ".svelte": "svelte",
+    ".html": "html", ".css": "css", ".scss": "css", ".md": "markdown", ".rst": "rst",
+    ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".proto": "protobuf",
+    ".tf": "terraform", ".gradle": "groovy", ".groovy": "groovy", ".m": "objc",
+    ".mm": "objc", ".f90": "fortran", ".vim": "vim", ".txt": "text",
+}
+_BY_NAME: dict[str, str] = {
+    "Makefile": "make", "Dockerfile": "dockerfile", "CMakeLists.txt": "cmake",
+    "BUILD": "starlark", "WORKSPACE": "starlark",
+}
+
+ALL_LANGUAGES = frozenset(_BY_EXTENSION.values()) | frozenset(_BY_NAME.values())
+
+
+def detect_language(path: str) -> str | None:
+    """Return the language for a file name, or None when it is not source we index."""
+    name = posixpath.basename(path)
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    _, ext = posixpath.splitext(name)
+    return _BY_EXTENSION.get(ext.lower())

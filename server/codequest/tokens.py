@@ -1,0 +1,46 @@
+"""Identifier-aware tokenization shared by the lexical index and ranking."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+# Splits camelCase, PascalCase, acronyms (HTTPServer -> HTTP, Server) and digits.
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+STOPWORDS = frozenset(
+    "a an and are as at be by for from how i in into is it of on or that the this to was "
+    "what when where which with does do can get self".split()
+)
+
+
+@lru_cache(maxsize=65536)
+def split_identifier(identifier: str) -> tuple[str, ...]:
+    """``parseHTTPResponse_v2`` -> ``('parse', 'http', 'response', 'v', '2')``."""
+    parts: list[str] = []
+    for piece in identifier.split("_"):
+        if piece:
+            parts.extend(p.lower() for p in _CAMEL.findall(piece))
+    return tuple(parts)
+
+
+def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
+    """Lower-cased identifiers plus their camelCase/snake_case parts.
+
+    ``read_json_file`` yields ``read_json_file``, ``read``, ``json``, ``file``; so a query
+    can match either the whole identifier or a part of it.
+    """
+    out: list[str] = []
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        lower = word.lower()
+        parts = split_identifier(word)
+        if len(parts) > 1 and len(lower) <= 64:
+            out.append(lower)
+        for part in parts:
+            if keep_stopwords or part not in STOPWORDS:
+                out.append(part)
+        if len(parts) == 0 and (keep_stopwords or lower not in STOPWORDS):
+            out.append(lower)
+    return out

@@ -1,0 +1,118 @@
+"""Frozen records that cross module boundaries: chunks, results, reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Chunk kinds. Definitions come from tree-sitter; windows are the line-based fallback.
+KIND_FUNCTION = "function"
+KIND_METHOD = "method"
+KIND_CLASS = "class"
+KIND_INTERFACE = "interface"
+KIND_STRUCT = "struct"
+KIND_ENUM = "enum"
+KIND_TRAIT = "trait"
+KIND_TYPE = "type"
+KIND_WINDOW = "window"
+DEFINITION_KINDS = frozenset(
+    {KIND_FUNCTION, KIND_METHOD, KIND_CLASS, KIND_INTERFACE, KIND_STRUCT, KIND_ENUM, KIND_TRAIT,
+     KIND_TYPE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of one source file that is embedded and searched as a unit.
+
+    Lines are 1-based and inclusive. ``path`` is POSIX-style and relative to the
+    workspace root. ``symbol`` is the qualified name (``Class.method``), empty for windows.
+    """
+
+    path: str
+    language: str
+    kind: str
+    symbol: str
+    start_line: int
+    end_line: int
+    text: str
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file that discovery decided to index."""
+
+    path: str  # relative POSIX path
+    abs_path: str
+    language: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    glob: str | None = None
+    languages: tuple[str, ...] = ()
+    exclude_tests: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    path: str
+    start_line: int
+    end_line: int
+    symbol: str
+    kind: str
+    language: str
+    score: float
+    preview: str
+    # Score components (dense, lexical, name match, ...), filled when asked to explain.
+    explain: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "symbol": self.symbol,
+            "kind": self.kind,
+            "language": self.language,
+            "score": round(self.score, 6),
+        }
+        if self.explain:
+            out["explain"] = {k: round(v, 6) for k, v in self.explain.items()}
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class IndexReport:
+    """What one indexing run did."""
+
+    files: int
+    chunks: int
+    embedded: int
+    reused: int
+    removed_files: int
+    skipped: dict[str, int]
+    seconds: float
+    rebuilt: bool = False
+    rebuild_reason: str = ""
+    cancelled: bool = False
+    limit_hit: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "files": self.files,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "removed_files": self.removed_files,
+            "skipped": dict(self.skipped),
+            "seconds": round(self.seconds, 3),
+            "rebuilt": self.rebuilt,
+            "rebuild_reason": self.rebuild_reason,
+            "cancelled": self.cancelled,
+            "limit_hit": self.limit_hit,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
