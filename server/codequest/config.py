@@ -140,7 +140,9 @@ def _validate(name: str, value: Any) -> None:
     if name in _INT_BOUNDS:
         low, high = _INT_BOUNDS[name]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"{_camel(name)} must be an integer in [{low}, {high}], got {value!r}")
+            raise ConfigError(
+                f"{_camel(name)} must be an integer in [{low}, {high}], got {value!r}"
+            )
     elif name == "device":
         if value not in DEVICES:
             raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {value!r}")

@@ -15,8 +15,16 @@ KIND_TRAIT = "trait"
 KIND_TYPE = "type"
 KIND_WINDOW = "window"
 DEFINITION_KINDS = frozenset(
-    {KIND_FUNCTION, KIND_METHOD, KIND_CLASS, KIND_INTERFACE, KIND_STRUCT, KIND_ENUM, KIND_TRAIT,
-     KIND_TYPE}
+    {
+        KIND_FUNCTION,
+        KIND_METHOD,
+        KIND_CLASS,
+        KIND_INTERFACE,
+        KIND_STRUCT,
+        KIND_ENUM,
+        KIND_TRAIT,
+        KIND_TYPE,
+    }
 )
 
 

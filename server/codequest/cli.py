@@ -1,0 +1,250 @@
+"""The ``codequest`` command line: index, search, status, serve, bench, distill.
+
+User errors print one line to stderr and exit non-zero; tracebacks are for bugs only.
+The search path imports no torch, so a warm ``codequest search`` starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from codequest.config import Config, ConfigError
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="document encoder: sentence-transformers name or folder")
+    parser.add_argument(
+        "--query-encoder", help="auto, teacher-onnx, teacher-int8, teacher, or a folder"
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--cache-dir", help="where the index lives (default: PATH/.codequest)")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=None,
+        metavar="PATTERN",
+        help="gitignore-style pattern to skip (repeatable)",
+    )
+    parser.add_argument("--max-file-bytes", type=int)
+    parser.add_argument("--max-files", type=int)
+    parser.add_argument("--max-chunks", type=int)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    raw: dict[str, Any] = {}
+    for name in (
+        "model",
+        "query_encoder",
+        "device",
+        "cache_dir",
+        "exclude",
+        "max_file_bytes",
+        "max_files",
+        "max_chunks",
+    ):
+        value = getattr(args, name, None)
+        if value is not None:
+            raw[name] = value
+    if getattr(args, "no_hybrid", False):
+        raw["hybrid"] = False
+    config, problems = Config.from_mapping(raw)
+    if problems:
+        raise UserError("; ".join(problems))
+    return config
+
+
+class _Progress:
+    """A one-line progress bar on stderr when it is a terminal; quiet otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        width = 30
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "-" * (width - filled)
+        sys.stderr.write(f"\rindexing [{bar}] {message}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _workspace(path: str, config: Config) -> Any:
+    from codequest.workspace import Workspace
+
+    try:
+        return Workspace(path, config)
+    except (NotADirectoryError, FileNotFoundError) as err:
+        raise UserError(f"{path!r} is not a folder") from err
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    ws = _workspace(args.path, _config(args))
+    report = ws.index(progress=_Progress(not args.json))
+    if not args.json:
+        # Prepare the query encoder now so the first search is fast.
+        ws.query_encoder()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    if report.rebuilt:
+        print(f"note: {report.rebuild_reason}", file=sys.stderr)
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items())) or "none"
+    rate = (
+        report.embedded / report.timings.get("embedding", 0)
+        if report.timings.get("embedding")
+        else 0
+    )
+    print(
+        f"files {report.files}  chunks {report.chunks}  embedded {report.embedded}  "
+        f"reused {report.reused}  removed files {report.removed_files}  "
+        f"skipped: {skipped}  {report.seconds:.1f}s"
+        + (f"  ({rate:.0f} chunks/s embedding)" if rate else "")
+    )
+    if report.limit_hit:
+        print(f"warning: {report.limit_hit}", file=sys.stderr)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from codequest.types import SearchFilters
+
+    config = _config(args)
+    ws = _workspace(args.path, config)
+    if not ws.has_index() or ws.store.generation == 0:
+        print(f"no index yet for {ws.root}; indexing first", file=sys.stderr)
+        ws.index(progress=_Progress(True))
+    elif ws.problem:
+        print(f"note: {ws.problem}", file=sys.stderr)
+        ws.index(progress=_Progress(True))
+    filters = SearchFilters(
+        glob=args.glob, languages=tuple(args.lang or ()), exclude_tests=args.exclude_tests
+    )
+    results = ws.search(args.query, limit=args.k, filters=filters, explain=args.explain)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+        return 0
+    if not results:
+        print("no results", file=sys.stderr)
+        return 0
+    for r in results:
+        name = f" {r.symbol}" if r.symbol else ""
+        print(f"{r.path}:{r.start_line}{name}  [{r.kind}, {r.score:.3f}]")
+        if r.preview:
+            print(f"    {r.preview}")
+        if args.explain and r.explain:
+            print("    " + "  ".join(f"{k}={v:.4f}" for k, v in r.explain.items()))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    ws = _workspace(args.path, _config(args))
+    status = ws.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        for key, value in status.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from codequest.lsp.server import run_server
+    except ImportError as err:
+        raise UserError(f"the language server is unavailable: {err}") from err
+    return run_server(tcp=args.tcp)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codequest", description="Local semantic code search.")
+    parser.add_argument("--version", action="version", version="codequest 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="index a folder (incremental)")
+    p.add_argument("path", nargs="?", default=".")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_common(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search an indexed folder")
+    p.add_argument("query")
+    p.add_argument("--path", default=".", help="the indexed folder (default: .)")
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--lang", action="append", help="only this language (repeatable)")
+    p.add_argument("--glob", help="only paths matching this gitignore-style glob")
+    p.add_argument("--exclude-tests", action="store_true", help="leave out test files")
+    p.add_argument("--no-hybrid", action="store_true", help="dense retrieval only")
+    p.add_argument("--explain", action="store_true", help="show each result's score components")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("status", help="show what is indexed")
+    p.add_argument("--path", default=".")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("serve", help="run the language server (stdio by default)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    p.set_defaults(func=cmd_serve)
+
+    _add_optional(sub, "bench", "codequest.bench_cli", "run the benchmarks")
+    _add_optional(sub, "distill", "codequest.distill.cli", "train a distilled query encoder")
+    return parser
+
+
+def _add_optional(sub: Any, name: str, module: str, help_text: str) -> None:
+    """Sub-commands that live in optional modules register their own arguments."""
+    try:
+        mod = __import__(module, fromlist=["register"])
+    except ImportError:
+        return
+    register: Callable[[Any], None] = mod.register
+    register(sub.add_parser(name, help=help_text))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    from codequest.encoders import EncoderError
+    from codequest.search import InvalidQuery
+    from codequest.store import StoreError
+
+    try:
+        result: int = args.func(args)
+        return result
+    except (UserError, ConfigError, EncoderError, StoreError, InvalidQuery) as err:
+        print(f"codequest: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("codequest: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `codequest search ... | head` closes the pipe early; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Encoder factories. Only :func:`load_document_encoder` may import torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codequest.config import Config
+from codequest.encoders.base import (
+    DocumentEncoder,
+    EncoderError,
+    QueryEncoder,
+    document_text,
+    normalize_rows,
+)
+from codequest.encoders.hashing import HashingEncoder
+from codequest.models import ModelNotFoundError, resolve_model
+
+__all__ = [
+    "DocumentEncoder",
+    "EncoderError",
+    "HashingEncoder",
+    "QueryEncoder",
+    "document_encoder_identity",
+    "document_text",
+    "load_document_encoder",
+    "load_query_encoder",
+    "normalize_rows",
+]
+
+HASHING_MODEL = "hashing"
+
+
+def _is_hashing(model: str) -> bool:
+    return model == HASHING_MODEL
+
+
+def document_encoder_identity(config: Config) -> str:
+    """The identity an index built with ``config.model`` records, without loading the model."""
+    if _is_hashing(config.model):
+        return HashingEncoder().identity
+    try:
+        return resolve_model(config.model).identity
+    except ModelNotFoundError as err:
+        raise EncoderError(str(err)) from err
+
+
+def load_document_encoder(config: Config) -> DocumentEncoder:
+    if _is_hashing(config.model):
+        return HashingEncoder()
+    from codequest.encoders.teacher import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(
+        config.model, device=config.device, batch_size=config.batch_size
+    )
+
+
+def find_shipped_student(teacher_identity: str) -> Path | None:
+    """A distilled student shipped for this teacher, if any (see codequest.distill)."""
+    try:
+        from codequest.students import shipped_student_dir
+    except ImportError:
+        return None
+    return shipped_student_dir(teacher_identity)
+
+
+def load_query_encoder(config: Config, teacher_identity: str) -> QueryEncoder:
+    """The resident query encoder for an index built by ``teacher_identity``.
+
+    ``auto`` prefers a shipped student for this teacher and falls back to the teacher's own
+    ONNX export (exported once, with torch, then cached). An explicit artifact whose teacher
+    differs from the index is refused with a clear message.
+    """
+    if _is_hashing(config.model) or teacher_identity.startswith("hashing-"):
+        return HashingEncoder()
+    choice = config.query_encoder
+    from codequest.encoders.onnx_query import OnnxQueryEncoder
+
+    if choice == "teacher":
+        from codequest.encoders.teacher import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(config.model, device="cpu")
+    if choice not in ("auto", "teacher-onnx", "teacher-int8"):
+        encoder = OnnxQueryEncoder(Path(choice).expanduser())
+        if encoder.teacher_identity != teacher_identity:
+            raise EncoderError(
+                f"query encoder {choice!r} was trained for teacher {encoder.teacher_identity!r}, "
+                f"but the index was built with {teacher_identity!r}; re-index or pick a "
+                "matching student"
+            )
+        return encoder
+    if choice == "auto":
+        student = find_shipped_student(teacher_identity)
+        if student is not None:
+            return OnnxQueryEncoder(student)
+    from codequest.encoders.export import export_teacher, teacher_onnx_dir
+
+    int8 = choice == "teacher-int8"
+    folder = teacher_onnx_dir(teacher_identity, int8=int8)
+    if not (folder / "card.json").is_file():
+        folder = export_teacher(resolve_model(config.model), int8=int8)
+    encoder = OnnxQueryEncoder(folder)
+    if encoder.teacher_identity != teacher_identity:
+        raise EncoderError(
+            f"exported query encoder at {folder} belongs to {encoder.teacher_identity!r}, "
+            f"not {teacher_identity!r}"
+        )
+    return encoder

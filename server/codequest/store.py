@@ -1,0 +1,440 @@
+"""The persisted index: usearch vectors plus msgpack metadata, versioned and atomic.
+
+Layout of a store folder:
+
+* ``meta.msgpack`` is the commit point: magic, a blake2b digest, then a msgpack payload
+  with the format version, the model identity, chunk and file records, the lexical
+  vocabulary and the name, size and digest of the vectors file it belongs to.
+* ``vectors-<generation>.usearch`` is written completely before the meta that names it is
+  renamed into place. A process killed at any moment leaves the previous pair intact.
+* ``lock`` is an advisory lock held by the one process that writes.
+
+We persist our own chunk-id keys and restore them (usearch keys are our ids); we never rely
+on positional auto-keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+
+FORMAT_VERSION = 1
+META_MAGIC = b"CQMETA\x00\x01"
+META_FILE = "meta.msgpack"
+LOCK_FILE = "lock"
+DIGEST_SIZE = 16
+# HNSW settings. Below EXACT_SEARCH_LIMIT vectors a brute-force scan is both exact and fast.
+CONNECTIVITY = 16
+EXPANSION_ADD = 128
+EXPANSION_SEARCH = 200
+EXACT_SEARCH_LIMIT = 20_000
+
+
+class StoreError(Exception):
+    """The store on disk cannot be used; ``reason`` is one line for the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    id: int
+    path: str
+    language: str
+    kind: str
+    symbol: str
+    start_line: int
+    end_line: int
+    content_hash: str
+    preview: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    path: str
+    language: str
+    file_hash: str
+    size: int
+    mtime_ns: int
+    chunk_ids: tuple[int, ...]
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=DIGEST_SIZE).digest()
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _new_index(dim: int) -> Any:
+    from usearch.index import Index
+
+    return Index(
+        ndim=dim,
+        metric="cos",
+        dtype="f16",
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
+
+
+class Store:
+    """In-memory view of one store folder; mutations are saved with :meth:`save`.
+
+    Thread safety: ``self.lock`` guards every mutation and every vector search, so the
+    language server can answer queries while its indexing thread adds chunks.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], model: str, dim: int) -> None:
+        self.directory = Path(directory)
+        self.model = model
+        self.dim = dim
+        self.lock = threading.RLock()
+        self.generation = 0
+        self.chunks: dict[int, ChunkRecord] = {}
+        self.files: dict[str, FileRecord] = {}
+        self.terms: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (term ids, counts)
+        self.vocab: list[str] = []
+        self.vocab_ids: dict[str, int] = {}
+        self.by_hash: dict[str, int] = {}  # content hash -> a chunk id holding that vector
+        self.next_id = 1
+        self.read_only = False
+        self.extra: dict[str, Any] = {}  # format-versioned extension data (e.g. prebuilt info)
+        self.version = 0  # bumped on every mutation; search snapshots compare it
+        self.vectors = _new_index(dim)
+
+    # -- loading -------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls, directory: str | os.PathLike[str], *, model: str | None = None, read_only: bool = False
+    ) -> Store:
+        """Load a store or raise :class:`StoreError` saying what is wrong with it."""
+        directory = Path(directory)
+        meta_path = directory / META_FILE
+        try:
+            raw = meta_path.read_bytes()
+        except FileNotFoundError as err:
+            raise StoreError(f"no index at {directory}") from err
+        except OSError as err:
+            raise StoreError(f"cannot read {meta_path}: {err.strerror}") from err
+        payload = cls._check_meta(raw, meta_path)
+        if payload.get("format") != FORMAT_VERSION:
+            raise StoreError(
+                f"index at {directory} has format version {payload.get('format')!r}, "
+                f"this CodeQuest reads version {FORMAT_VERSION}"
+            )
+        if model is not None and payload.get("model") != model:
+            raise StoreError(
+                f"index at {directory} was built with model {payload.get('model')!r}, "
+                f"but {model!r} is configured"
+            )
+        store = cls(directory, str(payload["model"]), int(payload["dim"]))
+        try:
+            store._restore(payload, read_only=read_only)
+        except StoreError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise StoreError(f"index metadata at {meta_path} is inconsistent: {err!r}") from err
+        return store
+
+    @classmethod
+    def peek_generation(cls, directory: str | os.PathLike[str]) -> int | None:
+        """The generation of the store on disk, or None when there is no valid one."""
+        meta_path = Path(directory) / META_FILE
+        try:
+            return int(cls._check_meta(meta_path.read_bytes(), meta_path)["generation"])
+        except (OSError, StoreError, KeyError, TypeError, ValueError):
+            return None
+
+    @staticmethod
+    def _check_meta(raw: bytes, meta_path: Path) -> dict[str, Any]:
+        head = len(META_MAGIC) + DIGEST_SIZE
+        if len(raw) < head or not raw.startswith(META_MAGIC):
+            raise StoreError(f"{meta_path} is not a CodeQuest index file (or is truncated)")
+        digest, body = raw[len(META_MAGIC) : head], raw[head:]
+        if _digest(body) != digest:
+            raise StoreError(f"{meta_path} is corrupt or truncated (checksum mismatch)")
+        try:
+            payload = msgpack.unpackb(body, raw=False, strict_map_key=False)
+        except (ValueError, msgpack.UnpackException) as err:
+            raise StoreError(f"{meta_path} cannot be decoded: {err}") from err
+        if not isinstance(payload, dict):
+            raise StoreError(f"{meta_path} does not hold an index record")
+        return payload
+
+    def _restore(self, payload: dict[str, Any], *, read_only: bool) -> None:
+        self.generation = int(payload["generation"])
+        self.next_id = int(payload["next_id"])
+        self.vocab = list(payload["vocab"])
+        self.vocab_ids = {term: i for i, term in enumerate(self.vocab)}
+        self.extra = dict(payload.get("extra", {}))
+        for row in payload["chunks"]:
+            cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row
+            self.chunks[cid] = ChunkRecord(
+                cid, path, language, kind, symbol, start, end, chash, preview
+            )
+            self.terms[cid] = (
+                np.frombuffer(term_ids, dtype=np.uint32),
+                np.frombuffer(counts, dtype=np.uint16),
+            )
+            self.by_hash.setdefault(chash, cid)
+        for row in payload["files"]:
+            path, language, fhash, size, mtime_ns, ids = row
+            self.files[path] = FileRecord(path, language, fhash, size, mtime_ns, tuple(ids))
+        vectors_path = self.directory / str(payload["vectors_file"])
+        if not vectors_path.is_file():
+            raise StoreError(f"index vectors {vectors_path.name} are missing")
+        if vectors_path.stat().st_size != int(payload["vectors_size"]):
+            raise StoreError(f"index vectors {vectors_path.name} are truncated")
+        if _file_digest(vectors_path) != payload["vectors_digest"]:
+            raise StoreError(f"index vectors {vectors_path.name} are corrupt (checksum mismatch)")
+        try:
+            if read_only:
+                self.vectors.view(str(vectors_path))
+            else:
+                self.vectors.load(str(vectors_path))
+        except Exception as err:  # noqa: BLE001 - usearch raises RuntimeError subclasses
+            raise StoreError(f"index vectors {vectors_path.name} cannot be read: {err}") from err
+        self.vectors.expansion_search = EXPANSION_SEARCH
+        if len(self.vectors) != len(self.chunks):
+            raise StoreError(
+                f"index holds {len(self.vectors)} vectors for {len(self.chunks)} chunks; rebuilding"
+            )
+        self.read_only = read_only
+
+    # -- saving --------------------------------------------------------------------------
+    def save(self) -> None:
+        """Persist atomically: vectors first, then the meta that names them."""
+        if self.read_only:
+            raise StoreError("a read-only (prebuilt) index cannot be saved")
+        with self.lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            generation = self.generation + 1
+            vectors_name = f"vectors-{generation}.usearch"
+            vectors_path = self.directory / vectors_name
+            tmp = self.directory / f".{vectors_name}.{os.getpid()}.tmp"
+            self.vectors.save(str(tmp))
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, vectors_path)
+            payload = self._payload(generation, vectors_name, vectors_path)
+            body = msgpack.packb(payload, use_bin_type=True)
+            atomic_write_bytes(self.directory / META_FILE, META_MAGIC + _digest(body) + body)
+            self.generation = generation
+        self._remove_stale_vectors(vectors_name)
+
+    def _payload(self, generation: int, vectors_name: str, vectors_path: Path) -> dict[str, Any]:
+        chunks = [
+            [
+                r.id,
+                r.path,
+                r.language,
+                r.kind,
+                r.symbol,
+                r.start_line,
+                r.end_line,
+                r.content_hash,
+                r.preview,
+                self.terms[r.id][0].astype(np.uint32).tobytes(),
+                self.terms[r.id][1].astype(np.uint16).tobytes(),
+            ]
+            for r in self.chunks.values()
+        ]
+        files = [
+            [f.path, f.language, f.file_hash, f.size, f.mtime_ns, list(f.chunk_ids)]
+            for f in self.files.values()
+        ]
+        return {
+            "format": FORMAT_VERSION,
+            "model": self.model,
+            "dim": self.dim,
+            "generation": generation,
+            "saved_at": time.time(),
+            "next_id": self.next_id,
+            "vocab": self.vocab,
+            "chunks": chunks,
+            "files": files,
+            "extra": self.extra,
+            "vectors_file": vectors_name,
+            "vectors_size": vectors_path.stat().st_size,
+            "vectors_digest": _file_digest(vectors_path),
+        }
+
+    def _remove_stale_vectors(self, keep: str) -> None:
+        for path in self.directory.glob("vectors-*.usearch"):
+            if path.name != keep:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        for path in self.directory.glob(".*.tmp"):
+            # Leftovers of a writer that was killed; only ours can be in flight now.
+            if f".{os.getpid()}." not in path.name:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    # -- mutation ------------------------------------------------------------------------
+    def term_ids(self, counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.empty(len(counts), dtype=np.uint32)
+        tfs = np.empty(len(counts), dtype=np.uint16)
+        for i, (term, count) in enumerate(counts.items()):
+            tid = self.vocab_ids.get(term)
+            if tid is None:
+                tid = len(self.vocab)
+                self.vocab.append(term)
+                self.vocab_ids[term] = tid
+            ids[i] = tid
+            tfs[i] = min(count, 65535)
+        return ids, tfs
+
+    def vector_for_hash(self, content_hash: str) -> np.ndarray | None:
+        with self.lock:
+            cid = self.by_hash.get(content_hash)
+            if cid is None or cid not in self.chunks:
+                return None
+            vector = self.vectors.get(cid, dtype=np.float32)
+            return None if vector is None else np.asarray(vector, dtype=np.float32)
+
+    def put_file(
+        self,
+        file: FileRecord,
+        records: list[tuple[ChunkRecord, dict[str, int]]],
+        vectors: np.ndarray,
+    ) -> FileRecord:
+        """Replace everything stored for ``file.path`` with these chunks and vectors.
+
+        ``records`` carry placeholder ids; real ids are assigned here. Returns the stored
+        file record.
+        """
+        if len(records) != len(vectors):
+            raise ValueError(f"{len(records)} chunks but {len(vectors)} vectors for {file.path}")
+        with self.lock:
+            self._drop_file(file.path)
+            ids: list[int] = []
+            for (record, counts), _ in zip(records, vectors, strict=True):
+                cid = self.next_id
+                self.next_id += 1
+                ids.append(cid)
+                self.chunks[cid] = ChunkRecord(
+                    cid,
+                    record.path,
+                    record.language,
+                    record.kind,
+                    record.symbol,
+                    record.start_line,
+                    record.end_line,
+                    record.content_hash,
+                    record.preview,
+                )
+                self.terms[cid] = self.term_ids(counts)
+                self.by_hash[record.content_hash] = cid
+            if ids:
+                self.vectors.add(np.asarray(ids, dtype=np.uint64), np.asarray(vectors, np.float32))
+            stored = FileRecord(
+                file.path, file.language, file.file_hash, file.size, file.mtime_ns, tuple(ids)
+            )
+            self.files[file.path] = stored
+            self.version += 1
+            return stored
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """Record a new mtime for a file whose content did not change."""
+        with self.lock:
+            old = self.files[path]
+            self.files[path] = FileRecord(
+                path, old.language, old.file_hash, size, mtime_ns, old.chunk_ids
+            )
+
+    def remove_file(self, path: str) -> bool:
+        with self.lock:
+            removed = self._drop_file(path)
+            if removed:
+                self.version += 1
+            return removed
+
+    def _drop_file(self, path: str) -> bool:
+        old = self.files.pop(path, None)
+        if old is None:
+            return False
+        for cid in old.chunk_ids:
+            record = self.chunks.pop(cid, None)
+            self.terms.pop(cid, None)
+            if record is not None and self.by_hash.get(record.content_hash) == cid:
+                del self.by_hash[record.content_hash]
+        if old.chunk_ids:
+            self.vectors.remove(np.asarray(old.chunk_ids, dtype=np.uint64))
+        return True
+
+    # -- queries -------------------------------------------------------------------------
+    def search_vectors(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest chunk ids and cosine similarities (exact below EXACT_SEARCH_LIMIT)."""
+        with self.lock:
+            size = len(self.vectors)
+            if size == 0 or count <= 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            matches = self.vectors.search(query, min(count, size), exact=size <= EXACT_SEARCH_LIMIT)
+        keys = np.asarray(matches.keys, dtype=np.int64)
+        sims = 1.0 - np.asarray(matches.distances, dtype=np.float32)
+        return keys, sims
+
+    def iter_records(self) -> Iterator[ChunkRecord]:
+        return iter(list(self.chunks.values()))
+
+    def paths(self) -> Iterable[str]:
+        return list(self.files)
+
+
+@contextlib.contextmanager
+def writer_lock(directory: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the store's advisory write lock. Yields False if ``wait`` is off and it is taken."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

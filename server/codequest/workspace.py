@@ -1,0 +1,207 @@
+"""The facade the CLI, the language server and the benchmarks use: one indexed folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from codequest.config import Config
+from codequest.encoders import (
+    DocumentEncoder,
+    EncoderError,
+    HashingEncoder,
+    QueryEncoder,
+    document_encoder_identity,
+    load_document_encoder,
+    load_query_encoder,
+)
+from codequest.indexer import ProgressFn, index_workspace
+from codequest.models import resolve_model
+from codequest.search import Searcher
+from codequest.store import META_FILE, Store, StoreError, writer_lock
+from codequest.types import IndexReport, SearchFilters, SearchResult
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir(root: Path, config: Config) -> Path:
+    if config.cache_dir:
+        path = Path(os.path.expanduser(config.cache_dir))
+        return path if path.is_absolute() else root / path
+    return root / ".codequest"
+
+
+def model_dim(config: Config) -> int | None:
+    """The embedding size from the model's config files, without loading the weights."""
+    if config.model == "hashing":
+        return HashingEncoder().dim
+    try:
+        folder = Path(resolve_model(config.model).path)
+        modules = json.loads((folder / "modules.json").read_text())
+        for module in reversed(modules):
+            if module.get("type", "").endswith("Dense"):
+                dense = json.loads((folder / module["path"] / "config.json").read_text())
+                return int(dense["out_features"])
+        return int(json.loads((folder / "config.json").read_text())["hidden_size"])
+    except (OSError, ValueError, KeyError, TypeError, EncoderError, RuntimeError):
+        return None
+
+
+class Workspace:
+    """Indexes and searches one folder. Thread-safe for one indexer plus many searchers."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        config: Config | None = None,
+        *,
+        document_encoder: DocumentEncoder | None = None,
+        query_encoder: QueryEncoder | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"{root} is not a folder")
+        self.config = config or Config()
+        self.cache_dir = default_cache_dir(self.root, self.config)
+        self._document_encoder = document_encoder
+        self._query_encoder = query_encoder
+        self.model_identity = (
+            document_encoder.identity
+            if document_encoder
+            else document_encoder_identity(self.config)
+        )
+        self._store: Store | None = None
+        self._searcher: Searcher | None = None
+        self._lock = threading.RLock()
+        self.problem = ""  # why the stored index was discarded, if it was
+
+    # -- store ---------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = self._load_or_create()
+            return self._store
+
+    def has_index(self) -> bool:
+        return (self.cache_dir / META_FILE).is_file()
+
+    def _load_or_create(self) -> Store:
+        try:
+            return Store.load(self.cache_dir, model=self.model_identity)
+        except StoreError as err:
+            if self.has_index():
+                self.problem = f"{err.reason}; rebuilding the index"
+                log.warning("%s", self.problem)
+            return Store(self.cache_dir, self.model_identity, self._dim())
+
+    def _dim(self) -> int:
+        if self._document_encoder is not None:
+            return self._document_encoder.dim
+        dim = model_dim(self.config)
+        if dim is None:
+            dim = self.document_encoder().dim
+        return dim
+
+    def document_encoder(self) -> DocumentEncoder:
+        with self._lock:
+            if self._document_encoder is None:
+                self._document_encoder = load_document_encoder(self.config)
+                loaded = self._document_encoder.identity
+                if loaded != self.model_identity:
+                    raise EncoderError(
+                        f"model {self.config.model!r} loaded as {loaded!r}, "
+                        f"expected {self.model_identity!r}"
+                    )
+            return self._document_encoder
+
+    def _disk_generation(self) -> int | None:
+        return Store.peek_generation(self.cache_dir)
+
+    # -- indexing ------------------------------------------------------------------------
+    def index(
+        self,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IndexReport:
+        """Bring the index up to date. Another process indexing the same folder is waited for."""
+        with writer_lock(self.cache_dir), self._lock:
+            store = self.store
+            if store.read_only:
+                raise StoreError("this workspace uses a read-only prebuilt index")
+            if self.has_index() and store.generation != self._disk_generation():
+                # Someone else wrote the store since we loaded it: start from their copy.
+                self._store = None
+                self._searcher = None
+                store = self.store
+            report = index_workspace(
+                self.root,
+                self.config,
+                store,
+                self.document_encoder,
+                progress=progress,
+                cancel=cancel,
+            )
+        if self.problem:
+            from dataclasses import replace
+
+            report = replace(report, rebuilt=True, rebuild_reason=self.problem)
+            self.problem = ""
+        return report
+
+    # -- querying ------------------------------------------------------------------------
+    def query_encoder(self) -> QueryEncoder:
+        with self._lock:
+            if self._query_encoder is None:
+                self._query_encoder = load_query_encoder(self.config, self.store.model)
+            return self._query_encoder
+
+    def searcher(self) -> Searcher:
+        with self._lock:
+            if self._searcher is None or self._searcher.store is not self.store:
+                self._searcher = Searcher(
+                    self.store, self.query_encoder(), max_per_file=self.config.max_chunks_per_file
+                )
+            return self._searcher
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int | None = None,
+        filters: SearchFilters | None = None,
+        explain: bool = False,
+    ) -> list[SearchResult]:
+        if not isinstance(query, str) or not query.strip():
+            return []
+        return self.searcher().search(
+            query,
+            limit=limit if limit is not None else self.config.max_results,
+            filters=filters,
+            explain=explain,
+            hybrid=self.config.hybrid,
+        )
+
+    def status(self) -> dict[str, Any]:
+        store = self.store
+        encoder = self._query_encoder
+        return {
+            "root": str(self.root),
+            "cacheDir": str(self.cache_dir),
+            "model": store.model,
+            "queryEncoder": getattr(encoder, "name", None) if encoder else None,
+            "files": len(store.files),
+            "chunks": len(store.chunks),
+            "generation": store.generation,
+            "indexed": self.has_index(),
+            "problem": self.problem,
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            self._searcher = None
