@@ -1,0 +1,773 @@
+"""Split a source file into chunks: definitions from tree-sitter, line windows for the rest.
+
+``chunk_source`` parses files in the nine grammar languages (``supported_languages()``)
+and emits one chunk per function, method, class and type-like definition, with qualified
+symbols. Code between definitions (imports, module-level statements, scripts) becomes
+overlapping line windows, and so does every file in a language without a grammar.
+
+Conventions:
+
+- Symbols are qualified with ``.`` in every language: ``Class.method``,
+  ``Outer.Inner.method``, ``Receiver.Method`` (Go, pointer stripped), ``Type.method``
+  (Rust ``impl Type`` and ``impl Trait for Type``). Named scopes that are not types count
+  too: a C++ namespace, a Rust ``mod`` and a TypeScript ``namespace`` prefix their members
+  (``ns.Widget.draw``); an out-of-line C++ definition ``ns::Widget::draw`` gives the same
+  symbol. Template arguments are dropped. Anonymous scopes add nothing.
+- Lines are the source split on ``"\\n"`` only, the way tree-sitter counts rows; a chunk's
+  ``text`` is its lines joined with ``"\\n"``, cut at ``MAX_CHUNK_CHARS`` characters (the
+  line range is kept), so a minified file cannot make chunks of unbounded size.
+- A definition starts at its first decorator, annotation or ``export``/``template`` prefix
+  and takes along the comments (and Rust attributes) directly above it, so doc comments are
+  searched with the code they describe.
+- Classes of at most ``small_class_lines`` lines are one chunk. Larger ones give a class
+  chunk from the header to the line before the first member, plus one chunk per member.
+- Definitions longer than ``max_chunk_lines`` are cut into overlapping windows that keep
+  the definition's kind and symbol.
+
+The tree is walked with an explicit stack, never Python recursion, and only nodes that can
+hold definitions are visited: function bodies are never entered, so the cost is the parse
+plus a walk over the top levels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import itertools
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+
+import tree_sitter
+
+from .types import (
+    KIND_CLASS,
+    KIND_ENUM,
+    KIND_FUNCTION,
+    KIND_INTERFACE,
+    KIND_METHOD,
+    KIND_STRUCT,
+    KIND_TRAIT,
+    KIND_TYPE,
+    KIND_WINDOW,
+    Chunk,
+)
+
+__all__ = ["MAX_CHUNK_CHARS", "chunk_source", "content_hash", "supported_languages"]
+
+# A chunk's text is truncated to this many characters (its line range is not). A file with
+# a longer line (minified or generated code) is not parsed: definitions that share one huge
+# line cannot be told apart in the text anyway, so it gets plain windows.
+MAX_CHUNK_CHARS = 20_000
+# Gaps between definitions with fewer non-blank lines than this are noise (a closing brace,
+# a lone import) and are not worth a chunk of their own.
+MIN_GAP_LINES = 3
+
+# language -> (module, function returning the grammar's language pointer)
+_GRAMMARS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+}
+
+
+def supported_languages() -> frozenset[str]:
+    """Languages whose files are split at definitions; all others get line windows."""
+    return frozenset(_GRAMMARS)
+
+
+def content_hash(language: str, kind: str, symbol: str, text: str) -> str:
+    """A stable digest of what gets embedded, so unchanged chunks can reuse their vectors."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (language, kind, symbol, text):
+        # surrogatepass: text decoded with surrogateescape must hash, not raise.
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- node helpers
+
+Node = tree_sitter.Node
+NameFn = Callable[[Node], "str | None"]
+KindFn = Callable[[Node], "str | None"]
+BodyFn = Callable[[Node], "Node | None"]
+
+_FUNCTION_VALUES = frozenset(
+    {"arrow_function", "function_expression", "function", "generator_function"}
+)
+_RECORD_SPECIFIERS = {
+    "struct_specifier": KIND_STRUCT,
+    "union_specifier": KIND_STRUCT,
+    "class_specifier": KIND_CLASS,
+    "enum_specifier": KIND_ENUM,
+}
+# Declarator wrappers that sit between a C/C++ function definition and its name.
+_NAME_NODES = frozenset(
+    {
+        "identifier",
+        "field_identifier",
+        "qualified_identifier",
+        "destructor_name",
+        "operator_name",
+        "type_identifier",
+        "template_function",
+        "template_method",
+    }
+)
+
+
+def _text(node: Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", "replace")
+
+
+def _end_row(node: Node) -> int:
+    """Last row a node really occupies (some nodes end at column 0 of the next row)."""
+    end = node.end_point.row
+    if node.end_point.column == 0 and end > node.start_point.row:
+        end -= 1
+    return end
+
+
+def _strip_templates(name: str) -> str:
+    """``Foo<int, Bar<T>>::baz`` -> ``Foo::baz``; no recursion, one pass."""
+    out: list[str] = []
+    depth = 0
+    for char in name:
+        if char == "<":
+            depth += 1
+        elif char == ">" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
+
+
+def _qualified(name: str) -> str:
+    """Turn a C++/Rust path (``ns::Widget<T>::draw``) into our ``ns.Widget.draw`` form."""
+    # operator< / operator<< would be eaten by template stripping; keep those whole.
+    if "<" in name and "operator" not in name:
+        name = _strip_templates(name)
+    parts = [part.strip() for part in name.replace("\n", " ").split("::")]
+    return ".".join(part for part in parts if part)
+
+
+def _field_name(node: Node) -> str | None:
+    return _text(node.child_by_field_name("name")) or None
+
+
+def _name_or_default(node: Node) -> str | None:
+    """Named class/function expressions, and anonymous ones that are a default export."""
+    name = _field_name(node)
+    if name is None and node.parent is not None and node.parent.type == "export_statement":
+        return "default"
+    return name
+
+
+def _scope_name(node: Node) -> str | None:
+    """Name of a namespace/module scope; None (no prefix) for anonymous ones."""
+    name = _text(node.child_by_field_name("name")).strip("'\"`")
+    return _qualified(name) if name else None
+
+
+def _declarator_name(node: Node) -> str | None:
+    """Follow a C/C++ declarator chain (pointers, parentheses, function) to the name."""
+    current: Node | None = node.child_by_field_name("declarator")
+    # Declarator chains are short; the bound only stops a pathological tree.
+    for _ in range(64):
+        if current is None:
+            return None
+        if current.type in _NAME_NODES:
+            return _qualified(_text(current))
+        inner = current.child_by_field_name("declarator")
+        if inner is None:
+            inner = next(iter(current.named_children), None)
+        current = inner
+    return None
+
+
+def _c_function_name(node: Node) -> str | None:
+    # A function whose name we cannot find (macro soup) is still worth a chunk.
+    return _declarator_name(node) or ""
+
+
+def _type_base_name(node: Node | None) -> str:
+    """``*Server[T]`` / ``Server<T>`` / ``a::Server`` -> ``Server``."""
+    for _ in range(16):
+        if node is None:
+            return ""
+        if node.type in ("pointer_type", "reference_type", "generic_type", "type_arguments"):
+            inner = node.child_by_field_name("type")
+            node = inner if inner is not None else next(iter(node.named_children), None)
+        elif node.type == "scoped_type_identifier":
+            node = node.child_by_field_name("name")
+        else:
+            break
+    return _qualified(_text(node))
+
+
+def _go_receiver_name(node: Node) -> str | None:
+    receiver = node.child_by_field_name("receiver")
+    method = _field_name(node) or ""
+    param = next(iter(receiver.named_children), None) if receiver is not None else None
+    owner = _type_base_name(param.child_by_field_name("type")) if param is not None else ""
+    return f"{owner}.{method}" if owner else method
+
+
+def _go_type_kind(node: Node) -> str | None:
+    kind = node.child_by_field_name("type")
+    if kind is not None and kind.type == "struct_type":
+        return KIND_STRUCT
+    if kind is not None and kind.type == "interface_type":
+        return KIND_INTERFACE
+    return KIND_TYPE
+
+
+def _rust_impl_name(node: Node) -> str | None:
+    return _type_base_name(node.child_by_field_name("type")) or None
+
+
+def _variable_function_name(node: Node) -> str | None:
+    """``const foo = () => {}`` -> ``foo``; None when no declarator holds a function."""
+    for child in node.named_children:
+        if child.type != "variable_declarator":
+            continue
+        value = child.child_by_field_name("value")
+        if value is not None and value.type in _FUNCTION_VALUES:
+            return _text(child.child_by_field_name("name")) or None
+    return None
+
+
+def _assigned_function_name(node: Node) -> str | None:
+    """``Foo.prototype.bar = function () {}`` -> ``Foo.prototype.bar``."""
+    left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+    if right is None or right.type not in _FUNCTION_VALUES or left is None:
+        return None
+    if left.type not in ("identifier", "member_expression"):
+        return None
+    return "".join(_text(left).split()) or None
+
+
+def _field_function_name(node: Node) -> str | None:
+    """Class fields holding functions (``onClick = () => {}``) are methods."""
+    value = node.child_by_field_name("value")
+    if value is None or value.type not in _FUNCTION_VALUES:
+        return None
+    name = node.child_by_field_name("property") or node.child_by_field_name("name")
+    return _text(name) or None
+
+
+def _record_specifier(node: Node) -> Node | None:
+    """The struct/class/union/enum with a body that a C declaration or typedef defines."""
+    spec = node.child_by_field_name("type")
+    if spec is None or spec.type not in _RECORD_SPECIFIERS:
+        return None
+    return spec if spec.child_by_field_name("body") is not None else None
+
+
+def _specifier_name(node: Node) -> str | None:
+    if node.child_by_field_name("body") is None:
+        return None  # a forward declaration or a use, not a definition
+    return _qualified(_text(node.child_by_field_name("name"))) or None
+
+
+def _specifier_kind(node: Node) -> str | None:
+    return _RECORD_SPECIFIERS.get(node.type)
+
+
+def _body(node: Node) -> Node | None:
+    return node.child_by_field_name("body")
+
+
+def _declared_record_name(node: Node) -> str | None:
+    """``typedef struct {..} Foo;`` -> Foo; ``struct Foo {..} x;`` -> Foo."""
+    spec = _record_specifier(node)
+    if spec is None:
+        return None
+    return _specifier_name(spec) or _declarator_name(node) or None
+
+
+def _declared_record_kind(node: Node) -> str | None:
+    spec = _record_specifier(node)
+    return _RECORD_SPECIFIERS[spec.type] if spec is not None else None
+
+
+def _declared_record_body(node: Node) -> Node | None:
+    spec = _record_specifier(node)
+    if spec is None or spec.type == "enum_specifier":
+        return None
+    return spec.child_by_field_name("body")
+
+
+# --------------------------------------------------------------------------- rule tables
+
+
+class Role(Enum):
+    DESCEND = "descend"  # may hold definitions; look at the children
+    SCOPE = "scope"  # a named scope (namespace, impl): descend and prefix the names
+    TYPE_SCOPE = "type_scope"  # like SCOPE, but functions inside are methods (Rust impl)
+    WRAP = "wrap"  # decorators/export/template around one definition: it starts here
+    DEFINE = "define"  # a definition; with a body function, a class-like container
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    role: Role
+    kind: str | KindFn = ""
+    name: NameFn = _field_name
+    # Where a class-like definition keeps its members; None for leaf definitions.
+    body: BodyFn | None = None
+
+
+_DESCEND = Rule(Role.DESCEND)
+
+
+def _leaf(kind: str | KindFn, name: NameFn = _field_name) -> Rule:
+    return Rule(Role.DEFINE, kind, name)
+
+
+def _container(kind: str | KindFn, name: NameFn = _field_name, body: BodyFn = _body) -> Rule:
+    return Rule(Role.DEFINE, kind, name, body)
+
+
+_PYTHON: dict[str, Rule] = {
+    "module": _DESCEND,
+    "block": _DESCEND,
+    # Module-level `if TYPE_CHECKING:`, `try: import x except ImportError: def ...`.
+    **dict.fromkeys(
+        [
+            "if_statement",
+            "elif_clause",
+            "else_clause",
+            "try_statement",
+            "except_clause",
+            "finally_clause",
+            "with_statement",
+        ],
+        _DESCEND,
+    ),
+    "decorated_definition": Rule(Role.WRAP),
+    "function_definition": _leaf(KIND_FUNCTION),
+    "class_definition": _container(KIND_CLASS),
+    "type_alias_statement": _leaf(KIND_TYPE, lambda n: _text(n.child_by_field_name("left"))),
+}
+
+_JAVASCRIPT: dict[str, Rule] = {
+    "program": _DESCEND,
+    "export_statement": Rule(Role.WRAP),
+    "expression_statement": _DESCEND,
+    "function_declaration": _leaf(KIND_FUNCTION),
+    "generator_function_declaration": _leaf(KIND_FUNCTION),
+    "lexical_declaration": _leaf(KIND_FUNCTION, _variable_function_name),
+    "variable_declaration": _leaf(KIND_FUNCTION, _variable_function_name),
+    "assignment_expression": _leaf(KIND_FUNCTION, _assigned_function_name),
+    # Anonymous `export default function () {}` / `export default class {}`.
+    "function_expression": _leaf(KIND_FUNCTION, _name_or_default),
+    "class_declaration": _container(KIND_CLASS),
+    "class": _container(KIND_CLASS, _name_or_default),
+    "method_definition": _leaf(KIND_METHOD),
+    "field_definition": _leaf(KIND_METHOD, _field_function_name),
+}
+
+_TYPESCRIPT: dict[str, Rule] = {
+    **_JAVASCRIPT,
+    "abstract_class_declaration": _container(KIND_CLASS),
+    "public_field_definition": _leaf(KIND_METHOD, _field_function_name),
+    "interface_declaration": _leaf(KIND_INTERFACE),
+    "type_alias_declaration": _leaf(KIND_TYPE),
+    "enum_declaration": _leaf(KIND_ENUM),
+    "ambient_declaration": _DESCEND,  # `declare module "x" { ... }`
+    "internal_module": Rule(Role.SCOPE, name=_scope_name),  # `namespace N { ... }`
+    "module": Rule(Role.SCOPE, name=_scope_name),
+    # Only reached through a namespace body: function bodies are never entered.
+    "statement_block": _DESCEND,
+}
+
+_GO: dict[str, Rule] = {
+    "source_file": _DESCEND,
+    "function_declaration": _leaf(KIND_FUNCTION),
+    "method_declaration": _leaf(KIND_METHOD, _go_receiver_name),
+    # `type X struct{}` starts at `type`; a `type ( ... )` group gives one chunk per spec.
+    "type_declaration": Rule(Role.WRAP),
+    "type_spec": _leaf(_go_type_kind),
+    "type_alias": _leaf(KIND_TYPE),
+}
+
+_RUST: dict[str, Rule] = {
+    "source_file": _DESCEND,
+    "declaration_list": _DESCEND,
+    "function_item": _leaf(KIND_FUNCTION),
+    "struct_item": _leaf(KIND_STRUCT),
+    "union_item": _leaf(KIND_STRUCT),
+    "enum_item": _leaf(KIND_ENUM),
+    "type_item": _leaf(KIND_TYPE),
+    "macro_definition": _leaf(KIND_FUNCTION),
+    "trait_item": _container(KIND_TRAIT),
+    "impl_item": Rule(Role.TYPE_SCOPE, name=_rust_impl_name),
+    "mod_item": Rule(Role.SCOPE, name=_scope_name),
+}
+
+_JAVA: dict[str, Rule] = {
+    "program": _DESCEND,
+    "enum_body_declarations": _DESCEND,
+    "class_declaration": _container(KIND_CLASS),
+    "record_declaration": _container(KIND_CLASS),
+    "interface_declaration": _container(KIND_INTERFACE),
+    "enum_declaration": _container(KIND_ENUM),
+    "annotation_type_declaration": _leaf(KIND_INTERFACE),
+    "method_declaration": _leaf(KIND_METHOD),
+    "constructor_declaration": _leaf(KIND_METHOD),
+    "compact_constructor_declaration": _leaf(KIND_METHOD),
+}
+
+_C: dict[str, Rule] = {
+    "translation_unit": _DESCEND,
+    **dict.fromkeys(
+        ["preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"],
+        _DESCEND,
+    ),
+    "function_definition": _leaf(KIND_FUNCTION, _c_function_name),
+    "struct_specifier": _container(_specifier_kind, _specifier_name),
+    "union_specifier": _container(_specifier_kind, _specifier_name),
+    "enum_specifier": _leaf(_specifier_kind, _specifier_name),
+    # `typedef struct {...} Foo;` and `struct Foo {...} foo;` define the record they hold.
+    "type_definition": _container(
+        _declared_record_kind, _declared_record_name, _declared_record_body
+    ),
+    "declaration": _container(_declared_record_kind, _declared_record_name, _declared_record_body),
+}
+# A record nested in a struct body: `struct Inner { ... } inner;`.
+_C["field_declaration"] = _C["declaration"]
+
+_CPP: dict[str, Rule] = {
+    **_C,
+    "linkage_specification": _DESCEND,  # extern "C" { ... }
+    "declaration_list": _DESCEND,
+    "namespace_definition": Rule(Role.SCOPE, name=_scope_name),
+    "template_declaration": Rule(Role.WRAP),
+    "class_specifier": _container(_specifier_kind, _specifier_name),
+}
+
+_RULES: dict[str, dict[str, Rule]] = {
+    "python": _PYTHON,
+    "javascript": _JAVASCRIPT,
+    "typescript": _TYPESCRIPT,
+    "tsx": _TYPESCRIPT,
+    "go": _GO,
+    "rust": _RUST,
+    "java": _JAVA,
+    "c": _C,
+    "cpp": _CPP,
+}
+for _table in _RULES.values():
+    # Error recovery wraps whatever it could not fit into ERROR nodes; definitions that did
+    # parse can sit inside, so they are looked through like any other block.
+    _table["ERROR"] = _DESCEND
+
+# Comments (and Rust attributes, TypeScript member decorators, which are siblings in the
+# tree) directly above a definition belong to its chunk.
+_SCRIPT_LEADING = frozenset({"comment", "decorator"})
+_LEADING: dict[str, frozenset[str]] = {
+    "rust": frozenset({"line_comment", "block_comment", "attribute_item"}),
+    "java": frozenset({"line_comment", "block_comment"}),
+    "javascript": _SCRIPT_LEADING,
+    "typescript": _SCRIPT_LEADING,
+    "tsx": _SCRIPT_LEADING,
+}
+_DEFAULT_LEADING = frozenset({"comment"})
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@cache
+def _language(language: str) -> tree_sitter.Language:
+    module_name, function = _GRAMMARS[language]
+    module = importlib.import_module(module_name)
+    return tree_sitter.Language(getattr(module, function)())
+
+
+_local = threading.local()
+
+
+def _parser(language: str) -> tree_sitter.Parser:
+    """One parser per thread and language: parsers are not safe to share across threads."""
+    parsers: dict[str, tree_sitter.Parser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    parser = parsers.get(language)
+    if parser is None:
+        parser = parsers[language] = tree_sitter.Parser(_language(language))
+    return parser
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+@dataclass(slots=True)
+class _Definition:
+    start: int  # 0-based rows, inclusive
+    end: int
+    kind: str
+    symbol: str
+    parent: int  # index of the enclosing split class in the definition list, or -1
+
+
+# A scope is a linked list (name, outer) so that deep nesting costs O(1) per level.
+_Scope = tuple[str, "_Scope"] | None
+# Stack entries: node, scope, inside a type?, outermost wrapper (or None), parent class.
+_Item = tuple[Node, _Scope, bool, "Node | None", int]
+
+
+def _join(scope: _Scope, name: str) -> str:
+    parts = [name]
+    while scope is not None:
+        parts.append(scope[0])
+        scope = scope[1]
+    return ".".join(reversed(parts))
+
+
+def _leading_start(node: Node, comment_types: frozenset[str]) -> int:
+    """Row where a definition starts once the comments right above it are included."""
+    start = node.start_point.row
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type in comment_types and _end_row(prev) >= start - 1:
+        before = prev.prev_sibling
+        if before is not None and _end_row(before) >= prev.start_point.row:
+            break  # a trailing comment of the code before, not a header of ours
+        start = prev.start_point.row
+        prev = prev.prev_named_sibling
+    return start
+
+
+class _Walker:
+    """Finds the definitions of one tree with an explicit stack (deep trees are fine)."""
+
+    def __init__(
+        self, rules: Mapping[str, Rule], comment_types: frozenset[str], small_class_lines: int
+    ):
+        self.rules, self.comment_types = rules, comment_types
+        self.small_class_lines = small_class_lines
+        self.stack: list[_Item] = []
+        self.found: list[_Definition] = []
+
+    def run(self, root: Node) -> list[_Definition]:
+        self.stack.append((root, None, False, None, -1))
+        while self.stack:
+            node, scope, in_type, outer, parent = self.stack.pop()
+            rule = self.rules[node.type]
+            if rule.role is Role.DESCEND:
+                self.push_children(node, scope, in_type, None, parent)
+            elif rule.role is Role.WRAP:
+                self.push_children(node, scope, in_type, outer or node, parent)
+            elif rule.role is Role.DEFINE:
+                self.define(node, rule, scope, in_type, outer, parent)
+            else:
+                name = rule.name(node)
+                inner: _Scope = (name, scope) if name else scope
+                typed = in_type or rule.role is Role.TYPE_SCOPE
+                body = node.child_by_field_name("body")
+                self.push_children(node if body is None else body, inner, typed, None, parent)
+        return self.found
+
+    def push_children(
+        self, node: Node, scope: _Scope, in_type: bool, outer: Node | None, parent: int
+    ) -> None:
+        # Named children only: keywords are nodes too, and `class` is also a rule's node type.
+        children = [child for child in node.named_children if child.type in self.rules]
+        if outer is not None:
+            # A wrapper (decorators, export, template) lends its start to the one definition
+            # it holds; a Go `type ( ... )` group holds several, each on its own lines.
+            defining = [c for c in children if self.rules[c.type].role is Role.DEFINE]
+            if len(defining) > 1:
+                outer = None
+        for child in reversed(children):
+            self.stack.append((child, scope, in_type, outer, parent))
+
+    def define(
+        self,
+        node: Node,
+        rule: Rule,
+        scope: _Scope,
+        in_type: bool,
+        outer: Node | None,
+        parent: int,
+    ) -> None:
+        name = rule.name(node)
+        kind = rule.kind(node) if callable(rule.kind) else rule.kind
+        if name is None or not kind:
+            return  # e.g. `const x = 1`: the rule's node type, but not a definition
+        # Inside a class, or qualified by one (`Widget::draw`, `Foo.prototype.bar`): a method.
+        if kind == KIND_FUNCTION and (in_type or "." in name):
+            kind = KIND_METHOD
+        head = outer if outer is not None else node
+        start = _leading_start(head, self.comment_types)
+        end = max(_end_row(head), _end_row(node))
+        body = rule.body(node) if rule.body is not None else None
+        # Small classes stay whole; large ones are split into a header and their members.
+        split = body is not None and end - start + 1 > self.small_class_lines
+        self.found.append(_Definition(start, end, kind, _join(scope, name), parent))
+        if split and body is not None:
+            self.push_children(body, (name, scope), True, None, len(self.found) - 1)
+
+
+def _trim_headers(found: list[_Definition]) -> None:
+    """A split class's own chunk runs from its header to the line before its first member."""
+    first_member: dict[int, int] = {}
+    for definition in found:
+        if definition.parent >= 0:
+            known = first_member.get(definition.parent, definition.start)
+            first_member[definition.parent] = min(known, definition.start)
+    for index, member_start in first_member.items():
+        header = found[index]
+        header.end = max(header.start, min(header.end, member_start - 1))
+
+
+# --------------------------------------------------------------------------- lines and windows
+
+
+def _windows(start: int, end: int, size: int, overlap: int) -> Iterator[tuple[int, int]]:
+    """Overlapping ranges of ``size`` lines that cover ``start..end`` (inclusive)."""
+    step = size - overlap
+    for first in range(start, end + 1, step):
+        last = min(first + size - 1, end)
+        yield first, last
+        if last == end:
+            return
+
+
+def _is_blank(line: str) -> bool:
+    return not line or line.isspace()
+
+
+def _gaps(length: int, covered: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Row ranges (0-based, inclusive) of ``0..length-1`` that no definition covers."""
+    cursor = 0
+    for start, end in sorted(covered):
+        if start > cursor:
+            yield cursor, start - 1
+        cursor = max(cursor, end + 1)
+    if cursor < length:
+        yield cursor, length - 1
+
+
+def _trimmed(lines: list[str], start: int, end: int, min_lines: int) -> tuple[int, int] | None:
+    """``start..end`` without blank edge lines; None with fewer than ``min_lines`` of code."""
+    content = [row for row in range(start, end + 1) if not _is_blank(lines[row])]
+    if not content or len(content) < min_lines:
+        return None
+    return content[0], content[-1]
+
+
+class _Emitter:
+    """Builds chunks from 0-based row ranges of one file."""
+
+    def __init__(
+        self, path: str, language: str, source: str, lines: list[str], size: int, overlap: int
+    ):
+        self.path, self.language, self.source, self.lines = path, language, source, lines
+        self.size, self.overlap = size, overlap
+        # Characters before each line, newlines excluded: row r starts at offsets[r] + r.
+        self.offsets = list(itertools.accumulate(map(len, lines), initial=0))
+        self.chunks: dict[tuple[int, int, str, str], Chunk] = {}
+
+    def text(self, start: int, end: int) -> str:
+        """Lines ``start..end`` joined with newlines, cut at ``MAX_CHUNK_CHARS``.
+
+        A slice of the source is exactly those lines joined; bounding the slice makes a
+        range of huge lines cost O(cap), not O(file).
+        """
+        first = self.offsets[start] + start
+        last = self.offsets[end + 1] + end
+        return self.source[first : min(last, first + MAX_CHUNK_CHARS)]
+
+    def emit(self, start: int, end: int, kind: str, symbol: str) -> None:
+        text = self.text(start, end)
+        if _is_blank(text):
+            return
+        key = (start + 1, end + 1, kind, symbol)
+        self.chunks[key] = Chunk(
+            path=self.path,
+            language=self.language,
+            kind=kind,
+            symbol=symbol,
+            start_line=start + 1,
+            end_line=end + 1,
+            text=text,
+            content_hash=content_hash(self.language, kind, symbol, text),
+        )
+
+    def emit_windows(self, start: int, end: int, kind: str, symbol: str) -> None:
+        for first, last in _windows(start, end, self.size, self.overlap):
+            self.emit(first, last, kind, symbol)
+
+    def sorted(self) -> list[Chunk]:
+        return [self.chunks[key] for key in sorted(self.chunks)]
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def chunk_source(
+    path: str,
+    language: str,
+    text: str,
+    *,
+    max_chunk_lines: int = 150,
+    window_lines: int = 60,
+    window_overlap: int = 15,
+    small_class_lines: int = 40,
+) -> list[Chunk]:
+    """Split one file into chunks sorted by ``(start_line, end_line)``.
+
+    Files in ``supported_languages()`` are split at definitions, the code between them goes
+    into windows; other languages, and files with a line longer than ``MAX_CHUNK_CHARS``
+    (minified), are windows only. Whitespace-only files give ``[]``.
+    """
+    if window_lines < 1 or not 0 <= window_overlap < window_lines:
+        raise ValueError(
+            f"need window_lines >= 1 and 0 <= window_overlap < window_lines, "
+            f"got window_lines={window_lines}, window_overlap={window_overlap}"
+        )
+    if max_chunk_lines < 1:
+        raise ValueError(f"max_chunk_lines must be >= 1, got {max_chunk_lines}")
+    if _is_blank(text):
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line does not start another
+    emitter = _Emitter(path, language, text, lines, window_lines, window_overlap)
+
+    definitions: list[_Definition] = []
+    if language in _GRAMMARS and max(map(len, lines)) <= MAX_CHUNK_CHARS:
+        tree = _parser(language).parse(text.encode("utf-8", "replace"))
+        comment_types = _LEADING.get(language, _DEFAULT_LEADING)
+        walker = _Walker(_RULES[language], comment_types, small_class_lines)
+        definitions = walker.run(tree.root_node)
+        _trim_headers(definitions)
+
+    for definition in definitions:
+        end = min(definition.end, len(lines) - 1)
+        if end - definition.start + 1 > max_chunk_lines:
+            emitter.emit_windows(definition.start, end, definition.kind, definition.symbol)
+        else:
+            emitter.emit(definition.start, end, definition.kind, definition.symbol)
+
+    # A file without definitions is all windows, however short: it must stay searchable.
+    min_lines = MIN_GAP_LINES if definitions else 1
+    covered = [(d.start, d.end) for d in definitions]
+    for gap_start, gap_end in _gaps(len(lines), covered):
+        trimmed = _trimmed(lines, gap_start, gap_end, min_lines)
+        if trimmed is not None:
+            emitter.emit_windows(trimmed[0], trimmed[1], KIND_WINDOW, "")
+    return emitter.sorted()
