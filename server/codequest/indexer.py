@@ -207,7 +207,7 @@ def _process_file(run: _Run, source: SourceFile, config: Config, skipped: Counte
     stored = store.files.get(source.path)
     if stored and stored.size == source.size and stored.mtime_ns == source.mtime_ns:
         return False
-    text = read_source(source, skipped)
+    text = read_source(source, skipped, max_bytes=config.max_file_bytes)
     if text is None:
         if stored and store.remove_file(source.path):
             run.changed = True
