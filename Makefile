@@ -1,0 +1,40 @@
+# The two commands in README.md:
+#   make demo   set up, index this project's own source tree, and search it
+#   make test   set up everything and run the whole test suite (what .ci/run calls)
+VENV ?= .venv
+BIN := $(VENV)/bin
+QUERY ?= read a json file into a dict
+PATH_TO_INDEX ?= server
+
+.PHONY: demo test setup setup-dev lint typecheck pytest extension bench-quick clean
+
+demo: setup
+	$(BIN)/codequest index $(PATH_TO_INDEX)
+	$(BIN)/codequest search "$(QUERY)" --path $(PATH_TO_INDEX) -k 5
+
+setup:
+	scripts/setup.sh
+
+setup-dev:
+	scripts/setup.sh dev
+
+test: setup-dev lint typecheck pytest extension bench-quick
+
+lint:
+	$(BIN)/ruff check server tests benchmarks
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/python -m pytest -q -ra
+
+extension:
+	cd vscode-extension && npm run typecheck && npm run lint && npm test \
+		&& CODEQUEST_PYTHON=$(abspath $(BIN)/python) npm run test:wire && npm run package
+
+bench-quick:
+	$(BIN)/codequest bench --quick --output-dir $(or $(TMPDIR),/tmp)/codequest-bench-quick
+
+clean:
+	rm -rf $(VENV) vscode-extension/node_modules vscode-extension/out
