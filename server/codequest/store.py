@@ -167,8 +167,8 @@ class Store:
                 f"index at {directory} was built with model {payload.get('model')!r}, "
                 f"but {model!r} is configured"
             )
-        store = cls(directory, str(payload["model"]), int(payload["dim"]))
         try:
+            store = cls(directory, str(payload["model"]), int(payload["dim"]))
             store._restore(payload, read_only=read_only)
         except StoreError:
             raise
@@ -248,7 +248,9 @@ class Store:
             raise StoreError("a read-only (prebuilt) index cannot be saved")
         with self.lock:
             self.directory.mkdir(parents=True, exist_ok=True)
-            generation = self.generation + 1
+            # Never reuse a vectors name that is on disk: a fresh store (a rebuild) saved
+            # over an old one would otherwise replace the vectors the old meta names.
+            generation = max(self.generation, self._disk_generations()) + 1
             vectors_name = f"vectors-{generation}.usearch"
             vectors_path = self.directory / vectors_name
             tmp = self.directory / f".{vectors_name}.{os.getpid()}.tmp"
@@ -299,6 +301,13 @@ class Store:
             "vectors_digest": _file_digest(vectors_path),
         }
 
+    def _disk_generations(self) -> int:
+        highest = 0
+        for path in self.directory.glob("vectors-*.usearch"):
+            with contextlib.suppress(ValueError):
+                highest = max(highest, int(path.stem.split("-", 1)[1]))
+        return highest
+
     def _remove_stale_vectors(self, keep: str) -> None:
         for path in self.directory.glob("vectors-*.usearch"):
             if path.name != keep:
@@ -311,6 +320,11 @@ class Store:
                     path.unlink()
 
     # -- mutation ------------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        # usearch crashes the process (SIGSEGV) when a memory-mapped view is modified.
+        if self.read_only:
+            raise StoreError("a read-only (prebuilt) index cannot be modified")
+
     def term_ids(self, counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
         ids = np.empty(len(counts), dtype=np.uint32)
         tfs = np.empty(len(counts), dtype=np.uint16)
@@ -345,6 +359,7 @@ class Store:
         """
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} chunks but {len(vectors)} vectors for {file.path}")
+        self._check_writable()
         with self.lock:
             self._drop_file(file.path)
             ids: list[int] = []
@@ -376,6 +391,7 @@ class Store:
 
     def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
         """Record a new mtime for a file whose content did not change."""
+        self._check_writable()
         with self.lock:
             old = self.files[path]
             self.files[path] = FileRecord(
@@ -383,6 +399,7 @@ class Store:
             )
 
     def remove_file(self, path: str) -> bool:
+        self._check_writable()
         with self.lock:
             removed = self._drop_file(path)
             if removed:
