@@ -40,6 +40,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-file-bytes", type=int)
     parser.add_argument("--max-files", type=int)
     parser.add_argument("--max-chunks", type=int)
+    parser.add_argument(
+        "--index",
+        metavar="DIR",
+        help="start from this prebuilt index (read-only); local changes go into an overlay",
+    )
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -59,6 +64,8 @@ def _config(args: argparse.Namespace) -> Config:
             raw[name] = value
     if getattr(args, "no_hybrid", False):
         raw["hybrid"] = False
+    if getattr(args, "index", None):
+        raw["index_path"] = os.path.abspath(args.index)
     config, problems = Config.from_mapping(raw)
     if problems:
         raise UserError("; ".join(problems))
@@ -89,15 +96,41 @@ class _Progress:
 
 
 def _workspace(path: str, config: Config) -> Any:
-    from codequest.workspace import Workspace
+    from codequest.prebuilt import open_workspace
 
     try:
-        return Workspace(path, config)
+        ws = open_workspace(path, config)
     except (NotADirectoryError, FileNotFoundError) as err:
         raise UserError(f"{path!r} is not a folder") from err
+    reason = getattr(ws, "fallback_reason", "")
+    if reason:
+        print(f"note: {reason}", file=sys.stderr)
+    return ws
+
+
+def cmd_build_prebuilt(args: argparse.Namespace) -> int:
+    from codequest.prebuilt import build_prebuilt
+
+    if not os.path.isdir(args.path):
+        raise UserError(f"{args.path!r} is not a folder")
+    report, info = build_prebuilt(
+        args.path, args.output, _config(args), progress=_Progress(not args.json)
+    )
+    if args.json:
+        print(json.dumps({**report.to_json(), "prebuilt": info}, indent=2))
+        return 0
+    dirty = " (working tree had uncommitted changes)" if info["dirty"] else ""
+    print(
+        f"prebuilt index at {os.path.abspath(args.output)}: commit {info['commit'][:12]}{dirty}, "
+        f"files {report.files}, chunks {report.chunks}, embedded {report.embedded}, "
+        f"{report.seconds:.1f}s"
+    )
+    return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.output:
+        return cmd_build_prebuilt(args)
     ws = _workspace(args.path, _config(args))
     report = ws.index(progress=_Progress(not args.json))
     if not args.json:
@@ -183,6 +216,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="index a folder (incremental)")
     p.add_argument("path", nargs="?", default=".")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--output",
+        metavar="DIR",
+        help="build a portable prebuilt index in DIR, stamped with the git commit",
+    )
     _add_common(p)
     p.set_defaults(func=cmd_index)
 

@@ -66,7 +66,10 @@ class _Run:
     cancel: threading.Event | None
     encoder: DocumentEncoder | None = None
     pending: list[_PendingFile] = field(default_factory=list)
-    pending_texts: int = 0
+    pending_texts: int = 0  # chunks waiting to be embedded
+    pending_chunks: int = 0  # all chunks waiting, embedded or reused: bounds memory
+    pending_growth: int = 0  # how many chunks the store gains when pending is written
+    doomed_chunks: int = 0  # chunks of vanished files, removed at the end of the run
     embedded: int = 0
     reused: int = 0
     changed: bool = False
@@ -124,6 +127,8 @@ class _Run:
         self.timings["writing"] += time.perf_counter() - started
         self.pending.clear()
         self.pending_texts = 0
+        self.pending_chunks = 0
+        self.pending_growth = 0
         self.changed = True
         if time.monotonic() - self.last_save > CHECKPOINT_SECONDS:
             self.save()
@@ -147,24 +152,36 @@ def index_workspace(
     *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    select: Callable[[SourceFile], bool] | None = None,
 ) -> IndexReport:
-    """Bring ``store`` up to date with the files under ``root``; saves when done."""
+    """Bring ``store`` up to date with the files under ``root``; saves when done.
+
+    ``select``, when given, sees every discovered file and keeps only those it returns True
+    for; the others are treated as absent (a prebuilt index's overlay holds only the files
+    that differ from the base).
+    """
     started = time.perf_counter()
     skipped: Counter[str] = Counter()
     run = _Run(store, encoder_factory, progress, cancel)
 
     t0 = time.perf_counter()
     sources = list(discover(root, config, skipped))  # metadata only, never contents
+    if select is not None:
+        sources = [s for s in sources if select(s)]
     run.timings["discovery"] += time.perf_counter() - t0
     seen = {s.path for s in sources}
-    removed = 0
-    for path in list(store.files):
-        if path not in seen and store.remove_file(path):
-            removed += 1
-            run.changed = True
+    # Vanished files are removed after the new files are read, so a renamed or moved
+    # file reuses their vectors (a rename is a delete plus an add).
+    vanished = [path for path in store.files if path not in seen]
+    run.doomed_chunks = sum(len(store.files[path].chunk_ids) for path in vanished)
 
     total = len(sources)
     limit_hit = ""
+    if skipped.get("limit"):
+        limit_hit = (
+            f"file limit of {config.max_files} reached; the remaining files were not indexed "
+            "(raise maxFiles to index them)"
+        )
     cancelled = False
     if progress:
         progress(0, total, f"0 of {total} files")
@@ -179,11 +196,16 @@ def index_workspace(
                 f"{total - done + 1} files were not indexed (raise maxChunks to index them)"
             )
             break
-        if run.pending_texts >= EMBED_BATCH:
+        if run.pending_chunks >= EMBED_BATCH:
             run.flush()
         if progress and (done == total or done % 16 == 0 or run.pending_texts == 0):
             progress(done, total, f"{done} of {total} files")
     run.flush()
+    removed = 0
+    for path in vanished:
+        if store.remove_file(path):
+            removed += 1
+            run.changed = True
     if run.changed or store.generation == 0:
         run.save()
     chunk_count = len(store.chunks)
@@ -220,8 +242,9 @@ def _process_file(run: _Run, source: SourceFile, config: Config, skipped: Counte
     t0 = time.perf_counter()
     chunks = chunk_source(source.path, source.language, text)
     run.timings["chunking"] += time.perf_counter() - t0
-    old_count = len(stored.chunk_ids) if stored else 0
-    if len(store.chunks) - old_count + len(chunks) + run.pending_texts > config.max_chunks:
+    growth = len(chunks) - (len(stored.chunk_ids) if stored else 0)
+    future = len(store.chunks) - run.doomed_chunks + run.pending_growth + growth
+    if growth > 0 and future > config.max_chunks:
         return True
     vectors: list[np.ndarray | None] = []
     for chunk in chunks:
@@ -232,4 +255,6 @@ def _process_file(run: _Run, source: SourceFile, config: Config, skipped: Counte
             run.reused += 1
         vectors.append(vec)
     run.pending.append(_PendingFile(source, digest, chunks, vectors))
+    run.pending_chunks += len(chunks)
+    run.pending_growth += growth
     return False
