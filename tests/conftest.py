@@ -19,8 +19,8 @@ import pytest
 from codequest.config import Config
 from codequest.encoders import HashingEncoder
 
-# One function per language with a distinctive name, plus a test file and a plain-text
-# file that discovery must leave out. Line numbers matter to some tests: keep them stable.
+# One function per language with a distinctive name, plus a test file and a CSV file
+# that discovery must leave out (unsupported). Line numbers matter to some tests: keep them stable.
 SAMPLE_PROJECT: dict[str, str] = {
     "app/io_utils.py": '''\
         import json
@@ -89,7 +89,7 @@ SAMPLE_PROJECT: dict[str, str] = {
             path.write_text("{}")
             assert read_json_file(path) == {}
         """,
-    "README.txt": "not source code\n",
+    "data/table.csv": "id,name\n1,not source code\n",
 }
 
 # The symbols of SAMPLE_PROJECT, by the path that defines them.
@@ -163,7 +163,7 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
     """``make_project(files=None, name="project")`` writes a project and returns its root.
 
     Without ``files`` it writes :data:`SAMPLE_PROJECT` (Python, JS, Go, Rust, Java, a test
-    file and a text file).
+    file and a CSV file).
     """
 
     def make(files: Mapping[str, str | bytes] | None = None, name: str = "project") -> Path:
@@ -204,3 +204,15 @@ def make_workspace(hashing_config: Callable[..., Config]) -> Iterator[Callable[.
     yield make
     for ws in made:
         ws.close()
+
+
+@pytest.fixture
+def sample_symbols() -> dict[str, str]:
+    """Symbol -> defining path for :data:`SAMPLE_PROJECT`."""
+    return dict(SAMPLE_SYMBOLS)
+
+
+@pytest.fixture
+def digest_tree() -> Callable[..., dict[str, str]]:
+    """:func:`tree_digest` as a fixture (tests are not a package, so they cannot import it)."""
+    return tree_digest

@@ -147,6 +147,10 @@ class Workspace:
                 progress=progress,
                 cancel=cancel,
             )
+            with self._lock:
+                # A searcher may reuse a snapshot for up to SNAPSHOT_MAX_AGE while the store
+                # changes; once the run is complete, results must match what is stored.
+                self._searcher = None
         if self.problem:
             from dataclasses import replace
 

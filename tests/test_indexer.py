@@ -1,0 +1,243 @@
+"""Incremental indexing through the Workspace facade: counts, reuse, rebuilds, limits."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codequest import workspace as workspace_mod
+from codequest.config import Config
+from codequest.encoders import HashingEncoder
+from codequest.indexer import index_workspace
+from codequest.store import META_FILE, Store
+from codequest.workspace import Workspace
+
+MakeWs = Callable[..., Workspace]
+
+
+def no_encoder() -> Any:
+    raise AssertionError("the document encoder must not be loaded")
+
+
+def forbid_model_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workspace_mod, "load_document_encoder", lambda config: no_encoder())
+
+
+def symbols(ws: Workspace, query: str, **kwargs: Any) -> list[tuple[str, str]]:
+    return [(r.path, r.symbol) for r in ws.search(query, **kwargs)]
+
+
+def test_first_index_counts(
+    make_project: Callable[..., Path], make_workspace: MakeWs, sample_symbols: dict[str, str]
+):
+    root = make_project()
+    (root / "app" / "blob.py").write_bytes(b"\x00\x01binary\x00" * 10)
+    (root / "app" / "huge.py").write_text("x = 1\n" * 400)
+    ws = make_workspace(root, max_file_bytes=1000)
+    report = ws.index()
+    assert report.files == 6  # 5 languages + the test file
+    assert report.chunks == len(ws.store.chunks) == len(ws.store.vectors)
+    assert report.embedded == report.chunks
+    assert report.reused == 0
+    assert report.removed_files == 0
+    assert report.skipped == {"unsupported": 1, "binary": 1, "too_large": 1}
+    assert not report.rebuilt and not report.cancelled and not report.limit_hit
+    stored = {ws.store.chunks[c].symbol for c in ws.store.chunks}
+    assert set(sample_symbols) <= stored
+    assert ws.has_index()
+    assert Store.peek_generation(ws.cache_dir) == ws.store.generation == 1
+
+
+def test_warm_reindex_embeds_nothing_and_never_loads_the_model(
+    project: Path, make_workspace: MakeWs, monkeypatch: pytest.MonkeyPatch
+):
+    first = make_workspace(project).index()
+    forbid_model_loading(monkeypatch)
+    ws = make_workspace(project)  # a new process, as far as the workspace knows
+    report = ws.index()
+    assert (report.files, report.chunks) == (first.files, first.chunks)
+    assert report.embedded == 0
+    assert "model_load" not in report.timings
+    assert ws.store.generation == 1  # nothing changed: not even re-saved
+    # Touching a file (same bytes, new mtime) still needs no model.
+    path = project / "app" / "io_utils.py"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    report = make_workspace(project).index()
+    assert report.embedded == 0 and report.reused == 0
+
+
+def test_warm_index_workspace_never_calls_the_factory(
+    project: Path, tmp_path: Path, encoder: HashingEncoder
+):
+    store = Store(tmp_path / "idx", encoder.identity, encoder.dim)
+    index_workspace(project, Config(), store, lambda: encoder)
+    report = index_workspace(project, Config(), store, no_encoder)
+    assert report.embedded == 0
+
+
+def test_editing_one_function_reembeds_only_that_chunk(project: Path, make_workspace: MakeWs):
+    ws = make_workspace(project)
+    first = ws.index()
+    path = project / "app" / "io_utils.py"
+    path.write_text(path.read_text().replace("delay *= 2", "delay *= 3"))
+    report = ws.index()
+    assert report.embedded == 1
+    assert report.reused == len(ws.store.files["app/io_utils.py"].chunk_ids) - 1 > 0
+    assert report.chunks == first.chunks
+    assert report.removed_files == 0
+
+
+def test_deleted_file_disappears_from_results(project: Path, make_workspace: MakeWs):
+    ws = make_workspace(project)
+    ws.index()
+    assert ("web/email.js", "parseEmailAddress") in symbols(ws, "parseEmailAddress")
+    (project / "web" / "email.js").unlink()
+    report = ws.index()
+    assert report.removed_files == 1
+    assert "web/email.js" not in ws.store.files
+    assert all(path != "web/email.js" for path, _ in symbols(ws, "parseEmailAddress"))
+    # ...and from a fresh process's view of the store.
+    fresh = make_workspace(project)
+    assert all(path != "web/email.js" for path, _ in symbols(fresh, "parseEmailAddress"))
+
+
+def test_renamed_file_reuses_its_vectors(
+    project: Path, make_workspace: MakeWs, monkeypatch: pytest.MonkeyPatch
+):
+    make_workspace(project).index()
+    (project / "app" / "io_utils.py").rename(project / "app" / "json_io.py")
+    forbid_model_loading(monkeypatch)
+    ws = make_workspace(project)
+    report = ws.index()
+    assert report.embedded == 0
+    assert report.reused == len(ws.store.files["app/json_io.py"].chunk_ids) > 0
+    assert report.removed_files == 1
+    assert symbols(ws, "read_json_file", limit=1) == [("app/json_io.py", "read_json_file")]
+
+
+def test_changing_the_model_rebuilds_with_a_reason(project: Path, make_workspace: MakeWs):
+    make_workspace(project).index()
+    other = HashingEncoder(dim=64, seed=7)
+    ws = Workspace(
+        project, Config(model="hashing"), document_encoder=other, query_encoder=other
+    )
+    assert ws.status()["problem"]
+    report = ws.index()
+    assert report.rebuilt
+    assert "was built with model 'hashing-256-0'" in report.rebuild_reason
+    assert "'hashing-64-7' is configured" in report.rebuild_reason
+    assert report.embedded == report.chunks
+    assert Store.load(ws.cache_dir).model == "hashing-64-7"
+    back = make_workspace(project).index()  # and back to the first model: rebuilds again
+    assert back.rebuilt and "'hashing-256-0' is configured" in back.rebuild_reason
+
+
+def test_corrupt_store_is_rebuilt_with_a_reason(project: Path, make_workspace: MakeWs):
+    first = make_workspace(project).index()
+    meta = project / ".codequest" / META_FILE
+    raw = bytearray(meta.read_bytes())
+    raw[-5] ^= 0x40
+    meta.write_bytes(bytes(raw))
+    ws = make_workspace(project)
+    report = ws.index()
+    assert report.rebuilt
+    assert "checksum mismatch" in report.rebuild_reason
+    assert "rebuilding" in report.rebuild_reason
+    assert report.chunks == first.chunks and report.embedded == first.chunks
+    assert Store.load(ws.cache_dir).generation >= 1
+    again = ws.index()
+    assert not again.rebuilt and again.embedded == 0
+
+
+def test_chunk_limit_stops_with_a_message(project: Path, make_workspace: MakeWs):
+    ws = make_workspace(project, max_chunks=3)
+    report = ws.index()
+    assert report.chunks <= 3
+    assert "chunk limit of 3 reached" in report.limit_hit
+    assert "maxChunks" in report.limit_hit
+    assert Store.load(ws.cache_dir).chunks  # what fits is saved
+
+
+def test_chunk_limit_counts_reused_chunks(make_project: Callable[..., Path], make_workspace: MakeWs):
+    body = "".join(f"def same_{i}():\n    return {i}\n\n\n" for i in range(4))
+    root = make_project({"copy0.py": body})
+    assert make_workspace(root, max_chunks=10).index().chunks == 4
+    for i in range(1, 6):
+        (root / f"copy{i}.py").write_text(body)  # every chunk can reuse a stored vector
+    ws = make_workspace(root, max_chunks=10)
+    report = ws.index()
+    assert report.embedded == 0 and report.reused == 4
+    assert report.chunks == 8
+    assert "chunk limit of 10 reached; 4 files were not indexed" in report.limit_hit
+
+
+def test_file_limit_is_reported(project: Path, make_workspace: MakeWs):
+    ws = make_workspace(project, max_files=2)
+    report = ws.index()
+    assert report.files == 2
+    assert report.skipped.get("limit") == 1
+    assert "file limit of 2 reached" in report.limit_hit
+    assert "maxFiles" in report.limit_hit
+
+
+def test_cancel_stops_and_leaves_a_valid_store(
+    make_project: Callable[..., Path], make_workspace: MakeWs
+):
+    root = make_project({f"m{i:02}.py": f"def fn_{i}():\n    return {i}\n" for i in range(40)})
+    ws = make_workspace(root)
+    cancel = threading.Event()
+
+    def progress(done: int, total: int, message: str) -> None:
+        if done >= 5:
+            cancel.set()
+
+    report = ws.index(progress=progress, cancel=cancel)
+    assert report.cancelled
+    assert 5 <= report.files < 40
+    loaded = Store.load(ws.cache_dir, model=ws.model_identity)
+    assert len(loaded.files) == report.files
+    assert len(loaded.vectors) == len(loaded.chunks)
+    finished = make_workspace(root).index()
+    assert not finished.cancelled and finished.files == 40
+    assert finished.embedded == 40 - report.files
+
+
+def test_progress_reports_reach_the_total(project: Path, make_workspace: MakeWs):
+    seen: list[tuple[int, int]] = []
+    make_workspace(project).index(progress=lambda d, t, m: seen.append((d, t)))
+    assert seen[0] == (0, 6)
+    assert seen[-1] == (6, 6)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_file_that_becomes_unreadable_is_dropped(
+    project: Path, make_workspace: MakeWs, monkeypatch: pytest.MonkeyPatch
+):
+    ws = make_workspace(project)
+    ws.index()
+    path = project / "cmd" / "hash.go"
+    path.write_bytes(b"\x00binary now\x00")
+    report = ws.index()
+    assert report.skipped.get("binary") == 1
+    assert "cmd/hash.go" not in ws.store.files
+    assert all(r.path != "cmd/hash.go" for r in ws.search("ComputeSha256"))
+
+
+def test_two_workspaces_in_one_process_see_each_others_saves(
+    project: Path, make_workspace: MakeWs
+):
+    a = make_workspace(project)
+    b = make_workspace(project)
+    a.index()
+    b.index()  # loads a's store instead of starting from nothing
+    (project / "extra.py").write_text("def extra_function():\n    return 1\n")
+    a_report = a.index()
+    assert a_report.embedded == 1
+    b_report = b.index()
+    assert b_report.embedded == 0  # a's save is picked up
+    assert "extra.py" in b.store.files
