@@ -3,7 +3,7 @@
 #   make test   set up everything and run the whole test suite (what .ci/run calls)
 VENV ?= .venv
 BIN := $(VENV)/bin
-QUERY ?= read a json file into a dict
+QUERY ?= write a file atomically
 PATH_TO_INDEX ?= server
 
 .PHONY: demo test setup setup-dev lint typecheck pytest extension bench-quick clean
