@@ -216,3 +216,9 @@ def sample_symbols() -> dict[str, str]:
 def digest_tree() -> Callable[..., dict[str, str]]:
     """:func:`tree_digest` as a fixture (tests are not a package, so they cannot import it)."""
     return tree_digest
+
+
+@pytest.fixture
+def sample_files() -> dict[str, str | bytes]:
+    """A copy of :data:`SAMPLE_PROJECT` to extend before ``make_project(files)``."""
+    return dict(SAMPLE_PROJECT)

@@ -163,7 +163,9 @@ def test_chunk_limit_stops_with_a_message(project: Path, make_workspace: MakeWs)
     assert Store.load(ws.cache_dir).chunks  # what fits is saved
 
 
-def test_chunk_limit_counts_reused_chunks(make_project: Callable[..., Path], make_workspace: MakeWs):
+def test_chunk_limit_counts_reused_chunks(
+    make_project: Callable[..., Path], make_workspace: MakeWs
+):
     body = "".join(f"def same_{i}():\n    return {i}\n\n\n" for i in range(4))
     root = make_project({"copy0.py": body})
     assert make_workspace(root, max_chunks=10).index().chunks == 4

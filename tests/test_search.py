@@ -1,0 +1,132 @@
+"""Search through the Workspace: empty queries, filters, limits, the per-file cap, explain."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codequest.search import InvalidQuery
+from codequest.types import SearchFilters
+from codequest.workspace import Workspace
+
+MakeWs = Callable[..., Workspace]
+
+CACHE_FILE = "".join(
+    f"def cache_lookup_{i}(key):\n    return CACHE.get(key, {i})\n\n\n" for i in range(8)
+)
+
+
+@pytest.fixture
+def ws(
+    make_project: Callable[..., Path], make_workspace: MakeWs, sample_files: dict[str, Any]
+) -> Workspace:
+    files = sample_files
+    files["app/cache.py"] = CACHE_FILE
+    files["tests/test_cache.py"] = "def test_cache_lookup():\n    assert cache_lookup_1(1)\n"
+    root = make_project(files)
+    workspace = make_workspace(root, max_chunks_per_file=2)
+    report = workspace.index()
+    assert report.chunks > 10
+    return workspace
+
+
+def search(ws: Workspace, query: str, **kwargs: Any) -> list[tuple[str, str]]:
+    return [(r.path, r.symbol) for r in ws.search(query, **kwargs)]
+
+
+@pytest.mark.parametrize("query", ["", " ", "\t\n  "])
+def test_empty_or_blank_query_returns_nothing(ws: Workspace, query: str):
+    assert ws.search(query) == []
+    assert ws.searcher().search(query) == []
+
+
+def test_non_positive_limit_returns_nothing(ws: Workspace):
+    assert ws.search("cache", limit=0) == []
+
+
+def test_an_identifier_query_finds_its_definition_first(ws: Workspace, sample_symbols):
+    for symbol, path in sample_symbols.items():
+        assert search(ws, symbol)[0] == (path, symbol)
+
+
+def test_limit_is_respected_and_scores_descend(ws: Workspace):
+    for limit in (1, 3, 5):
+        results = ws.search("return value from a function", limit=limit)
+        assert len(results) == limit
+        scores = [r.score for r in results]
+        assert scores == sorted(scores, reverse=True)
+        assert all(math.isfinite(s) for s in scores)
+
+
+def test_per_file_cap(ws: Workspace):
+    results = ws.search("cache lookup key", limit=10)
+    per_file = Counter(r.path for r in results)
+    assert per_file["app/cache.py"] == 2  # max_chunks_per_file, though 8 functions match
+    assert max(per_file.values()) <= 2
+
+
+def test_glob_filter(ws: Workspace):
+    results = ws.search("function", limit=20, filters=SearchFilters(glob="src/**"))
+    assert results
+    assert {r.path for r in results} <= {"src/http.rs", "src/Slugify.java"}
+    only_js = ws.search("parse", filters=SearchFilters(glob="*.js"))
+    assert only_js and {r.path for r in only_js} == {"web/email.js"}
+
+
+def test_language_filter_even_when_nothing_relevant_matches(ws: Workspace):
+    results = ws.search("cache lookup key", filters=SearchFilters(languages=("java",)))
+    assert results, "a restrictive filter must still fill the list from its subset"
+    assert {r.language for r in results} == {"java"}
+    both = ws.search("data", limit=20, filters=SearchFilters(languages=("go", "rust")))
+    assert {r.language for r in both} == {"go", "rust"}
+
+
+def test_exclude_tests(ws: Workspace):
+    with_tests = {r.path for r in ws.search("test cache lookup", limit=20)}
+    assert "tests/test_cache.py" in with_tests
+    without = ws.search("test cache lookup", limit=20, filters=SearchFilters(exclude_tests=True))
+    assert without
+    assert not any(r.path.startswith("tests/") for r in without)
+
+
+@pytest.mark.parametrize("glob", ["!", "**/[z-a].py", "a/\\"])
+def test_invalid_glob_raises_invalid_query_naming_it(ws: Workspace, glob: str):
+    with pytest.raises(InvalidQuery) as info:
+        ws.search("cache", filters=SearchFilters(glob=glob))
+    assert repr(glob) in str(info.value)
+
+
+def test_explain_gives_score_components(ws: Workspace):
+    results = ws.search("read json file", limit=3, explain=True)
+    assert results
+    top = results[0]
+    assert top.symbol == "read_json_file"
+    assert top.explain, "explain=True must fill the components"
+    assert all(isinstance(v, float) and math.isfinite(v) for v in top.explain.values())
+    assert len(top.explain) >= 2
+    assert "explain" in top.to_json()
+    plain = ws.search("read json file", limit=3)
+    assert all(r.explain == {} for r in plain)
+    assert "explain" not in plain[0].to_json()
+
+
+def test_result_records_point_at_real_lines(ws: Workspace):
+    for r in ws.search("cache lookup", limit=10) + ws.search("parse email address"):
+        lines = (ws.root / r.path).read_text().splitlines()
+        assert 1 <= r.start_line <= r.end_line <= len(lines)
+        if r.symbol:
+            assert r.symbol.rsplit(".", 1)[-1] in "\n".join(
+                lines[r.start_line - 1 : r.end_line]
+            )
+        assert r.preview and r.preview in "\n".join(lines[r.start_line - 1 : r.end_line])
+
+
+def test_search_on_a_folder_never_indexed_is_empty(make_project, make_workspace: MakeWs):
+    ws = make_workspace(make_project({"a.py": "def a():\n    pass\n"}, name="fresh"))
+    assert ws.search("a") == []
+    assert not ws.has_index()
