@@ -513,6 +513,8 @@ class LayeredWorkspace(Workspace):
                 overlay.extra["masked"] = sorted(masked)
                 overlay.save()
             layered.set_masked(masked)
+            with self._lock:
+                self._searcher = None  # its snapshot may be up to a second old
         return dataclasses.replace(report, files=len(layered.files), chunks=len(layered.chunks))
 
     def status(self) -> dict[str, Any]:
