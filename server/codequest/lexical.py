@@ -79,6 +79,26 @@ class LexicalIndex:
                     out[self.positions[lo:hi]] += self.idf[tid] * self.weights[lo:hi]
         return out
 
+    def scores_weighted(self, query_terms: dict[int, float]) -> np.ndarray:
+        """BM25 with a weight per query term (expanded inflections count less)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        for tid, weight in query_terms.items():
+            if 0 <= tid < len(self.idf):
+                lo, hi = self.offsets[tid], self.offsets[tid + 1]
+                if hi > lo:
+                    out[self.positions[lo:hi]] += (weight * self.idf[tid]) * self.weights[lo:hi]
+        return out
+
+    @staticmethod
+    def top_of(scores: np.ndarray, count: int) -> np.ndarray:
+        """Positions of the ``count`` best non-zero scores, best first."""
+        nonzero = np.flatnonzero(scores)
+        if len(nonzero) > count:
+            part = np.argpartition(-scores[nonzero], count - 1)[:count]
+            nonzero = nonzero[part]
+        order = np.argsort(-scores[nonzero], kind="stable")
+        return nonzero[order].astype(np.int64)
+
     def top(self, query_term_ids: list[int], count: int) -> tuple[np.ndarray, np.ndarray]:
         scores = self.scores(query_term_ids)
         nonzero = np.flatnonzero(scores)

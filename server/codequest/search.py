@@ -1,26 +1,49 @@
 """Hybrid retrieval and ranking over a :class:`~codequest.store.Store`.
 
-Dense (query encoder → usearch) and lexical (BM25 over identifier parts) candidates are
-fused by weighted reciprocal rank, with weights that depend on what kind of query it is,
-then filtered and diversified so one file cannot flood the list. No torch here.
+Three steps per query, none of them a model call except the query embedding:
+
+1. **Query understanding** (:func:`classify_query`): an identifier (``JSONDecodeError``,
+   ``Condition.wait_for``), natural language ("parse an email address into name and
+   address"), or a how/where question about a subsystem.
+2. **Candidates**: dense neighbours, BM25 over identifier parts (query words expanded with
+   their inflections), and, for identifiers, the snapshot's symbol table (exact,
+   camelCase/snake_case-insensitive, prefix/subword and fuzzy name matches).
+3. **Ranking**: every candidate gets exact dense and lexical scores, a name-match score,
+   a path score and a definition prior; these are combined with weights that depend on the
+   query class (:data:`DEFAULT_WEIGHTS`, chosen on data, see ``docs/ranking.md``). Questions
+   also get a file-level aggregate and class-level results. Tests, examples, vendored and
+   generated code are demoted unless the query asks for them.
+
+Every stage can be switched off through :class:`RankingOptions`, which is how the
+ablation rows of ``benchmarks/ranking.py`` are produced. No torch here.
 """
 
 from __future__ import annotations
 
+import bisect
+import difflib
 import re
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pathspec
 
 from codequest.encoders import QueryEncoder
-from codequest.files import is_test_path
+from codequest.files import is_example_path, is_test_path, is_vendored_or_generated
 from codequest.lexical import LexicalIndex
 from codequest.store import ChunkRecord, Store
-from codequest.tokens import tokenize
-from codequest.types import SearchFilters, SearchResult
+from codequest.tokens import (
+    normalize_symbol,
+    query_words,
+    split_identifier,
+    stem,
+    tokenize,
+    variants,
+)
+from codequest.types import DEFINITION_KINDS, KIND_CLASS, KIND_WINDOW, SearchFilters, SearchResult
 
 RRF_K = 60
 CANDIDATES = 100
@@ -30,9 +53,17 @@ SNAPSHOT_MAX_AGE = 1.0
 QUERY_IDENTIFIER = "identifier"
 QUERY_NATURAL = "natural"
 QUERY_QUESTION = "question"
+QUERY_CLASSES = (QUERY_IDENTIFIER, QUERY_NATURAL, QUERY_QUESTION)
 
-_IDENT = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|#|->)[A-Za-z_$][\w$]*)*\(?\)?$")
-_QUESTION_START = re.compile(r"^(how|where|what|why|which|who|when)\b", re.IGNORECASE)
+_IDENT = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::|#|->)[A-Za-z_$][\w$]*)*(?:\(\))?$")
+_QUESTION_START = re.compile(
+    r"^(how|where|what|why|which|who|when|explain|describe|overview)\b", re.IGNORECASE
+)
+_QUALIFIER = re.compile(r"\.|::|#|->")
+_CODE_WORD = re.compile(r"[a-z][A-Z]|_|\.|::")
+_WANTS_TESTS = re.compile(r"\b(tests?|testing|spec|specs|fixtures?|mocks?)\b", re.IGNORECASE)
+_WANTS_EXAMPLES = re.compile(r"\b(examples?|samples?|demos?)\b", re.IGNORECASE)
+_WANTS_VENDORED = re.compile(r"\b(vendor(ed)?|third[ _-]?party|generated|node_modules)\b", re.I)
 
 
 class InvalidQuery(ValueError):
@@ -40,28 +71,165 @@ class InvalidQuery(ValueError):
 
 
 def classify_query(query: str) -> str:
-    """Cheap query understanding, no model call: identifier, question or natural language."""
+    """Cheap query understanding, no model call: identifier, question or natural language.
+
+    * identifier: one token that is a (possibly qualified) name: ``make_archive``,
+      ``Condition.wait_for``, ``fmt::format``, ``parseHTTP()``; also two or three tokens
+      that all look like code (``Popen communicate`` stays natural language, ``Popen.wait
+      timeout_s`` is an identifier query).
+    * question: starts with how/where/what/why/which/... or ends with ``?``.
+    * natural: everything else.
+    """
     text = query.strip()
     words = text.split()
+    if not words:
+        return QUERY_NATURAL
     if len(words) == 1 and _IDENT.match(text):
         return QUERY_IDENTIFIER
     if _QUESTION_START.match(text) or text.endswith("?"):
         return QUERY_QUESTION
+    if len(words) <= 3 and all(_IDENT.match(w) and _CODE_WORD.search(w) for w in words):
+        return QUERY_IDENTIFIER
     return QUERY_NATURAL
 
 
-# (dense weight, lexical weight) per query class. Natural-language queries lean on the
-# dense side: equal-weight fusion measurably hurts them (see docs/ranking.md).
-FUSION_WEIGHTS = {
-    QUERY_IDENTIFIER: (0.35, 1.0),
-    QUERY_NATURAL: (1.0, 0.35),
-    QUERY_QUESTION: (1.0, 0.5),
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FusionWeights:
+    """How much each normalised feature (all in 0..1) adds to a candidate's score."""
+
+    dense: float
+    lexical: float
+    name: float
+    path: float
+    file: float = 0.0
+
+
+# Chosen on data: CoSQA dev for dense vs lexical on natural language; 5-fold
+# cross-validation over stdlib-bench categories for the rest (docs/ranking.md).
+DEFAULT_WEIGHTS: Mapping[str, FusionWeights] = {
+    QUERY_IDENTIFIER: FusionWeights(dense=0.3, lexical=0.5, name=1.0, path=0.1, file=0.0),
+    QUERY_NATURAL: FusionWeights(dense=1.0, lexical=0.3, name=0.2, path=0.1, file=0.0),
+    QUERY_QUESTION: FusionWeights(dense=1.0, lexical=0.5, name=0.2, path=0.3, file=0.3),
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RankingOptions:
+    """Switches and weights for ranking; the defaults are what ships.
+
+    ``fusion="rrf"`` reproduces plain reciprocal-rank fusion of the dense and lexical lists
+    (weights ``dense``/``lexical`` only), the "retrieval without ranking" baseline.
+    """
+
+    dense: bool = True
+    lexical: bool = True
+    fusion: str = "weighted"  # "weighted" | "rrf"
+    rrf_equal: bool = False  # rrf with weight 1 for both lists
+    query_expansion: bool = True
+    symbol_match: bool = True  # symbol-table candidates and the name feature
+    name_feature: bool = True
+    path_feature: bool = True
+    kind_prior: float = 0.1  # added for definitions, 0 turns it off
+    file_aggregation: bool = True
+    class_results: bool = True
+    demote: bool = True
+    demote_factor: float = 0.5
+    candidates: int = CANDIDATES
+    max_per_file: int | None = None  # None: the searcher's setting
+    weights: Mapping[str, FusionWeights] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    def __post_init__(self) -> None:
+        if self.fusion not in ("weighted", "rrf"):
+            raise ValueError(f"unknown fusion {self.fusion!r}; expected 'weighted' or 'rrf'")
+        missing = [k for k in QUERY_CLASSES if k not in self.weights]
+        if missing:
+            raise ValueError(f"weights lack query classes {missing}")
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolTable:
+    """Definition names for fast exact, subword, prefix and fuzzy lookup.
+
+    Names are normalised with :func:`normalize_symbol` (case and ``_`` ignored), so
+    ``assert_almost_equal`` finds ``assertAlmostEqual`` and ``iterdump`` finds ``_iterdump``.
+    """
+
+    full: dict[str, list[int]]  # "condition.waitfor" -> positions
+    last: dict[str, list[int]]  # "waitfor" -> positions
+    parts: dict[str, tuple[str, ...]]  # "waitfor" -> ("wait", "for")
+    subwords: dict[str, list[str]]  # "wait" -> last names holding that part
+    sorted_subwords: list[str]
+
+    @classmethod
+    def build(cls, records: tuple[ChunkRecord, ...]) -> SymbolTable:
+        full: dict[str, list[int]] = {}
+        last: dict[str, list[int]] = {}
+        parts: dict[str, tuple[str, ...]] = {}
+        for pos, record in enumerate(records):
+            if not record.symbol:
+                continue
+            pieces = [normalize_symbol(p) for p in record.symbol.split(".")]
+            full.setdefault(".".join(pieces), []).append(pos)
+            tail = record.symbol.rsplit(".", 1)[-1]
+            key = pieces[-1]
+            if key not in last:
+                last[key] = []
+                parts[key] = split_identifier(tail)
+            last[key].append(pos)
+        subwords: dict[str, list[str]] = {}
+        for key, words in parts.items():
+            for word in set(words) | {key}:
+                subwords.setdefault(word, []).append(key)
+        return cls(full, last, parts, subwords, sorted(subwords))
+
+    def shortlist(self, words: tuple[str, ...], key: str, cap: int = 400) -> list[str]:
+        """Names sharing a subword (or a prefix of one, 3+ letters) with the query."""
+        seen: dict[str, None] = {}
+        lists: list[list[str]] = []
+        for word in set(words) | {key}:
+            if not word:
+                continue
+            if len(word) >= 3:
+                lo = bisect.bisect_left(self.sorted_subwords, word)
+                hi = bisect.bisect_left(self.sorted_subwords, word + "\uffff", lo)
+                for sub in self.sorted_subwords[lo : min(hi, lo + 50)]:
+                    lists.append(self.subwords[sub])
+            elif word in self.subwords:
+                lists.append(self.subwords[word])
+        # Rare subwords first: they say the most about which name was meant.
+        for names in sorted(lists, key=len):
+            for name in names:
+                seen.setdefault(name, None)
+                if len(seen) >= cap:
+                    return list(seen)
+        return list(seen)
+
+
+def name_similarity(
+    query_key: str, query_parts: tuple[str, ...], key: str, parts: tuple[str, ...]
+) -> float:
+    """How well a normalised name matches the query's name, 0..1 (1 = same name)."""
+    if key == query_key:
+        return 1.0
+    shared = 0
+    for qp in query_parts:
+        for p in parts:
+            if qp == p or (min(len(qp), len(p)) >= 3 and (p.startswith(qp) or qp.startswith(p))):
+                shared += 1
+                break
+    dice = 2.0 * shared / (len(query_parts) + len(parts)) if parts and query_parts else 0.0
+    contain = 0.0
+    if min(len(query_key), len(key)) >= 4 and (query_key in key or key in query_key):
+        contain = min(len(query_key), len(key)) / max(len(query_key), len(key))
+    ratio = 0.0
+    if max(dice, contain) < 0.9:
+        ratio = difflib.SequenceMatcher(None, query_key, key, autojunk=False).ratio()
+    return 0.9 * max(dice, contain, ratio)
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An immutable view for queries, rebuilt when the store changes."""
+    """An immutable view for queries, rebuilt when the store changes (never per query)."""
 
     version: int
     built_at: float
@@ -70,6 +238,13 @@ class Snapshot:
     position: dict[int, int]
     lexical: LexicalIndex
     vocab_ids: dict[str, int]
+    symbols: SymbolTable
+    is_definition: np.ndarray  # bool per position
+    demoted: np.ndarray  # int8 per position: 0 none, 1 test, 2 example, 3 vendored/generated
+    file_of: np.ndarray  # int32 per position -> index into file_paths
+    file_paths: tuple[str, ...]
+    file_words: tuple[frozenset[str], ...]  # stemmed path words per file
+    classes: dict[tuple[str, str], tuple[int, int, int]]  # (path, class) -> start, end, pos
 
     @classmethod
     def build(cls, store: Store) -> Snapshot:
@@ -82,7 +257,66 @@ class Snapshot:
         ids = np.fromiter((r.id for r in records), dtype=np.int64, count=len(records))
         position = {int(cid): i for i, cid in enumerate(ids)}
         lexical = LexicalIndex.build(terms, vocab_size)
-        return cls(version, time.monotonic(), ids, records, position, lexical, vocab_ids)
+        is_definition = np.fromiter(
+            (r.kind in DEFINITION_KINDS for r in records), dtype=bool, count=len(records)
+        )
+        file_index: dict[str, int] = {}
+        file_of = np.fromiter(
+            (file_index.setdefault(r.path, len(file_index)) for r in records),
+            dtype=np.int32,
+            count=len(records),
+        )
+        file_paths = tuple(file_index)
+        file_words = tuple(frozenset(query_words(p.rsplit(".", 1)[0])) for p in file_paths)
+        file_demotion = [_demotion(p) for p in file_paths]
+        demoted = np.asarray([file_demotion[f] for f in file_of.tolist()], dtype=np.int8)
+        return cls(
+            version,
+            time.monotonic(),
+            ids,
+            records,
+            position,
+            lexical,
+            vocab_ids,
+            SymbolTable.build(records),
+            is_definition,
+            demoted,
+            file_of,
+            file_paths,
+            file_words,
+            _class_extents(records),
+        )
+
+
+def _demotion(path: str) -> int:
+    if is_test_path(path):
+        return 1
+    if is_example_path(path):
+        return 2
+    if is_vendored_or_generated(path):
+        return 3
+    return 0
+
+
+def _class_extents(records: tuple[ChunkRecord, ...]) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Line span of every class that was split into a header chunk and member chunks."""
+    extents: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for pos, r in enumerate(records):
+        if r.kind == KIND_CLASS and r.symbol:
+            key = (r.path, r.symbol)
+            old = extents.get(key)
+            extents[key] = (
+                (r.start_line, r.end_line, pos)
+                if old is None
+                else (min(old[0], r.start_line), max(old[1], r.end_line), old[2])
+            )
+    for r in records:
+        if "." in r.symbol and r.kind != KIND_WINDOW:
+            owner = (r.path, r.symbol.rsplit(".", 1)[0])
+            old = extents.get(owner)
+            if old is not None:
+                extents[owner] = (min(old[0], r.start_line), max(old[1], r.end_line), old[2])
+    return extents
 
 
 def compile_glob(glob: str | None) -> pathspec.PathSpec | None:
@@ -94,11 +328,57 @@ def compile_glob(glob: str | None) -> pathspec.PathSpec | None:
         raise InvalidQuery(f"invalid glob {glob!r}: {err}") from err
 
 
+@dataclass(slots=True)
+class _Query:
+    text: str
+    kind: str
+    words: list[str]  # stemmed content words
+    name_key: str  # normalised last name (identifier queries)
+    name_parts: tuple[str, ...]
+    qualifier: str  # normalised qualified name, "" if unqualified
+    allowed_demotions: frozenset[int]
+
+
+def _understand(query: str, filters: SearchFilters) -> _Query:
+    kind = classify_query(query)
+    text = query.strip().removesuffix("()")
+    name_key, qualifier = "", ""
+    name_parts: tuple[str, ...] = ()
+    if kind == QUERY_IDENTIFIER:
+        first = text.split()[0]
+        pieces = [p for p in _QUALIFIER.split(first) if p]
+        tail = pieces[-1] if pieces else first
+        name_key = normalize_symbol(tail)
+        name_parts = split_identifier(tail)
+        if len(pieces) > 1:
+            qualifier = ".".join(normalize_symbol(p) for p in pieces)
+    allowed = set()
+    if _WANTS_TESTS.search(query) or "test" in name_parts:
+        allowed.add(1)
+    if _WANTS_EXAMPLES.search(query):
+        allowed.add(2)
+    if _WANTS_VENDORED.search(query):
+        allowed.add(3)
+    if filters.glob:
+        allowed.update((1, 2, 3))  # an explicit path filter says where to look
+    return _Query(
+        text, kind, query_words(query), name_key, name_parts, qualifier, frozenset(allowed)
+    )
+
+
 class Searcher:
-    def __init__(self, store: Store, query_encoder: QueryEncoder, *, max_per_file: int = 3) -> None:
+    def __init__(
+        self,
+        store: Store,
+        query_encoder: QueryEncoder,
+        *,
+        max_per_file: int = 3,
+        options: RankingOptions | None = None,
+    ) -> None:
         self.store = store
         self.query_encoder = query_encoder
         self.max_per_file = max_per_file
+        self.options = options or RankingOptions()
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
 
@@ -124,63 +404,326 @@ class Searcher:
         filters: SearchFilters | None = None,
         explain: bool = False,
         hybrid: bool = True,
+        options: RankingOptions | None = None,
     ) -> list[SearchResult]:
         if not isinstance(query, str) or not query.strip():
             return []
         if limit <= 0:
             return []
+        opts = options or self.options
         filters = filters or SearchFilters()
         spec = compile_glob(filters.glob)
         snap = self.snapshot()
         if not snap.records:
             return []
-        kind = classify_query(query)
-        w_dense, w_lex = FUSION_WEIGHTS[kind]
-        if not hybrid:
-            w_lex = 0.0
-        pool = max(CANDIDATES, limit * 5)
+        q = _understand(query, filters)
+        use_lexical = opts.lexical and hybrid
+        pool = max(opts.candidates, limit * 5)
+        max_per_file = opts.max_per_file or self.max_per_file
 
+        # 1. candidates: dense neighbours, BM25 top, symbol-table matches
+        restrictive = spec is not None or bool(filters.languages) or filters.exclude_tests
+        vector = self.query_encoder.encode_query(query) if opts.dense or restrictive else None
+        dense_ids = np.zeros(0, np.int64)
+        dense_sims = np.zeros(0, np.float32)
+        if opts.dense and vector is not None:
+            dense_ids, dense_sims = self.store.search_vectors(vector, pool)
+        lex_all: np.ndarray | None = None
+        lex_top = np.zeros(0, np.int64)
+        if use_lexical:
+            lex_all = snap.lexical.scores_weighted(self._query_terms(snap, q, opts))
+            lex_top = snap.lexical.top_of(lex_all, pool)
+        names: dict[int, float] = {}
+        if opts.symbol_match and q.kind == QUERY_IDENTIFIER:
+            names = self._symbol_matches(snap, q)
+
+        if opts.fusion == "rrf":
+            scored, parts = self._rrf(snap, q, opts, dense_ids, dense_sims, lex_all, lex_top)
+        else:
+            scored, parts = self._weighted(
+                snap, q, opts, vector, dense_ids, dense_sims, lex_all, lex_top, names
+            )
+
+        results = self._collect(
+            snap, q, opts, scored, parts, filters, spec, limit, max_per_file, explain
+        )
+        if len(results) < limit and vector is not None and restrictive:
+            per_file: dict[str, int] = {}
+            for r in results:
+                per_file[r.path] = per_file.get(r.path, 0) + 1
+            results = self._fill_filtered(
+                snap, vector, results, limit, filters, spec, per_file, max_per_file
+            )
+        return results
+
+    # -- candidates ----------------------------------------------------------------------
+    @staticmethod
+    def _query_terms(snap: Snapshot, q: _Query, opts: RankingOptions) -> dict[int, float]:
+        terms: dict[int, float] = {}
+        for token in tokenize(q.text):
+            tid = snap.vocab_ids.get(token)
+            if tid is not None:
+                terms[tid] = 1.0
+            if opts.query_expansion and q.kind != QUERY_IDENTIFIER:
+                for form in variants(token):
+                    vid = snap.vocab_ids.get(form)
+                    if vid is not None and vid not in terms:
+                        terms[vid] = 0.5
+        if q.kind == QUERY_IDENTIFIER and q.name_key:
+            # The joined name: "assert_almost_equal" also finds "assertalmostequal".
+            tid = snap.vocab_ids.get(q.name_key)
+            if tid is not None:
+                terms[tid] = 1.0
+        return terms
+
+    @staticmethod
+    def _symbol_matches(snap: Snapshot, q: _Query) -> dict[int, float]:
+        """Positions of definitions whose name matches the query name, with a 0..1 score."""
+        table = snap.symbols
+        out: dict[int, float] = {}
+        if q.qualifier:
+            for pos in table.full.get(q.qualifier, ()):
+                out[pos] = 1.0
+        for pos in table.last.get(q.name_key, ()):
+            out.setdefault(pos, 0.95 if q.qualifier else 1.0)
+        shortlist = table.shortlist(q.name_parts, q.name_key)
+        scored: list[tuple[float, str]] = []
+        for key in shortlist:
+            if key == q.name_key:
+                continue
+            sim = name_similarity(q.name_key, q.name_parts, key, table.parts[key])
+            if sim >= 0.5:
+                scored.append((sim, key))
+        scored.sort(reverse=True)
+        for sim, key in scored[:30]:
+            for pos in table.last[key][:20]:
+                if pos not in out:
+                    out[pos] = sim
+        return out
+
+    # -- scoring -------------------------------------------------------------------------
+    def _rrf(
+        self,
+        snap: Snapshot,
+        q: _Query,
+        opts: RankingOptions,
+        dense_ids: np.ndarray,
+        dense_sims: np.ndarray,
+        lex_all: np.ndarray | None,
+        lex_top: np.ndarray,
+    ) -> tuple[list[tuple[int, float]], dict[int, dict[str, float]]]:
+        w = opts.weights[q.kind]
+        w_dense, w_lex = (1.0, 1.0) if opts.rrf_equal else (w.dense, w.lexical)
         fused: dict[int, float] = {}
         parts: dict[int, dict[str, float]] = {}
-
-        vector = self.query_encoder.encode_query(query)
-        ids, sims = self.store.search_vectors(vector, pool)
-        for rank, (cid, sim) in enumerate(zip(ids.tolist(), sims.tolist(), strict=True)):
+        for rank, (cid, sim) in enumerate(
+            zip(dense_ids.tolist(), dense_sims.tolist(), strict=True)
+        ):
             pos = snap.position.get(cid)
             if pos is None:
-                continue  # added after the snapshot, or removed: skip until the next one
+                continue
             fused[pos] = fused.get(pos, 0.0) + w_dense / (RRF_K + rank)
             parts.setdefault(pos, {})["dense"] = sim
-
-        if w_lex > 0:
-            term_ids = [snap.vocab_ids[t] for t in tokenize(query) if t in snap.vocab_ids]
-            positions, scores = snap.lexical.top(term_ids, pool)
-            for rank, (pos, score) in enumerate(
-                zip(positions.tolist(), scores.tolist(), strict=True)
-            ):
+        if lex_all is not None:
+            for rank, pos in enumerate(lex_top.tolist()):
                 fused[pos] = fused.get(pos, 0.0) + w_lex / (RRF_K + rank)
-                parts.setdefault(pos, {})["lexical"] = score
+                parts.setdefault(pos, {})["lexical"] = float(lex_all[pos])
+        return sorted(fused.items(), key=lambda item: -item[1]), parts
 
-        ranked = sorted(fused.items(), key=lambda item: -item[1])
+    def _weighted(
+        self,
+        snap: Snapshot,
+        q: _Query,
+        opts: RankingOptions,
+        vector: np.ndarray | None,
+        dense_ids: np.ndarray,
+        dense_sims: np.ndarray,
+        lex_all: np.ndarray | None,
+        lex_top: np.ndarray,
+        names: dict[int, float],
+    ) -> tuple[list[tuple[int, float]], dict[int, dict[str, float]]]:
+        w = opts.weights[q.kind]
+        # Candidate positions, in a fixed order.
+        dense_of: dict[int, float] = {}
+        for cid, sim in zip(dense_ids.tolist(), dense_sims.tolist(), strict=True):
+            pos = snap.position.get(cid)
+            if pos is not None:
+                dense_of[pos] = sim
+        cand: dict[int, None] = dict.fromkeys(dense_of)
+        cand.update(dict.fromkeys(lex_top.tolist()))
+        cand.update(dict.fromkeys(names))
+        if not cand:
+            return [], {}
+        positions = np.fromiter(cand, dtype=np.int64, count=len(cand))
+
+        # Exact dense similarity for every candidate (lexical/name-only ones included).
+        dense = np.zeros(len(positions), np.float32)
+        if opts.dense and vector is not None and w.dense:
+            missing = [i for i, p in enumerate(positions.tolist()) if p not in dense_of]
+            for i, p in enumerate(positions.tolist()):
+                dense[i] = dense_of.get(p, 0.0)
+            if missing:
+                keys = snap.ids[positions[missing]].astype(np.uint64)
+                with self.store.lock:
+                    got = self.store.vectors.get(keys, dtype=np.float32)
+                for i, vec in zip(missing, got, strict=True):
+                    if vec is not None:
+                        dense[i] = float(np.dot(np.asarray(vec, np.float32), vector))
+        lexical = (
+            lex_all[positions] if lex_all is not None else np.zeros(len(positions), np.float32)
+        )
+
+        # Normalise to 0..1 within the candidate pool.
+        dense_n = _minmax(dense) if opts.dense else dense
+        lex_max = float(lexical.max()) if len(lexical) else 0.0
+        lex_n = lexical / lex_max if lex_max > 0 else lexical
+
+        name = np.zeros(len(positions), np.float32)
+        path = np.zeros(len(positions), np.float32)
+        qwords = set(q.words)
+        if opts.symbol_match and opts.name_feature:
+            if q.kind == QUERY_IDENTIFIER:
+                name = np.fromiter(
+                    (names.get(p, 0.0) for p in positions.tolist()), np.float32, len(positions)
+                )
+            elif qwords:
+                name = self._name_coverage(snap, positions, qwords)
+        if opts.path_feature and qwords:
+            files = snap.file_of[positions]
+            cover = {f: len(qwords & snap.file_words[f]) / len(qwords) for f in set(files.tolist())}
+            path = np.fromiter((cover[f] for f in files.tolist()), np.float32, len(positions))
+
+        score = w.dense * dense_n + w.lexical * lex_n + w.name * name + w.path * path
+        kind_bonus = opts.kind_prior * snap.is_definition[positions]
+        score = score + kind_bonus
+        file_part = np.zeros(len(positions), np.float32)
+        if opts.file_aggregation and w.file and len(positions) > 1:
+            file_part = self._file_scores(snap.file_of[positions], score)
+            score = score + w.file * file_part
+        demote = np.ones(len(positions), np.float32)
+        if opts.demote:
+            flags = snap.demoted[positions]
+            for flag in (1, 2, 3):
+                if flag not in q.allowed_demotions:
+                    demote[flags == flag] = opts.demote_factor
+            score = score * demote
+
+        order = np.argsort(-score, kind="stable")
+        ranked = [(int(positions[i]), float(score[i])) for i in order]
+        parts: dict[int, dict[str, float]] = {}
+        for i in order[:200].tolist():
+            parts[int(positions[i])] = {
+                "dense": float(dense[i]),
+                "dense_norm": float(dense_n[i]),
+                "lexical": float(lexical[i]),
+                "lexical_norm": float(lex_n[i]),
+                "name": float(name[i]),
+                "path": float(path[i]),
+                "definition": float(kind_bonus[i]),
+                "file": float(file_part[i]),
+                "demote": float(demote[i]),
+            }
+        return ranked, parts
+
+    @staticmethod
+    def _name_coverage(snap: Snapshot, positions: np.ndarray, qwords: set[str]) -> np.ndarray:
+        """Share of a definition name's words that the query mentions (stemmed, prefix-aware)."""
+        cache: dict[str, float] = {}
+        out = np.zeros(len(positions), np.float32)
+        for i, p in enumerate(positions.tolist()):
+            symbol = snap.records[p].symbol
+            if not symbol:
+                continue
+            tail = symbol.rsplit(".", 1)[-1]
+            value = cache.get(tail)
+            if value is None:
+                words = [stem(w) for w in split_identifier(tail) if len(w) > 1]
+                hit = sum(
+                    1
+                    for w in words
+                    if w in qwords or (len(w) >= 3 and any(x.startswith(w) for x in qwords))
+                )
+                value = hit / len(words) if words else 0.0
+                cache[tail] = value
+            out[i] = value
+        return out
+
+    @staticmethod
+    def _file_scores(files: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """A file's strength: its best chunk plus half its second best, normalised to 0..1."""
+        best: dict[int, list[float]] = {}
+        for f, s in zip(files.tolist(), score.tolist(), strict=True):
+            top = best.setdefault(f, [0.0, 0.0])
+            if s > top[0]:
+                top[0], top[1] = s, top[0]
+            elif s > top[1]:
+                top[1] = s
+        value = {f: a + 0.5 * b for f, (a, b) in best.items()}
+        high = max(value.values()) or 1.0
+        return np.fromiter((value[f] / high for f in files.tolist()), np.float32, len(files))
+
+    # -- results -------------------------------------------------------------------------
+    def _collect(
+        self,
+        snap: Snapshot,
+        q: _Query,
+        opts: RankingOptions,
+        ranked: list[tuple[int, float]],
+        parts: dict[int, dict[str, float]],
+        filters: SearchFilters,
+        spec: pathspec.PathSpec | None,
+        limit: int,
+        max_per_file: int,
+        explain: bool,
+    ) -> list[SearchResult]:
+        promote_classes = (
+            opts.class_results and opts.fusion == "weighted" and q.kind == QUERY_QUESTION
+        )
+        owners: dict[tuple[str, str], int] = {}
+        if promote_classes:
+            for pos, _ in ranked[: max(30, limit * 2)]:
+                owner = _owner(snap, pos)
+                if owner is not None:
+                    owners[owner] = owners.get(owner, 0) + 1
         results: list[SearchResult] = []
         per_file: dict[str, int] = {}
+        emitted_classes: set[tuple[str, str]] = set()
         for pos, score in ranked:
             record = snap.records[pos]
             if not _passes(record, filters, spec):
                 continue
-            if per_file.get(record.path, 0) >= self.max_per_file:
+            if per_file.get(record.path, 0) >= max_per_file:
                 continue
-            per_file[record.path] = per_file.get(record.path, 0) + 1
-            comp = parts.get(pos, {}) if explain else {}
+            owner = _owner(snap, pos) if promote_classes else None
+            if owner is not None and owner in emitted_classes:
+                continue  # covered by the class result already shown
+            comp: dict[str, float] = {}
             if explain:
-                comp = {**comp, "fused": score}
-            results.append(_result(record, score, comp))
+                comp = {**parts.get(pos, {}), "final": score, "query_" + q.kind: 1.0}
+            if owner is not None and owners.get(owner, 0) >= 2:
+                start, end, head = snap.classes[owner]
+                emitted_classes.add(owner)
+                if explain:
+                    comp["class_members"] = float(owners[owner])
+                head_rec = snap.records[head]
+                results.append(
+                    SearchResult(
+                        path=record.path,
+                        start_line=start,
+                        end_line=end,
+                        symbol=owner[1],
+                        kind=KIND_CLASS,
+                        language=record.language,
+                        score=score,
+                        preview=head_rec.preview,
+                        explain=comp,
+                    )
+                )
+            else:
+                results.append(_result(record, score, comp))
+            per_file[record.path] = per_file.get(record.path, 0) + 1
             if len(results) >= limit:
                 break
-        if len(results) < limit and (
-            spec is not None or filters.languages or filters.exclude_tests
-        ):
-            results = self._fill_filtered(snap, vector, results, limit, filters, spec, per_file)
         return results
 
     def _fill_filtered(
@@ -192,6 +735,7 @@ class Searcher:
         filters: SearchFilters,
         spec: pathspec.PathSpec | None,
         per_file: dict[str, int],
+        max_per_file: int,
     ) -> list[SearchResult]:
         """Restrictive filters starve the candidate pool; scan the filtered subset exactly."""
         taken = {(r.path, r.start_line, r.end_line) for r in results}
@@ -210,7 +754,7 @@ class Searcher:
         for i in np.argsort(-sims):
             record = rows[int(i)][0]
             key = (record.path, record.start_line, record.end_line)
-            if key in taken or per_file.get(record.path, 0) >= self.max_per_file:
+            if key in taken or per_file.get(record.path, 0) >= max_per_file:
                 continue
             per_file[record.path] = per_file.get(record.path, 0) + 1
             taken.add(key)
@@ -219,6 +763,30 @@ class Searcher:
             if len(results) >= limit:
                 break
         return results
+
+
+def _owner(snap: Snapshot, pos: int) -> tuple[str, str] | None:
+    """The split class a method chunk (or a class header chunk) belongs to, if any."""
+    record = snap.records[pos]
+    if not record.symbol or record.kind == KIND_WINDOW:
+        return None
+    key = (record.path, record.symbol) if record.kind == KIND_CLASS else None
+    if key is not None and key in snap.classes:
+        return key
+    if "." in record.symbol:
+        owner = (record.path, record.symbol.rsplit(".", 1)[0])
+        if owner in snap.classes:
+            return owner
+    return None
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    if len(values) == 0:
+        return values
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 1e-9:
+        return np.ones_like(values) if hi > 0 else np.zeros_like(values)
+    return (values - lo) / (hi - lo)
 
 
 def _passes(record: ChunkRecord, filters: SearchFilters, spec: pathspec.PathSpec | None) -> bool:

@@ -78,3 +78,50 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
         if len(parts) == 0 and (keep_stopwords or lower not in STOPWORDS):
             out.append(lower)
     return out
+
+
+def stem(term: str) -> str:
+    """A light, language-neutral suffix stripper for ranking features (not for the index).
+
+    ``callbacks`` -> ``callback``, ``handlers`` -> ``handler``; ``parse``, ``parsed`` and
+    ``parsing`` all give ``pars``; ``classes`` -> ``class``. Short words are kept as written.
+    """
+    if len(term) <= 3:
+        return term
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if term.endswith(suffix) and len(term) - len(suffix) >= 3:
+            if suffix == "ies":
+                return term[:-3] + "y"
+            if suffix == "es" and not term.endswith(("ses", "xes", "ches", "shes", "zes")):
+                return term[:-1]
+            if suffix == "s" and term.endswith("ss"):
+                return term
+            return term[: -len(suffix)]
+    if term.endswith("e") and len(term) >= 5:
+        return term[:-1]
+    return term
+
+
+def variants(term: str) -> tuple[str, ...]:
+    """Inflected forms of a query term worth looking up in the index vocabulary."""
+    base = stem(term)
+    forms = {base, base + "s", base + "es", base + "ed", base + "ing", base + "er", base + "e"}
+    if term.endswith("y"):
+        forms.add(term[:-1] + "ies")
+    forms.discard(term)
+    return tuple(sorted(f for f in forms if len(f) >= 3))
+
+
+def normalize_symbol(name: str) -> str:
+    """Case- and separator-insensitive form of one name: ``_Iter_Dump`` -> ``iterdump``."""
+    return "".join(split_identifier(name))
+
+
+def query_words(text: str) -> list[str]:
+    """Stemmed content words of a query or path, stopwords and one-letter words dropped."""
+    out: list[str] = []
+    for match in _WORD.finditer(text):
+        for part in split_identifier(match.group(0)) or (match.group(0).lower(),):
+            if len(part) > 1 and part not in STOPWORDS:
+                out.append(stem(part))
+    return out

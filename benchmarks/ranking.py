@@ -1,0 +1,400 @@
+"""Ranking quality: stdlib-bench per category, CoSQA and csn-maxmin-*, with ablation rows.
+
+Every row is a :class:`~codequest.search.RankingOptions`; the query embeddings are computed
+once and shared by all rows, so the rows differ only in ranking.
+
+    python -m benchmarks.ranking --corpus /tmp/stdlib-corpus --index /tmp/stdlib-bench-index \\
+        [--beir cosqa csn-maxmin-python ...] [--cv] [--out benchmarks/results]
+
+The stdlib-bench corpus comes from ``materialize.py`` (CPython 3.11.7) and is indexed with a
+real :class:`~codequest.workspace.Workspace` and the default model. BEIR-style sets are put
+into an in-memory store, one document per chunk (``kind=function``, ``symbol=title``), with
+document embeddings cached as ``.npy`` under ``--cache``. Results go to
+``benchmarks/results/ranking-<commit>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import importlib.util
+import itertools
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codequest.config import Config
+from codequest.lexical import chunk_terms
+from codequest.search import (
+    DEFAULT_WEIGHTS,
+    QUERY_IDENTIFIER,
+    QUERY_NATURAL,
+    QUERY_QUESTION,
+    FusionWeights,
+    RankingOptions,
+    Searcher,
+    classify_query,
+)
+from codequest.store import ChunkRecord, FileRecord, Store
+
+EVAL_ROOT = Path(os.environ.get("CODEQUEST_EVAL", "/work/shared/eval"))
+STDLIB = EVAL_ROOT / "stdlib-bench"
+CATEGORIES = ("symbol", "semantic", "architecture")
+
+# The fusion that shipped before this ranking (weighted RRF, weights per query class).
+PREVIOUS_RRF = {
+    QUERY_IDENTIFIER: FusionWeights(dense=0.35, lexical=1.0, name=0, path=0),
+    QUERY_NATURAL: FusionWeights(dense=1.0, lexical=0.35, name=0, path=0),
+    QUERY_QUESTION: FusionWeights(dense=1.0, lexical=0.5, name=0, path=0),
+}
+
+
+def rows() -> dict[str, RankingOptions]:
+    """The table: baselines, the shipped ranking, and the shipped ranking minus one feature."""
+    shipped = RankingOptions()
+    plain = RankingOptions(fusion="rrf", query_expansion=False, demote=False)
+    return {
+        "bm25 (lexical only)": dataclasses.replace(plain, dense=False),
+        "dense only": dataclasses.replace(plain, lexical=False),
+        "rrf equal k=60": dataclasses.replace(plain, rrf_equal=True),
+        "rrf weighted (previous default)": dataclasses.replace(plain, weights=PREVIOUS_RRF),
+        "shipped": shipped,
+        "- symbol table & name": dataclasses.replace(shipped, symbol_match=False),
+        "- name feature (keep symbol candidates)": dataclasses.replace(shipped, name_feature=False),
+        "- path feature": dataclasses.replace(shipped, path_feature=False),
+        "- definition prior": dataclasses.replace(shipped, kind_prior=0.0),
+        "- file aggregation": dataclasses.replace(shipped, file_aggregation=False),
+        "- class results": dataclasses.replace(shipped, class_results=False),
+        "- query expansion": dataclasses.replace(shipped, query_expansion=False),
+        "- lexical": dataclasses.replace(shipped, lexical=False),
+        "- dense": dataclasses.replace(shipped, dense=False),
+    }
+
+
+class CachedQueries:
+    """A query encoder that remembers (and can persist) what it has embedded."""
+
+    def __init__(self, inner: Any, cache_file: Path | None = None) -> None:
+        self.inner = inner
+        self.cache_file = cache_file
+        self.vectors: dict[str, np.ndarray] = {}
+        if cache_file is not None and cache_file.is_file():
+            data = np.load(cache_file, allow_pickle=False)
+            texts = json.loads(cache_file.with_suffix(".json").read_text())
+            self.vectors = {t: data[i] for i, t in enumerate(texts)}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        vec = self.vectors.get(text)
+        if vec is None:
+            vec = np.asarray(self.inner.encode_query(text), np.float32)
+            self.vectors[text] = vec
+        return vec
+
+    def save(self) -> None:
+        if self.cache_file is None or not self.vectors:
+            return
+        texts = list(self.vectors)
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.save(self.cache_file, np.stack([self.vectors[t] for t in texts]))
+        self.cache_file.with_suffix(".json").write_text(json.dumps(texts))
+
+
+# -- stdlib-bench ----------------------------------------------------------------------------
+def _score_module() -> Any:
+    spec = importlib.util.spec_from_file_location("stdlib_score", STDLIB / "score.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def stdlib_runs(
+    searcher: Searcher, options: Mapping[str, RankingOptions], k: int = 10
+) -> dict[str, list[dict[str, Any]]]:
+    annotations = json.loads((STDLIB / "annotations.json").read_text())
+    scorer = _score_module()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, opts in options.items():
+        run = []
+        for item in annotations:
+            results = searcher.search(item["query"], limit=k, options=opts)
+            hits = [f"{r.path}:{r.start_line}-{r.end_line}" for r in results]
+            targets = item["relevant"] + item.get("secondary", [])
+            run.append(
+                {
+                    "query": item["query"],
+                    "category": item["category"],
+                    "class": classify_query(item["query"]),
+                    "results": hits,
+                    "lines": [r.end_line - r.start_line + 1 for r in results],
+                    "ndcg10": scorer.ndcg(hits, targets, k),
+                }
+            )
+        out[name] = run
+    return out
+
+
+def summarize(run: Sequence[dict[str, Any]]) -> dict[str, float]:
+    row: dict[str, float] = {"overall": statistics.fmean(r["ndcg10"] for r in run)}
+    for cat in CATEGORIES:
+        vals = [r["ndcg10"] for r in run if r["category"] == cat]
+        row[cat] = statistics.fmean(vals) if vals else math.nan
+    lines = [n for r in run for n in r["lines"]]
+    row["median_lines"] = float(statistics.median(lines)) if lines else 0.0
+    return row
+
+
+# -- BEIR-style sets (CoSQA, csn-maxmin-*) ---------------------------------------------------
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path) as fh:
+        for i, line in enumerate(fh):
+            parts = line.rstrip("\n").split("\t")
+            if i == 0 and not parts[-1].lstrip("-").isdigit():
+                continue  # header
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return qrels
+
+
+def beir_store(
+    name: str, encode_docs: Callable[[list[str]], np.ndarray], cache: Path
+) -> tuple[Store, dict[str, str]]:
+    """An in-memory store with one function chunk per document; returns it and path->doc id."""
+    corpus = _read_jsonl(EVAL_ROOT / name / "corpus.jsonl")
+    texts = [d["text"] for d in corpus]
+    digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:12]
+    emb_file = cache / f"{name}-{digest}.npy"
+    if emb_file.is_file():
+        vectors = np.load(emb_file)
+    else:
+        vectors = encode_docs(texts)
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(emb_file, vectors)
+    store = Store(Path(tempfile.mkdtemp(prefix="cq-beir-")), "bench", vectors.shape[1])
+    doc_of: dict[str, str] = {}
+    for doc, vec in zip(corpus, vectors, strict=True):
+        path = f"docs/{doc['_id']}.{_EXT.get(doc.get('language', ''), 'txt')}"
+        doc_of[path] = str(doc["_id"])
+        lines = doc["text"].count("\n") + 1
+        record = ChunkRecord(
+            0, path, doc.get("language", ""), "function", doc.get("title", ""), 1, lines, "", ""
+        )
+        counts = chunk_terms("", record.symbol, doc["text"])
+        store.put_file(
+            FileRecord(path, record.language, "", 0, 0, ()), [(record, counts)], vec[None]
+        )
+    return store, doc_of
+
+
+_EXT = {"python": "py", "go": "go", "java": "java", "javascript": "js", "php": "php"}
+
+
+def beir_eval(
+    store: Store,
+    doc_of: Mapping[str, str],
+    name: str,
+    split: str,
+    queries: CachedQueries,
+    options: Mapping[str, RankingOptions],
+) -> dict[str, dict[str, float]]:
+    qtext = {q["_id"]: q["text"] for q in _read_jsonl(EVAL_ROOT / name / "queries.jsonl")}
+    qrels = _read_qrels(EVAL_ROOT / name / "qrels" / f"{split}.tsv")
+    searcher = Searcher(store, queries, max_per_file=1)  # type: ignore[arg-type]
+    table: dict[str, dict[str, float]] = {}
+    for row, opts in options.items():
+        ndcgs, mrrs = [], []
+        for qid, rel in qrels.items():
+            results = searcher.search(qtext[qid], limit=10, options=opts)
+            ranked = [doc_of[r.path] for r in results]
+            dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked))
+            ideal = sorted(rel.values(), reverse=True)[:10]
+            idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+            ndcgs.append(dcg / idcg if idcg else 0.0)
+            mrrs.append(next((1 / (i + 1) for i, d in enumerate(ranked) if rel.get(d)), 0.0))
+        table[row] = {"ndcg10": statistics.fmean(ndcgs), "mrr10": statistics.fmean(mrrs)}
+    return table
+
+
+# -- weight selection ------------------------------------------------------------------------
+def weight_grid() -> list[FusionWeights]:
+    grid = []
+    for dense, lexical, name, path, file in itertools.product(
+        (0.5, 1.0), (0.2, 0.5, 1.0), (0.0, 0.2, 0.5, 1.0), (0.0, 0.1, 0.3), (0.0, 0.3)
+    ):
+        grid.append(FusionWeights(dense=dense, lexical=lexical, name=name, path=path, file=file))
+    return grid
+
+
+def cross_validate(
+    searcher: Searcher, folds: int = 5, seed: int = 0
+) -> tuple[dict[str, FusionWeights], dict[str, float], list[dict[str, Any]]]:
+    """Per query class: pick weights on k-1 folds, score the held-out fold.
+
+    Returns the weights picked on all queries, the cross-validated NDCG per category and the
+    per-fold picks. Query classes come from :func:`classify_query`, not from the labels.
+    """
+    annotations = json.loads((STDLIB / "annotations.json").read_text())
+    scorer = _score_module()
+    grid = weight_grid()
+    # ndcg[g][i]: grid point g on query i, each query run with its own class's weights
+    per_query = np.zeros((len(grid), len(annotations)))
+    for g, fw in enumerate(grid):
+        weights = {k: fw for k in (QUERY_IDENTIFIER, QUERY_NATURAL, QUERY_QUESTION)}
+        opts = RankingOptions(weights=weights)
+        for i, item in enumerate(annotations):
+            res = searcher.search(item["query"], limit=10, options=opts)
+            hits = [f"{r.path}:{r.start_line}-{r.end_line}" for r in res]
+            per_query[g, i] = scorer.ndcg(hits, item["relevant"] + item.get("secondary", []), 10)
+    classes = np.array([classify_query(a["query"]) for a in annotations])
+    cats = np.array([a["category"] for a in annotations])
+    order = list(range(len(annotations)))
+    random.Random(seed).shuffle(order)
+    fold_of = np.empty(len(annotations), int)
+    for j, i in enumerate(order):
+        fold_of[i] = j % folds
+    held = np.zeros(len(annotations))
+    picks: list[dict[str, Any]] = []
+    for f in range(folds):
+        train, test = fold_of != f, fold_of == f
+        pick: dict[str, Any] = {"fold": f}
+        for cls in np.unique(classes):
+            mask = classes == cls
+            best = int(np.argmax(per_query[:, train & mask].mean(axis=1)))
+            held[test & mask] = per_query[best, test & mask]
+            pick[str(cls)] = dataclasses.asdict(grid[best])
+        picks.append(pick)
+    final = {}
+    for cls in (QUERY_IDENTIFIER, QUERY_NATURAL, QUERY_QUESTION):
+        mask = classes == cls
+        final[cls] = (
+            grid[int(np.argmax(per_query[:, mask].mean(axis=1)))]
+            if mask.any()
+            else (DEFAULT_WEIGHTS[cls])
+        )
+    cv = {"overall": float(held.mean())}
+    for cat in CATEGORIES:
+        cv[cat] = float(held[cats == cat].mean())
+    return final, cv, picks
+
+
+# -- main ------------------------------------------------------------------------------------
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _print_table(title: str, table: Mapping[str, Mapping[str, float]], cols: Sequence[str]) -> None:
+    print(f"\n## {title}")
+    print("| row | " + " | ".join(cols) + " |")
+    print("| --- | " + " | ".join("---:" for _ in cols) + " |")
+    for row, vals in table.items():
+        print(f"| {row} | " + " | ".join(f"{vals.get(c, math.nan):.4f}" for c in cols) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default="/tmp/stdlib-corpus")
+    parser.add_argument("--index", default="/tmp/stdlib-bench-index")
+    parser.add_argument("--beir", nargs="*", default=[], help="cosqa, csn-maxmin-python, ...")
+    parser.add_argument("--cache", default="/tmp/cq-bench-emb", help="embedding cache folder")
+    parser.add_argument("--cv", action="store_true", help="5-fold weight selection on stdlib")
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--dump-runs", help="write per-query stdlib runs here (JSONL per row)")
+    args = parser.parse_args(argv)
+
+    from codequest.workspace import Workspace
+
+    cache = Path(args.cache)
+    config = Config(cache_dir=args.index)
+    ws = Workspace(args.corpus, config)
+    if not ws.has_index():
+        print(f"indexing {args.corpus} into {args.index} ...", file=sys.stderr)
+        ws.index()
+    queries = CachedQueries(ws.query_encoder(), cache / "queries-stdlib.npy")
+    searcher = Searcher(ws.store, queries, max_per_file=config.max_chunks_per_file)  # type: ignore[arg-type]
+    options = rows()
+    if args.only:
+        options = {k: v for k, v in options.items() if k in args.only}
+    report: dict[str, Any] = {
+        "commit": _commit(),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "stdlib_chunks": len(ws.store.chunks),
+        "model": ws.store.model,
+        "query_encoder": getattr(queries.inner, "name", "?"),
+        "weights": {k: dataclasses.asdict(v) for k, v in DEFAULT_WEIGHTS.items()},
+    }
+    started = time.perf_counter()
+    runs = stdlib_runs(searcher, options)
+    table = {name: summarize(run) for name, run in runs.items()}
+    report["stdlib"] = table
+    report["stdlib_seconds"] = time.perf_counter() - started
+    _print_table("stdlib-bench NDCG@10", table, ("overall", *CATEGORIES, "median_lines"))
+    if args.dump_runs:
+        with open(args.dump_runs, "w") as fh:
+            for name, run in runs.items():
+                for r in run:
+                    fh.write(json.dumps({"row": name, **r}) + "\n")
+    if args.cv:
+        final, cv, picks = cross_validate(searcher)
+        report["cv"] = {
+            "stdlib_5fold": cv,
+            "picked_on_all": {k: dataclasses.asdict(v) for k, v in final.items()},
+            "folds": picks,
+        }
+        print("\n5-fold CV NDCG@10:", json.dumps(cv))
+        print("picked on all queries:", json.dumps(report["cv"]["picked_on_all"]))
+    queries.save()
+
+    if args.beir:
+        encoder = ws.document_encoder()
+        beir_rows = {k: v for k, v in options.items() if not k.startswith("- ")}
+        beir_rows.update({k: v for k, v in options.items() if k in ("- lexical", "- dense")})
+        report["beir"] = {}
+        for name in args.beir:
+            store, doc_of = beir_store(name, encoder.encode_documents, cache)
+            bq = CachedQueries(ws.query_encoder(), cache / f"queries-{name}.npy")
+            splits = ("test", "dev") if name == "cosqa" else ("test",)
+            for split in splits:
+                res = beir_eval(store, doc_of, name, split, bq, beir_rows)
+                report["beir"][f"{name}/{split}"] = res
+                _print_table(f"{name} {split}", res, ("ndcg10", "mrr10"))
+            bq.save()
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"ranking-{report['commit']}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

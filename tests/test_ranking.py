@@ -1,0 +1,289 @@
+"""Ranking: query classes, symbol matching, features, demotion, file/class aggregation, explain.
+
+Each test builds a small project, indexes it with the hashing encoder and compares the
+shipped ranking with the same ranking minus one feature, so a test fails when its feature
+stops working, not only when the output changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codequest.search import (
+    QUERY_IDENTIFIER,
+    QUERY_NATURAL,
+    QUERY_QUESTION,
+    RankingOptions,
+    SymbolTable,
+    classify_query,
+    name_similarity,
+)
+from codequest.store import ChunkRecord
+from codequest.tokens import normalize_symbol, split_identifier, stem, variants
+from codequest.types import SearchFilters
+
+SHIPPED = RankingOptions()
+
+# Padding so the class below is split into a header chunk plus method chunks.
+_BODY = "\n".join(f"                step_{i} = {i}" for i in range(12))
+
+PROJECT = {
+    "lib/archive_util.py": '''\
+        def make_archive(base_name, format, root_dir=None):
+            """Create an archive file (zip or tar) and return its name."""
+            return _dispatch(base_name, format, root_dir)
+
+
+        def _dispatch(base_name, format, root_dir):
+            return base_name + "." + format
+
+
+        def unpack_archive(filename, extract_dir=None):
+            """Unpack an archive into a folder."""
+            return extract_dir
+        ''',
+    "lib/tempfile_util.py": '''\
+        class NamedTemporaryFile:
+            """A temporary file with a visible name that is deleted on close."""
+
+            def __init__(self, suffix=""):
+                self.suffix = suffix
+
+
+        def gettempdir():
+            """Return the folder where temporary files go."""
+            return "/tmp"
+        ''',
+    "lib/handlers.py": '''\
+        class TimedRotatingFileHandler:
+            """Rotate the log file at timed intervals."""
+
+            def should_rollover(self, record):
+                return False
+
+
+        class RotatingFileHandler:
+            """Rotate the log file when it grows past a size."""
+
+            def should_rollover(self, record):
+                return True
+        ''',
+    "web/httpClient.js": """\
+        function parseHttpResponse(raw) {
+          return raw.trim();
+        }
+
+        function statusCode(raw) {
+          return 200;
+        }
+        """,
+    "tests/test_archive_util.py": """\
+        from lib.archive_util import make_archive
+
+
+        def test_make_archive_zip():
+            assert make_archive("x", "zip") == "x.zip"
+
+
+        def test_make_archive_tar():
+            assert make_archive("x", "tar") == "x.tar"
+        """,
+    "eventloop/scheduler.py": f'''\
+        class EventLoop:
+            """Run callbacks and timers."""
+
+            def call_soon(self, callback):
+                """Schedule a callback to run on the next loop iteration."""
+{_BODY}
+                self.ready.append(callback)
+
+            def call_later(self, delay, callback):
+                """Schedule a callback to run after a delay, via the timer heap."""
+{_BODY}
+                self.timers.append((delay, callback))
+
+            def run_once(self):
+                """Run ready callbacks and due timers for one loop iteration."""
+{_BODY}
+                for callback in self.ready:
+                    callback()
+        ''',
+    "misc/notes.py": '''\
+        def schedule_meeting(day):
+            """Put a meeting on the calendar."""
+            return day
+        ''',
+}
+
+
+@pytest.fixture
+def searcher(make_project: Callable[..., Path], make_workspace: Callable[..., Any]) -> Any:
+    root = make_project(PROJECT)
+    ws = make_workspace(root)
+    ws.index()
+    return ws.searcher()
+
+
+def top(searcher: Any, query: str, options: RankingOptions = SHIPPED, **kw: Any) -> list[Any]:
+    return searcher.search(query, limit=10, options=options, **kw)
+
+
+def first_symbol(searcher: Any, query: str, options: RankingOptions = SHIPPED) -> str:
+    results = top(searcher, query, options)
+    return results[0].symbol if results else ""
+
+
+# -- query classes ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("JSONDecodeError", QUERY_IDENTIFIER),
+        ("make_archive", QUERY_IDENTIFIER),
+        ("Condition.wait_for", QUERY_IDENTIFIER),
+        ("fmt::format", QUERY_IDENTIFIER),
+        ("parseHTTP()", QUERY_IDENTIFIER),
+        ("iterdump", QUERY_IDENTIFIER),
+        ("Popen.wait timeout_s", QUERY_IDENTIFIER),
+        ("parse an email address into name and address", QUERY_NATURAL),
+        ("Popen communicate", QUERY_NATURAL),
+        ("how does the event loop schedule callbacks", QUERY_QUESTION),
+        ("Where is the config parsed", QUERY_QUESTION),
+        ("config parsing?", QUERY_QUESTION),
+        ("", QUERY_NATURAL),
+    ],
+)
+def test_classify_query(query: str, kind: str) -> None:
+    assert classify_query(query) == kind
+
+
+def test_tokens_helpers() -> None:
+    assert split_identifier("parseHTTPResponse_v2") == ("parse", "http", "response", "v", "2")
+    assert normalize_symbol("_Iter_Dump") == normalize_symbol("iterDump") == "iterdump"
+    assert stem("callbacks") == stem("callback") == "callback"
+    assert stem("parsing") == stem("parsed") == stem("parse")
+    assert "callback" in variants("callbacks")
+
+
+# -- symbol matching -------------------------------------------------------------------------
+def _table(*symbols: str) -> SymbolTable:
+    records = tuple(
+        ChunkRecord(i + 1, f"f{i}.py", "python", "function", s, 1, 2, "", "")
+        for i, s in enumerate(symbols)
+    )
+    return SymbolTable.build(records)
+
+
+def test_symbol_table_exact_camel_snake_and_qualified() -> None:
+    table = _table("assertAlmostEqual", "Condition.wait_for", "_iterdump", "wait")
+    assert table.last[normalize_symbol("assert_almost_equal")] == [0]
+    assert table.last["iterdump"] == [2]
+    assert table.full["condition.waitfor"] == [1]
+    assert table.parts["assertalmostequal"] == ("assert", "almost", "equal")
+
+
+def test_symbol_table_shortlist_uses_subwords_and_prefixes() -> None:
+    table = _table("NamedTemporaryFile", "TemporaryDirectory", "make_archive", "urlencode")
+    short = table.shortlist(("named", "temp", "file"), "namedtempfile")
+    assert "namedtemporaryfile" in short
+    assert "makearchive" not in short
+
+
+def test_name_similarity_orders_exact_prefix_fuzzy() -> None:
+    def sim(q: str, name: str) -> float:
+        return name_similarity(
+            normalize_symbol(q), split_identifier(q), normalize_symbol(name), split_identifier(name)
+        )
+
+    assert sim("make_archive", "makeArchive") == 1.0
+    prefix = sim("NamedTempFile", "NamedTemporaryFile")
+    assert 0.6 < prefix < 1.0
+    assert prefix > sim("NamedTempFile", "TemporaryDirectory")
+    subset = sim("TimedRotatingHandler", "TimedRotatingFileHandler")
+    assert subset > sim("TimedRotatingHandler", "RotatingFileHandler")
+    assert sim("urlencode", "zzz_unrelated") < 0.5
+
+
+def test_exact_symbol_query_returns_definition_first(searcher: Any) -> None:
+    assert first_symbol(searcher, "make_archive") == "make_archive"
+    assert first_symbol(searcher, "makeArchive") == "make_archive"  # camel for snake
+    assert first_symbol(searcher, "parse_http_response") == "parseHttpResponse"
+
+
+def test_misremembered_symbol_found_by_fuzzy_match(searcher: Any) -> None:
+    assert first_symbol(searcher, "NamedTempFile") == "NamedTemporaryFile"
+    assert first_symbol(searcher, "TimedRotatingHandler") == "TimedRotatingFileHandler"
+    no_symbols = dataclasses.replace(SHIPPED, symbol_match=False)
+    # Without the symbol table the dense+BM25 parts alone do not single the class out.
+    results = top(searcher, "TimedRotatingHandler", no_symbols)
+    assert all(r.explain.get("name", 0.0) == 0.0 for r in results)
+
+
+def test_qualified_symbol_query(searcher: Any) -> None:
+    results = top(searcher, "EventLoop.call_later")
+    assert results[0].symbol == "EventLoop.call_later"
+
+
+# -- demotion --------------------------------------------------------------------------------
+def test_tests_are_demoted_unless_asked_for(searcher: Any) -> None:
+    results = top(searcher, "create a zip archive")
+    paths = [r.path for r in results]
+    assert paths[0] == "lib/archive_util.py"
+    first_test = next(i for i, p in enumerate(paths) if p.startswith("tests/"))
+    off = top(searcher, "create a zip archive", dataclasses.replace(SHIPPED, demote=False))
+    off_first_test = next(i for i, r in enumerate(off) if r.path.startswith("tests/"))
+    assert first_test > off_first_test  # demotion moved the test file down
+    asked = top(searcher, "tests for create a zip archive")
+    assert asked[0].path.startswith("tests/")
+    # An explicit glob also lifts the demotion.
+    globbed = top(searcher, "create a zip archive", filters=SearchFilters(glob="tests/**"))
+    assert globbed and all(r.path.startswith("tests/") for r in globbed)
+
+
+# -- file aggregation and class results ------------------------------------------------------
+def test_question_gets_class_result_spanning_members(searcher: Any) -> None:
+    query = "how does the event loop run callbacks and timers"
+    results = top(searcher, query)
+    assert results[0].path == "eventloop/scheduler.py"
+    assert results[0].kind == "class" and results[0].symbol == "EventLoop"
+    assert results[0].start_line == 1 and results[0].end_line >= 45
+    # Members of a class already shown are not repeated below it.
+    assert not any(r.symbol.startswith("EventLoop.") for r in results)
+    off = top(searcher, query, dataclasses.replace(SHIPPED, class_results=False))
+    assert sum(r.symbol.startswith("EventLoop.") for r in off) >= 2
+
+
+def test_file_aggregation_lifts_files_with_several_good_chunks(searcher: Any) -> None:
+    query = "how does the loop schedule a callback"
+    results = top(searcher, query, explain=True)
+    assert results[0].path == "eventloop/scheduler.py"
+    assert results[0].explain["file"] == pytest.approx(1.0)
+    no_file = top(
+        searcher, query, dataclasses.replace(SHIPPED, file_aggregation=False), explain=True
+    )
+    assert all(r.explain["file"] == 0.0 for r in no_file)
+
+
+# -- explain ---------------------------------------------------------------------------------
+def test_explain_lists_components(searcher: Any) -> None:
+    results = top(searcher, "make_archive", explain=True)
+    comp = results[0].explain
+    for key in ("dense", "lexical", "name", "path", "definition", "file", "demote", "final"):
+        assert key in comp, key
+    assert comp["name"] == 1.0
+    assert comp["final"] == pytest.approx(results[0].score)
+    assert comp["query_identifier"] == 1.0
+    assert top(searcher, "make_archive")[0].explain == {}
+    assert "explain" in results[0].to_json()
+
+
+def test_rrf_fusion_still_available(searcher: Any) -> None:
+    rrf = RankingOptions(fusion="rrf", rrf_equal=True)
+    results = top(searcher, "make_archive", rrf, explain=True)
+    assert results and "name" not in results[0].explain
+    with pytest.raises(ValueError, match="unknown fusion"):
+        RankingOptions(fusion="bogus")
