@@ -136,6 +136,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not args.json:
         # Prepare the query encoder now so the first search is fast.
         ws.query_encoder()
+    if report.limit_hit:
+        # On stderr in both modes, so --json output stays parseable.
+        print(f"warning: {report.limit_hit}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
         return 0
@@ -153,8 +156,6 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"skipped: {skipped}  {report.seconds:.1f}s"
         + (f"  ({rate:.0f} chunks/s embedding)" if rate else "")
     )
-    if report.limit_hit:
-        print(f"warning: {report.limit_hit}", file=sys.stderr)
     return 0
 
 
@@ -165,10 +166,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     ws = _workspace(args.path, config)
     if not ws.has_index() or ws.store.generation == 0:
         print(f"no index yet for {ws.root}; indexing first", file=sys.stderr)
-        ws.index(progress=_Progress(True))
+        report = ws.index(progress=_Progress(True))
     elif ws.problem:
         print(f"note: {ws.problem}", file=sys.stderr)
-        ws.index(progress=_Progress(True))
+        report = ws.index(progress=_Progress(True))
+    else:
+        report = None
+    if report is not None and report.limit_hit:
+        print(f"warning: {report.limit_hit}", file=sys.stderr)
     filters = SearchFilters(
         glob=args.glob, languages=tuple(args.lang or ()), exclude_tests=args.exclude_tests
     )
@@ -282,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `codequest search ... | head` closes the pipe early; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:
+        # The file system said no (an unwritable or misplaced cache folder, a full disk).
+        print(f"codequest: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":
