@@ -76,8 +76,16 @@ class Workspace:
         )
         self._store: Store | None = None
         self._searcher: Searcher | None = None
+        # Lock order: _index_lock, then _lock. _lock guards the short state changes above
+        # (which store, which searcher) and is never held while indexing or loading a
+        # model, so searches keep being answered while an index run is in progress. The
+        # store has its own lock for its data; the encoders have their own load locks.
         self._lock = threading.RLock()
+        self._index_lock = threading.Lock()  # one index run at a time in this process
+        self._document_lock = threading.Lock()
+        self._query_lock = threading.Lock()
         self.problem = ""  # why the stored index was discarded, if it was
+        self._unsaved = False  # remove_paths changed the store; the next index() saves it
 
     # -- store ---------------------------------------------------------------------------
     @property
@@ -108,7 +116,7 @@ class Workspace:
         return dim
 
     def document_encoder(self) -> DocumentEncoder:
-        with self._lock:
+        with self._document_lock:
             if self._document_encoder is None:
                 self._document_encoder = load_document_encoder(self.config)
                 loaded = self._document_encoder.identity
@@ -129,16 +137,23 @@ class Workspace:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> IndexReport:
-        """Bring the index up to date. Another process indexing the same folder is waited for."""
-        with writer_lock(self.cache_dir), self._lock:
-            store = self.store
-            if store.read_only:
-                raise StoreError("this workspace uses a read-only prebuilt index")
-            if self.has_index() and store.generation != self._disk_generation():
-                # Someone else wrote the store since we loaded it: start from their copy.
-                self._store = None
-                self._searcher = None
+        """Bring the index up to date. Another process indexing the same folder is waited for.
+
+        Searches from other threads are answered throughout, from what is stored so far:
+        only the store's own lock is taken, briefly, per batch of files.
+        """
+        with self._index_lock, writer_lock(self.cache_dir):
+            with self._lock:
                 store = self.store
+                if store.read_only:
+                    raise StoreError("this workspace uses a read-only prebuilt index")
+                if self.has_index() and store.generation != self._disk_generation():
+                    # Someone else wrote the store since we loaded it: start from their copy.
+                    self._store = None
+                    self._searcher = None
+                    store = self.store
+            unsaved, self._unsaved = self._unsaved, False
+            generation = store.generation
             report = index_workspace(
                 self.root,
                 self.config,
@@ -147,6 +162,8 @@ class Workspace:
                 progress=progress,
                 cancel=cancel,
             )
+            if unsaved and store.generation == generation:
+                store.save()  # removals made by remove_paths, which the run found done
             with self._lock:
                 # A searcher may reuse a snapshot for up to SNAPSHOT_MAX_AGE while the store
                 # changes; once the run is complete, results must match what is stored.
@@ -160,18 +177,49 @@ class Workspace:
 
     # -- querying ------------------------------------------------------------------------
     def query_encoder(self) -> QueryEncoder:
-        with self._lock:
+        encoder = self._query_encoder
+        if encoder is not None:
+            return encoder
+        teacher = self.store.model
+        with self._query_lock:
             if self._query_encoder is None:
-                self._query_encoder = load_query_encoder(self.config, self.store.model)
+                self._query_encoder = load_query_encoder(self.config, teacher)
             return self._query_encoder
 
     def searcher(self) -> Searcher:
+        store = self.store
+        searcher = self._searcher
+        if searcher is not None and searcher.store is store:
+            return searcher
+        encoder = self.query_encoder()  # may load a model: not under _lock
         with self._lock:
             if self._searcher is None or self._searcher.store is not self.store:
                 self._searcher = Searcher(
-                    self.store, self.query_encoder(), max_per_file=self.config.max_chunks_per_file
+                    self.store, encoder, max_per_file=self.config.max_chunks_per_file
                 )
             return self._searcher
+
+    def remove_paths(self, paths: list[str]) -> int:
+        """Drop these files (POSIX paths relative to the root, or folders) from the index now.
+
+        For deletions the editor reports: results from them disappear at once, without
+        waiting for the next index run (which persists the removal). Returns how many
+        files were dropped.
+        """
+        store = self.store
+        if store.read_only:
+            return 0
+        removed = 0
+        for path in paths:
+            prefix = path.rstrip("/") + "/"
+            for stored in [path, *(p for p in store.paths() if p.startswith(prefix))]:
+                if store.remove_file(stored):
+                    removed += 1
+        if removed:
+            self._unsaved = True
+            with self._lock:
+                self._searcher = None  # its snapshot would show the removed files a moment
+        return removed
 
     def search(
         self,
