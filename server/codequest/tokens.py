@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+# Identifiers may hold any letters (``größe``, ``café``, ``读取``), as Python, JS, Java,
+# Go and Rust allow; an ASCII-only pattern would cut them into meaningless pieces.
+_WORD = re.compile(r"[^\W\d]\w*|\d+")
 # Splits camelCase, PascalCase, acronyms (HTTPServer -> HTTP, Server) and digits.
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+# The same for pieces with non-ASCII letters: runs of letters and runs of digits, each
+# letter run then cut at case changes in :func:`_split_case`.
+_RUNS = re.compile(r"\d+|[^\W\d_]+")
 
 STOPWORDS = frozenset(
     [
@@ -54,9 +59,28 @@ def split_identifier(identifier: str) -> tuple[str, ...]:
     """``parseHTTPResponse_v2`` -> ``('parse', 'http', 'response', 'v', '2')``."""
     parts: list[str] = []
     for piece in identifier.split("_"):
-        if piece:
+        if not piece:
+            continue
+        if piece.isascii():
             parts.extend(p.lower() for p in _CAMEL.findall(piece))
+        else:
+            for run in _RUNS.findall(piece):
+                parts.extend(p.lower() for p in _split_case(run))
     return tuple(parts)
+
+
+def _split_case(run: str) -> list[str]:
+    """``berechneGröße`` -> ``berechne``, ``Größe``; ``ÜBERGröße`` -> ``ÜBER``, ``Größe``."""
+    out: list[str] = []
+    start = 0
+    for i in range(1, len(run)):
+        prev, cur = run[i - 1], run[i]
+        nxt = run[i + 1] if i + 1 < len(run) else ""
+        if cur.isupper() and (prev.islower() or (prev.isupper() and nxt.islower())):
+            out.append(run[start:i])
+            start = i
+    out.append(run[start:])
+    return out
 
 
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
