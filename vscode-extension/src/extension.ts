@@ -29,6 +29,8 @@ import { formatStatusReply, StatusBar } from './status';
 
 const RESTART_DELAY_MS = 500;
 
+let active: ServerManager | undefined;
+
 export function activate(context: vscode.ExtensionContext): void {
     const log = vscode.window.createOutputChannel('CodeQuest', { log: true });
     const status = new StatusBar(vscode.window.createStatusBarItem('codequest.status', vscode.StatusBarAlignment.Left));
@@ -52,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): void {
         createClient: createLanguageClient,
         reportFailure: (message) => void showFailure(message, log, server),
     });
+    active = server;
     const picker: PickerDeps = {
         search: (query, token) => server.request<SearchResponse>(SEARCH_REQUEST, { query } satisfies SearchParams, token),
         index: () => status.index,
@@ -127,8 +130,10 @@ export function activate(context: vscode.ExtensionContext): void {
     }
 }
 
-export function deactivate(): void {
-    // context.subscriptions stops the server.
+export function deactivate(): Promise<void> | undefined {
+    const server = active;
+    active = undefined;
+    return server?.stop();
 }
 
 /** The folder to run the server in: the first workspace folder, when it exists on disk. */

@@ -132,6 +132,7 @@ export class ServerManager implements vscode.Disposable {
     private client: ClientLike | undefined;
     private running = false;
     private stopping = false;
+    private disposed = false;
     private queue: Promise<void> = Promise.resolve();
     private crashes: number[] = [];
     private current: { state: ServerState; failure?: string } = { state: 'stopped' };
@@ -168,6 +169,7 @@ export class ServerManager implements vscode.Disposable {
     }
 
     dispose(): void {
+        this.disposed = true;
         void this.stop();
         this.stateEmitter.dispose();
         this.indexEmitter.dispose();
@@ -203,6 +205,9 @@ export class ServerManager implements vscode.Disposable {
         const check = await this.deps.preflight(interpreter.command, cwd);
         if (!check.ok) {
             this.fail(startFailureMessage(interpreter, check));
+            return;
+        }
+        if (this.disposed) {
             return;
         }
         const settings = this.deps.settings();
@@ -282,8 +287,10 @@ export class ServerManager implements vscode.Disposable {
 
     private fail(message: string): void {
         this.deps.log.error(message);
-        this.setState('failed', message);
-        this.deps.reportFailure(message);
+        if (!this.disposed) {
+            this.setState('failed', message);
+            this.deps.reportFailure(message);
+        }
     }
 
     private setState(state: ServerState, failure?: string): void {
