@@ -132,7 +132,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.output:
         return cmd_build_prebuilt(args)
     ws = _workspace(args.path, _config(args))
-    report = ws.index(progress=_Progress(not args.json))
+    if args.executor == "ray":
+        from codequest.distributed import ClusterError, index_workspace_on_ray
+
+        try:
+            report = index_workspace_on_ray(
+                ws, address=args.address, workers=args.workers, progress=_Progress(not args.json)
+            )
+        except ClusterError as err:
+            raise UserError(str(err)) from err
+    else:
+        report = ws.index(progress=_Progress(not args.json))
     if not args.json:
         # Prepare the query encoder now so the first search is fast.
         ws.query_encoder()
@@ -226,6 +236,14 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="build a portable prebuilt index in DIR, stamped with the git commit",
     )
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where to embed: this process (default) or a Ray cluster (cluster extra)",
+    )
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--workers", type=int, help="Ray embedding actors (default: GPUs or CPUs-1)")
     _add_common(p)
     p.set_defaults(func=cmd_index)
 
