@@ -1,0 +1,21 @@
+"""CodeQuest's headless benchmarks: quality, latency, indexing throughput and memory.
+
+Run them with ``codequest bench`` (or ``python -m benchmarks``); ``--quick`` is the CI
+smoke run. Every number comes from the shipped engine: the same ``Store``, ``Searcher``,
+``Workspace`` and language server the product uses. Results are written as JSON keyed by
+commit and machine under ``benchmarks/results/``, with plots made from that JSON.
+
+Modules, one concern each:
+
+* :mod:`benchmarks.beir` loads BEIR-format sets and computes MRR, NDCG and recall.
+* :mod:`benchmarks.memstore` builds an in-memory ``Store`` from records and vectors.
+* :mod:`benchmarks.quality` evaluates encoder/ranking configurations on BEIR sets.
+* :mod:`benchmarks.stdlib_bench` materialises, indexes and scores stdlib-bench.
+* :mod:`benchmarks.synthetic` builds large synthetic stores (10k to 1M chunks).
+* :mod:`benchmarks.latency` times query encoding and in-process search, with HNSW recall.
+* :mod:`benchmarks.lsp_client` / :mod:`benchmarks.lsp_bench` time ``codequest/search``
+  round trips against a real ``codequest serve`` process.
+* :mod:`benchmarks.indexing` measures cold, warm and one-edit indexing in a child process.
+* :mod:`benchmarks.report` prints the table and writes the JSON and plots.
+* :mod:`benchmarks.run` ties them together (the ``bench`` sub-command).
+"""

@@ -1,0 +1,149 @@
+"""``codequest/search`` round trips against a real ``codequest serve`` process.
+
+The server is started over stdio with ``cacheDir`` pointing at a prebuilt synthetic store
+(:mod:`benchmarks.synthetic`) whose source files exist on disk with the recorded sizes and
+mtimes, so its startup index pass finds nothing to do. The store is keyed by model
+identity (``Store.load(model=...)``), so the server is configured with the model the
+store was built for:
+
+* ``hashing``: the store holds 256-d vectors under the hashing encoder's identity; the
+  server's query encoder is then the hashing encoder (tens of microseconds), so the round
+  trip is transport + search.
+* the real teacher (identity trick): the store is written under the teacher's identity
+  with 384-d vectors, and the server embeds each query with its configured query encoder
+  (ONNX), so the round trip is what an editor sees.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from benchmarks.common import latency_stats
+from benchmarks.lsp_client import LspClient, LspError
+
+READY_TIMEOUT = 600.0
+
+
+def server_available() -> str | None:
+    """None when ``codequest serve`` can run here, else why not."""
+    try:
+        spec = importlib.util.find_spec("codequest.lsp.server")
+    except (ImportError, ValueError) as err:
+        return f"codequest.lsp.server cannot be imported: {err}"
+    if spec is None:
+        return "codequest.lsp.server does not exist (the language server is not built yet)"
+    return None
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        import psutil
+
+        return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+    except Exception:  # noqa: BLE001 - psutil missing or the process gone
+        return None
+
+
+def _state(message: Mapping[str, Any]) -> str:
+    params = message.get("params") or {}
+    return str(params.get("state", "")) if isinstance(params, Mapping) else ""
+
+
+def lsp_roundtrip(
+    src_dir: Path,
+    store_dir: Path,
+    settings: Mapping[str, Any],
+    queries: Sequence[str],
+    *,
+    warmup: int = 20,
+    limit: int = 20,
+) -> dict[str, Any]:
+    """Start a server on ``src_dir`` with ``settings`` (plus ``cacheDir``) and time searches.
+
+    Returns ``{"status": "ok", ...}`` with latency stats, time to ready and the server's
+    RSS, or ``{"status": "unavailable" | "error", "reason": ...}``; never raises.
+    """
+    reason = server_available()
+    if reason is not None:
+        return {"status": "unavailable", "reason": reason}
+    options = {**settings, "cacheDir": str(store_dir)}
+    with tempfile.TemporaryDirectory(prefix="codequest-serve-") as tmp:
+        log_path = Path(tmp) / "serve.log"
+        with open(log_path, "wb") as log_file:
+            out = _run(src_dir, options, queries, log_file, warmup=warmup, limit=limit)
+        if out.get("status") != "ok":
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            out["server_log_tail"] = tail
+    return out
+
+
+def _run(
+    src_dir: Path,
+    options: dict[str, Any],
+    queries: Sequence[str],
+    log_file: IO[bytes],
+    *,
+    warmup: int,
+    limit: int,
+) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    started = time.perf_counter()
+    client = LspClient(
+        [sys.executable, "-m", "codequest", "serve"],
+        cwd=src_dir,
+        env=env,
+        stderr=log_file,
+        settings=options,
+    )
+    out: dict[str, Any] = {"settings": options}
+    try:
+        client.initialize(src_dir, options)
+        ready = client.wait_for(_is_final_status, timeout=READY_TIMEOUT)
+        out["ready_s"] = round(time.perf_counter() - started, 2)
+        if _state(ready) == "error":
+            raise LspError(f"indexing failed: {ready.get('params')}")
+        logs = [
+            str((m.get("params") or {}).get("message", ""))
+            for m in client.notifications
+            if m.get("method") == "window/logMessage"
+        ]
+        out["server_index_log"] = next((x for x in logs if "indexed" in x), "")
+        first = client.request("codequest/search", {"query": queries[0], "limit": limit})
+        results = (first or {}).get("results", [])
+        if not results:
+            raise LspError(f"the first search returned no results: {first!r:.300}")
+        for q in queries[:warmup]:
+            client.request("codequest/search", {"query": q, "limit": limit})
+        seconds: list[float] = []
+        for q in queries:
+            t0 = time.perf_counter()
+            client.request("codequest/search", {"query": q, "limit": limit})
+            seconds.append(time.perf_counter() - t0)
+        out.update(
+            {
+                "status": "ok",
+                "server_rss_mb": _rss_mb(client.pid),
+                "results_first_query": len(results),
+                "limit": limit,
+                **latency_stats(seconds),
+            }
+        )
+    except (LspError, OSError, ValueError) as err:
+        out.update({"status": "error", "reason": str(err)})
+    finally:
+        client.close()
+    return out
+
+
+def _is_final_status(message: Mapping[str, Any]) -> bool:
+    return message.get("method") == "codequest/indexStatus" and _state(message) in (
+        "ready",
+        "error",
+    )

@@ -1,0 +1,196 @@
+"""A minimal JSON-RPC-over-stdio LSP client, for timing a real ``codequest serve``.
+
+No pygls, no asyncio: one process, one pipe each way, ``Content-Length`` framing, and
+reads with ``select`` so a hung server ends in :class:`LspError` rather than a hang.
+Requests from the server (``workspace/configuration``, ``window/workDoneProgress/create``,
+``client/registerCapability``) are answered inline while waiting for a response, so the
+round trip measured by :meth:`LspClient.request` is write -> server -> read, nothing more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+
+class LspError(RuntimeError):
+    """The server failed, answered with an error, or did not answer in time."""
+
+
+class LspClient:
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        stderr: IO[bytes] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr if stderr is not None else subprocess.DEVNULL,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._in = self.process.stdin
+        self._out_fd = self.process.stdout.fileno()
+        self._buffer = b""
+        self._next_id = 0
+        self.settings = dict(settings or {})
+        self.notifications: list[dict[str, Any]] = []
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    # -- framing -------------------------------------------------------------------------
+    def _send(self, message: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}, separators=(",", ":")).encode()
+        try:
+            self._in.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            self._in.flush()
+        except (BrokenPipeError, OSError) as err:
+            raise LspError(f"server closed its input (exit code {self.process.poll()})") from err
+
+    def _fill(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LspError("timed out waiting for the server")
+        ready, _, _ = select.select([self._out_fd], [], [], remaining)
+        if not ready:
+            raise LspError("timed out waiting for the server")
+        data = os.read(self._out_fd, 1 << 16)
+        if not data:
+            raise LspError(f"server exited (exit code {self.process.wait(5)})")
+        self._buffer += data
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        while b"\r\n\r\n" not in self._buffer:
+            self._fill(deadline)
+        head, _, rest = self._buffer.partition(b"\r\n\r\n")
+        length = -1
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if length < 0:
+            raise LspError(f"message without Content-Length: {head[:200]!r}")
+        self._buffer = rest
+        while len(self._buffer) < length:
+            self._fill(deadline)
+        body, self._buffer = self._buffer[:length], self._buffer[length:]
+        message: dict[str, Any] = json.loads(body)
+        return message
+
+    # -- dispatch ------------------------------------------------------------------------
+    def _answer(self, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        result: Any = None
+        if method == "workspace/configuration":
+            items = (message.get("params") or {}).get("items") or [{}]
+            result = [self.settings for _ in items]
+        self._send({"id": message["id"], "result": result})
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "method" in message and "id" in message:
+            self._answer(message)
+        elif "method" in message:
+            self.notifications.append(message)
+
+    def request(self, method: str, params: Any = None, *, timeout: float = 60.0) -> Any:
+        self._next_id += 1
+        rid = self._next_id
+        self._send({"id": rid, "method": method, "params": params})
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._read(deadline)
+            if message.get("id") == rid and "method" not in message:
+                if "error" in message:
+                    err = message["error"]
+                    raise LspError(f"{method} failed: {err.get('code')} {err.get('message')}")
+                return message.get("result")
+            self._dispatch(message)
+
+    def notify(self, method: str, params: Any = None) -> None:
+        self._send({"method": method, "params": params})
+
+    def pump(self, timeout: float) -> None:
+        """Handle whatever the server sends for up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self._dispatch(self._read(deadline))
+        except LspError:
+            if self.process.poll() is not None:
+                raise
+
+    def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float
+    ) -> dict[str, Any]:
+        """The first notification (already received or new) that satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for message in self.notifications[seen:]:
+                if predicate(message):
+                    return message
+            seen = len(self.notifications)
+            self._dispatch(self._read(deadline))
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def initialize(
+        self, root: Path, options: Mapping[str, Any], *, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        uri = root.resolve().as_uri()
+        result = self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "clientInfo": {"name": "codequest-bench"},
+                "rootUri": uri,
+                "workspaceFolders": [{"uri": uri, "name": root.name}],
+                "capabilities": {
+                    "window": {"workDoneProgress": True},
+                    "workspace": {"configuration": True, "workspaceFolders": True},
+                    "general": {"positionEncodings": ["utf-16"]},
+                },
+                "initializationOptions": dict(options),
+            },
+            timeout=timeout,
+        )
+        self.notify("initialized", {})
+        return dict(result or {})
+
+    def close(self, timeout: float = 10.0) -> int | None:
+        """``shutdown`` + ``exit``, then terminate or kill if the server lingers."""
+        if self.process.poll() is None:
+            try:
+                self.request("shutdown", None, timeout=timeout)
+                self.notify("exit", None)
+            except LspError:
+                pass
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            try:
+                return self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                return self.process.wait(5)
+        finally:
+            with contextlib.suppress(OSError):
+                self._in.close()
+            if self.process.stdout is not None:
+                self.process.stdout.close()

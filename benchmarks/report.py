@@ -1,0 +1,469 @@
+"""The readable table, the targets check and the plots, all made from the results JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+# Targets from the benchmark issue: reported, never asserted.
+TARGETS = {
+    "lsp_p50_ms_100k": 3.0,
+    "lsp_p99_ms_100k": 10.0,
+    "search_p50_ms": 1.0,
+    "embedding_efficiency": 0.90,
+    "warm_reindex_s": 2.0,
+    "edit_to_searchable_s": 1.0,
+}
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(headers: list[str], rows: Iterable[list[Any]]) -> str:
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out)
+
+
+def _lsp_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = result.get("latency", {}).get("lsp", [])
+    return rows
+
+
+def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with the measured value and whether it is met (None: not measured)."""
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, target: float, value: float | None, *, below: bool, note: str) -> None:
+        met = None if value is None else (value <= target if below else value >= target)
+        out.append(
+            {
+                "target": name,
+                "goal": ("<= " if below else ">= ") + str(target),
+                "value": value,
+                "met": met,
+                "where": note,
+            }
+        )
+
+    for row in _lsp_rows(result):
+        if row.get("chunks") == 100_000 and row.get("status") == "ok":
+            label = f"LSP round trip @100k ({row.get('variant')})"
+            add(
+                f"{label} p50 ms",
+                TARGETS["lsp_p50_ms_100k"],
+                row.get("p50_ms"),
+                below=True,
+                note=f"recall@10 {row.get('recall@10')}",
+            )
+            add(
+                f"{label} p99 ms",
+                TARGETS["lsp_p99_ms_100k"],
+                row.get("p99_ms"),
+                below=True,
+                note=f"recall@10 {row.get('recall@10')}",
+            )
+    for size in result.get("latency", {}).get("sizes", []):
+        add(
+            f"in-process search p50 ms @{size['chunks']:,}",
+            TARGETS["search_p50_ms"],
+            size.get("search", {}).get("p50_ms"),
+            below=True,
+            note=f"recall@10 {size.get('recall@10')}, precomputed query vector",
+        )
+    idx = result.get("indexing", {})
+    sub = idx.get("subset", {})
+    if sub:
+        add(
+            "embedding pipeline / raw model",
+            TARGETS["embedding_efficiency"],
+            sub.get("embedding_efficiency"),
+            below=False,
+            note=f"{sub.get('model')} on {sub.get('cold', {}).get('chunks')} chunks",
+        )
+    full = idx.get("full_stdlib_hashing", {})
+    for label, part in (("full stdlib", full), ("subset", sub)):
+        warm = part.get("warm_same_process", {})
+        if warm:
+            add(
+                f"warm re-index s ({label})",
+                TARGETS["warm_reindex_s"],
+                warm.get("seconds"),
+                below=True,
+                note=f"{warm.get('files')} files",
+            )
+        fresh = part.get("warm_fresh_workspace", {})
+        if fresh:
+            add(
+                f"warm re-index s, fresh Workspace ({label})",
+                TARGETS["warm_reindex_s"],
+                fresh.get("seconds"),
+                below=True,
+                note="includes loading the store",
+            )
+        edit = part.get("one_file_edit", {})
+        model = "hashing" if part is full else sub.get("model")
+        if edit:
+            add(
+                f"one-file edit to searchable s ({label})",
+                TARGETS["edit_to_searchable_s"],
+                edit.get("edit_to_searchable_seconds"),
+                below=True,
+                note=f"{model}, found={edit.get('found')}",
+            )
+    return out
+
+
+def render(result: dict[str, Any]) -> str:
+    parts: list[str] = []
+    m = result["machine"]
+    parts.append(
+        f"CodeQuest benchmark ({result['mode']}) at {result['commit']['short']} on {m['cpu_model']}"
+        f" x{m['cpu_count']}, load {result.get('load', {}).get('start')} -> "
+        f"{result.get('load', {}).get('end')}"
+    )
+    for note in result.get("notes", []):
+        parts.append(f"note: {note}")
+    q = result.get("quality", {})
+    if q.get("beir"):
+        parts.append("\nQuality (BEIR sets)")
+        parts.append(
+            table(
+                [
+                    "dataset",
+                    "config",
+                    "queries",
+                    "docs",
+                    "MRR@10",
+                    "NDCG@10",
+                    "R@1",
+                    "R@5",
+                    "R@10",
+                    "encode p50 ms",
+                ],
+                [
+                    [
+                        r["dataset"],
+                        r["config"],
+                        r["queries"],
+                        r["docs"],
+                        r.get("mrr@10"),
+                        r.get("ndcg@10"),
+                        r.get("recall@1"),
+                        r.get("recall@5"),
+                        r.get("recall@10"),
+                        r["encode_ms"].get("p50_ms"),
+                    ]
+                    for r in q["beir"]
+                ],
+            )
+        )
+    sb = q.get("stdlib_bench", {})
+    if sb.get("configs"):
+        parts.append(f"\nstdlib-bench NDCG@10 ({sb.get('files')} files, {sb.get('chunks')} chunks)")
+        parts.append(
+            table(
+                ["config", "overall", "symbol", "semantic", "architecture", "median lines"],
+                [
+                    [
+                        r["config"],
+                        r["ndcg@10"],
+                        r["per_category"].get("symbol"),
+                        r["per_category"].get("semantic"),
+                        r["per_category"].get("architecture"),
+                        r["median_result_lines"],
+                    ]
+                    for r in sb["configs"]
+                ],
+            )
+        )
+    elif sb.get("status"):
+        parts.append(f"\nstdlib-bench: {sb['status']}: {sb.get('reason')}")
+    lat = result.get("latency", {})
+    if lat.get("encode"):
+        e = lat["encode"]
+        parts.append(
+            f"\nQuery encode ({e.get('encoder')}): p50 {e.get('p50_ms')} ms, "
+            f"p95 {e.get('p95_ms')}, p99 {e.get('p99_ms')}"
+        )
+    if lat.get("sizes"):
+        parts.append("\nIn-process search latency (ms; precomputed query vector unless noted)")
+        parts.append(
+            table(
+                [
+                    "chunks",
+                    "vectors",
+                    "recall@10",
+                    "p50",
+                    "p95",
+                    "p99",
+                    "dense-only p50",
+                    "vec p50",
+                    "bm25 p50",
+                    "+encode p50",
+                    "snapshot ms",
+                ],
+                [
+                    [
+                        f"{s['chunks']:,}",
+                        s["vector_search_mode"],
+                        s["recall@10"],
+                        s["search"].get("p50_ms"),
+                        s["search"].get("p95_ms"),
+                        s["search"].get("p99_ms"),
+                        s["search_dense_only"].get("p50_ms"),
+                        s["breakdown"]["vector_search"].get("p50_ms"),
+                        s["breakdown"]["bm25"].get("p50_ms"),
+                        s["search_with_encode"].get("p50_ms"),
+                        s["snapshot_build_ms"],
+                    ]
+                    for s in lat["sizes"]
+                ],
+            )
+        )
+        sweeps = [(s["chunks"], r) for s in lat["sizes"] for r in s.get("ef_sweep", [])]
+        if sweeps:
+            parts.append("\nusearch expansion_search sweep (raw index.search, 100 candidates)")
+            parts.append(
+                table(
+                    ["chunks", "ef", "recall@10", "p50 ms", "p99 ms"],
+                    [
+                        [
+                            f"{c:,}",
+                            f"{r['ef']}{' (shipped)' if r['shipped'] else ''}",
+                            r["recall@10"],
+                            r.get("p50_ms"),
+                            r.get("p99_ms"),
+                        ]
+                        for c, r in sweeps
+                    ],
+                )
+            )
+    if lat.get("lsp"):
+        parts.append("\nLSP codequest/search round trip (real `codequest serve` over stdio)")
+        parts.append(
+            table(
+                [
+                    "chunks",
+                    "variant",
+                    "status",
+                    "recall@10",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "ready s",
+                    "server RSS MB",
+                ],
+                [
+                    [
+                        f"{r.get('chunks', 0):,}",
+                        r.get("variant"),
+                        r.get("status"),
+                        r.get("recall@10"),
+                        r.get("p50_ms"),
+                        r.get("p95_ms"),
+                        r.get("p99_ms"),
+                        r.get("ready_s"),
+                        r.get("server_rss_mb"),
+                    ]
+                    for r in lat["lsp"]
+                ],
+            )
+        )
+        for r in lat["lsp"]:
+            if r.get("status") != "ok":
+                parts.append(f"  {r.get('variant')}: {r.get('reason')}")
+    idx = result.get("indexing", {})
+    if idx.get("subset"):
+        s = idx["subset"]
+        c = s["cold"]
+        t = c.get("timings", {})
+        parts.append(
+            f"\nIndexing ({s['model']} on {s['device']}{', bf16' if s.get('bf16') else ''}): "
+            f"{s['files']} stdlib files, {c['chunks']} chunks, {s['lines']} lines"
+        )
+        parts.append(
+            table(
+                ["step", "seconds", "files/s", "chunks/s", "notes"],
+                [
+                    [
+                        "cold index",
+                        c["seconds"],
+                        c["files_per_s"],
+                        c["chunks_per_s"],
+                        "  ".join(f"{k} {v:.2f}s" for k, v in t.items()),
+                    ],
+                    [
+                        "raw model",
+                        s["raw"]["seconds"],
+                        None,
+                        s["raw"]["chunks_per_s"],
+                        f"efficiency {s.get('embedding_efficiency')}",
+                    ],
+                    [
+                        "warm re-index",
+                        s["warm_same_process"]["seconds"],
+                        None,
+                        None,
+                        f"fresh Workspace {s['warm_fresh_workspace']['seconds']}s",
+                    ],
+                    [
+                        "one-file edit",
+                        s["one_file_edit"]["reindex_seconds"],
+                        None,
+                        None,
+                        f"to searchable {s['one_file_edit']['edit_to_searchable_seconds']}s, "
+                        f"found={s['one_file_edit']['found']}",
+                    ],
+                ],
+            )
+        )
+        parts.append(f"  peak RSS while indexing: {s['memory']['peak_rss_mb']} MB")
+    full = idx.get("full_stdlib_hashing")
+    if full:
+        c = full["cold"]
+        parts.append(
+            f"  full stdlib (hashing encoder): {c['files']} files, {c['chunks']} chunks, "
+            f"{full['lines']} lines; cold {c['seconds']}s "
+            f"(chunking {c['timings'].get('chunking', 0):.1f}s), "
+            f"warm {full['warm_same_process']['seconds']}s, "
+            f"fresh {full['warm_fresh_workspace']['seconds']}s, "
+            f"edit->searchable {full['one_file_edit']['edit_to_searchable_seconds']}s"
+        )
+    if idx.get("extrapolated_full_cold_index"):
+        x = idx["extrapolated_full_cold_index"]
+        parts.append(
+            f"  extrapolated full-stdlib cold index with the real model: {x['seconds']}s "
+            f"({x['chunks']} chunks at {x['basis']})"
+        )
+    if idx.get("bf16"):
+        b = idx["bf16"]
+        parts.append(
+            f"  bf16 autocast: {b['bf16_chunks_per_s']} vs fp32 {b['fp32_chunks_per_s']} chunks/s "
+            f"(x{b['speedup']}), cosine mean {b['cosine_mean']} min {b['cosine_min']}"
+        )
+    if idx.get("status"):
+        parts.append(f"\nIndexing: {idx['status']}: {idx.get('reason')}")
+    if result.get("targets"):
+        parts.append("\nTargets")
+        parts.append(
+            table(
+                ["target", "goal", "value", "met", "where"],
+                [
+                    [
+                        t["target"],
+                        t["goal"],
+                        t["value"],
+                        {True: "yes", False: "NO", None: "-"}[t["met"]],
+                        t["where"],
+                    ]
+                    for t in result["targets"]
+                ],
+            )
+        )
+    return "\n".join(parts)
+
+
+# -- plots -----------------------------------------------------------------------------------
+def plot(result: dict[str, Any], out_dir: Path, stem: str) -> list[str]:
+    """PNG plots from the results; returns the files written (none without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written: list[str] = []
+    lat = result.get("latency", {})
+    sizes = lat.get("sizes", [])
+    if sizes:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        xs = [s["chunks"] for s in sizes]
+        series = [
+            ("search p50", [s["search"].get("p50_ms") for s in sizes], "o-"),
+            ("search p99", [s["search"].get("p99_ms") for s in sizes], "o--"),
+            (
+                "vector search p50",
+                [s["breakdown"]["vector_search"].get("p50_ms") for s in sizes],
+                "s-",
+            ),
+            ("BM25 p50", [s["breakdown"]["bm25"].get("p50_ms") for s in sizes], "^-"),
+            ("search + encode p50", [s["search_with_encode"].get("p50_ms") for s in sizes], "d-"),
+        ]
+        for label, ys, style in series:
+            pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
+        for s in sizes:
+            ax.annotate(
+                f"R@10={s['recall@10']:.3f}",
+                (s["chunks"], s["search"].get("p50_ms") or 1),
+                textcoords="offset points",
+                xytext=(4, -12),
+                fontsize=7,
+            )
+        for r in lat.get("lsp", []):
+            if r.get("status") == "ok":
+                ax.plot(
+                    [r["chunks"]],
+                    [r["p50_ms"]],
+                    "*",
+                    markersize=11,
+                    label=f"LSP round trip p50 ({r['variant']})",
+                )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("index size (chunks)")
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(f"Query latency vs index size ({result['commit']['short']})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        path = out_dir / f"{stem}-latency.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(str(path))
+    beir = result.get("quality", {}).get("beir", [])
+    if beir:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        datasets = list(dict.fromkeys(r["dataset"] for r in beir))
+        for ds in datasets:
+            rows = [r for r in beir if r["dataset"] == ds]
+            xs = [max(r["encode_ms"].get("p50_ms") or 0.0, 0.01) for r in rows]
+            ys = [r.get("ndcg@10", 0.0) for r in rows]
+            ax.scatter(xs, ys, label=ds)
+            if ds == datasets[0]:
+                for r, x, y in zip(rows, xs, ys, strict=True):
+                    ax.annotate(
+                        r["config"], (x, y), fontsize=6, textcoords="offset points", xytext=(3, 3)
+                    )
+        ax.set_xscale("log")
+        ax.set_xlabel("query encode p50 (ms, log; BM25 drawn at 0.01)")
+        ax.set_ylabel("NDCG@10")
+        ax.set_title("Quality vs query-encode cost")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        path = out_dir / f"{stem}-quality.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(str(path))
+    return written
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")

@@ -1,0 +1,244 @@
+"""Benchmarks: metrics by hand, the BEIR loader, the stdlib-bench scorer port, the quick run.
+
+The quick run's test uses a tiny BEIR set named ``cosqa`` (so the latency section can draw
+its base functions and queries from it) and the hashing encoder, so nothing downloads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from benchmarks.beir import evaluate, load_beir, mrr_at_k, ndcg_at_k, recall_at_k, subset
+from benchmarks.common import eval_root, latency_stats
+from benchmarks.memstore import FixedQueryEncoder, Item, build_store
+from benchmarks.quality import RunConfig, evaluate_set
+from benchmarks.stdlib_bench import load_annotations, read_run, score_run
+
+from codequest.encoders import HashingEncoder
+from codequest.search import Searcher
+from codequest.store import Store
+
+STDLIB_BENCH = eval_root() / "stdlib-bench"
+needs_stdlib_bench = pytest.mark.skipif(
+    not (STDLIB_BENCH / "score.py").is_file(), reason="shared stdlib-bench not found"
+)
+
+# Functions and queries of the tiny set: each query names words of exactly one function.
+DOCS = {
+    "d1": ("read_json", "def read_json(path):\n    return json.load(open(path))"),
+    "d2": ("retry_backoff", "def retry_backoff(fn):\n    delay = 1\n    return fn()"),
+    "d3": ("parse_email", "def parse_email(text):\n    return text.split('@')"),
+    "d4": ("sha256_file", "def sha256_file(path):\n    return hashlib.sha256(path)"),
+    "d5": ("sort_tokens", "def sort_tokens(words):\n    return sorted(words)"),
+    "d6": ("merge_dicts", "def merge_dicts(a, b):\n    return {**a, **b}"),
+}
+QUERIES = {
+    "q1": "read json from a path",
+    "q2": "retry with backoff delay",
+    "q3": "parse an email address text",
+    "q4": "sha256 hash of a file",
+    "q5": "sort the words",
+    "q6": "merge two dicts",
+}
+
+
+def write_beir(folder: Path, *, dev: bool = True) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    with open(folder / "corpus.jsonl", "w") as fh:
+        for did, (title, text) in DOCS.items():
+            fh.write(json.dumps({"_id": did, "text": text, "title": title}) + "\n")
+    with open(folder / "queries.jsonl", "w") as fh:
+        for qid, text in QUERIES.items():
+            fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
+        fh.write(json.dumps({"_id": "other", "text": "not in any split"}) + "\n")
+    test = ["q1\td1\t1", "q2\td2\t1", "q3\td3\t1", "q4\td4\t1"]
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(test))
+    if dev:
+        dev_rows = ["q5\td5\t1", "q6\td6\t1"]
+        (folder / "qrels" / "dev.tsv").write_text(
+            "query-id\tcorpus-id\tscore\n" + "\n".join(dev_rows)
+        )
+    return folder
+
+
+# -- metrics, by hand ------------------------------------------------------------------------
+def test_metrics_match_hand_computed_values() -> None:
+    # One relevant document, found at rank 2.
+    assert mrr_at_k(["d3", "d1", "d2"], {"d1": 1}) == 0.5
+    assert ndcg_at_k(["d3", "d1", "d2"], {"d1": 1}) == pytest.approx(1 / math.log2(3))
+    assert recall_at_k(["d3", "d1", "d2"], {"d1": 1}, 1) == 0.0
+    assert recall_at_k(["d3", "d1", "d2"], {"d1": 1}, 5) == 1.0
+    # Two relevant documents at ranks 1 and 3: DCG 1 + 1/2, IDCG 1 + 1/log2(3).
+    two = {"d2": 1, "d4": 1}
+    assert ndcg_at_k(["d2", "d3", "d4"], two) == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
+    assert recall_at_k(["d2", "d3", "d4"], two, 1) == 0.5
+    assert mrr_at_k(["d2", "d3", "d4"], two) == 1.0
+    # Graded relevance: gain is the qrels score.
+    graded = {"d1": 2, "d2": 1}
+    expected = (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    assert ndcg_at_k(["d2", "d1"], graded) == pytest.approx(expected)
+    # Only the top k count; zero-score qrels are not relevant.
+    assert mrr_at_k(["x"] * 10 + ["d1"], {"d1": 1}, 10) == 0.0
+    assert recall_at_k(["d1"], {"d1": 0}, 1) == 0.0
+
+
+def test_evaluate_averages_and_counts_missing_queries_as_zero() -> None:
+    qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}}
+    run = {"q1": ["d1"]}
+    scores = evaluate(run, qrels)
+    assert scores["mrr@10"] == 0.5
+    assert scores["recall@1"] == 0.5
+    assert scores["ndcg@10"] == 0.5
+
+
+def test_latency_stats_percentiles() -> None:
+    stats = latency_stats([i / 1000 for i in range(1, 101)])  # 1..100 ms
+    assert stats["n"] == 100
+    assert stats["p50_ms"] == pytest.approx(50.5)
+    assert stats["p99_ms"] == pytest.approx(99.01)
+    assert latency_stats([]) == {"n": 0}
+
+
+# -- BEIR loading and evaluation ---------------------------------------------------------
+def test_load_beir_keeps_only_split_queries(tmp_path: Path) -> None:
+    data = load_beir(write_beir(tmp_path / "tiny"), "test")
+    assert list(data.queries) == ["q1", "q2", "q3", "q4"]
+    assert len(data.corpus) == 6
+    assert data.qrels["q2"] == {"d2": 1}
+    small = subset(data, max_queries=2, max_docs=3)
+    assert list(small.queries) == ["q1", "q2"]
+    ids = [d.id for d in small.corpus]
+    assert {"d1", "d2"} <= set(ids) and len(ids) == 3
+
+
+def test_evaluate_set_through_the_shipped_searcher(tmp_path: Path) -> None:
+    data = load_beir(write_beir(tmp_path / "tiny"), "test")
+    configs = [RunConfig.parse(c) for c in ("bm25", "dense:hashing", "hybrid:hashing")]
+    rows = evaluate_set(
+        data,
+        HashingEncoder(),
+        configs,
+        model="hashing",
+        per_query_dir=tmp_path / "pq",
+        progress=False,
+    )
+    assert [r["config"] for r in rows] == ["bm25", "dense:hashing", "hybrid:hashing"]
+    for row in rows:
+        assert row["mrr@10"] == 1.0, row  # every query names its function's words
+        lines = Path(row["per_query_file"]).read_text().splitlines()
+        first = json.loads(lines[0])
+        assert first["qid"] == "q1" and first["ranking"][0] == "d1"
+        assert first["first_relevant_rank"] == 1
+    with pytest.raises(ValueError, match="must be 'bm25'"):
+        RunConfig.parse("sparse:thing")
+
+
+def test_build_store_round_trips_and_searches(tmp_path: Path) -> None:
+    enc = HashingEncoder()
+    items = [
+        Item(f"f{i}.py", "python", "function", t, 1, 2, x) for i, (t, x) in enumerate(DOCS.values())
+    ]
+    vectors = enc.encode_documents([i.text for i in items])
+    store = build_store(tmp_path / "s", enc.identity, items, vectors)
+    store.save()
+    loaded = Store.load(tmp_path / "s", model=enc.identity)
+    assert len(loaded.chunks) == len(items) == len(loaded.vectors)
+    query = "parse an email address text"
+    searcher = Searcher(loaded, FixedQueryEncoder({query: enc.encode_query(query)}, enc.identity))
+    assert searcher.search(query, limit=3)[0].symbol == "parse_email"
+    assert np.allclose(loaded.vectors.get(3, dtype=np.float32), vectors[2], atol=1e-2)
+
+
+# -- the stdlib-bench scorer port ----------------------------------------------------------
+@needs_stdlib_bench
+@pytest.mark.parametrize("name", ["bm25", "grep", "semble_bm25"])
+def test_scorer_port_agrees_with_score_py(name: str) -> None:
+    run_path = STDLIB_BENCH / "baselines" / f"{name}.jsonl"
+    ours = score_run(read_run(run_path), load_annotations())
+    out = subprocess.run(
+        [sys.executable, str(STDLIB_BENCH / "score.py"), str(run_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    reference = float(out.split("=")[1].split()[0])
+    assert round(ours["ndcg@10"], 4) == reference
+    for line in out.splitlines()[1:]:
+        category, value = line.split()[:2]
+        assert round(ours["per_category"][category], 4) == float(value)
+
+
+@needs_stdlib_bench
+def test_scorer_port_reproduces_the_published_bm25_baseline() -> None:
+    scores = score_run(read_run(STDLIB_BENCH / "baselines" / "bm25.jsonl"), load_annotations())
+    assert round(scores["ndcg@10"], 4) == 0.4873
+    assert round(scores["per_category"]["symbol"], 4) == 0.7412
+    assert scores["queries"] == 120 and scores["missing"] == 0
+
+
+# -- the quick run's JSON --------------------------------------------------------------------
+def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
+    from benchmarks.run import cli
+
+    eval_dir = tmp_path / "eval"
+    write_beir(eval_dir / "cosqa")
+    out = tmp_path / "results"
+    code = cli(
+        [
+            "--quick",
+            "--no-progress",
+            "--eval-dir",
+            str(eval_dir),
+            "--output-dir",
+            str(out),
+            "--sections",
+            "quality,latency,lsp,indexing",
+            "--sizes",
+            "300",
+            "--latency-queries",
+            "6",
+            "--index-chunks",
+            "20",
+        ]
+    )
+    assert code == 0
+    (path,) = out.glob("*-quick.json")
+    result = json.loads(path.read_text())
+    assert result["schema"] == "codequest-bench/1" and result["mode"] == "quick"
+    assert {"sha", "short"} <= set(result["commit"])
+    assert {"hostname", "cpu_model", "cpu_count", "cpu_bf16"} <= set(result["machine"])
+    assert {"torch", "usearch", "onnxruntime"} <= set(result["versions"])
+    assert "cpu_count" in result["threads"] and {"start", "end"} <= set(result["load"])
+    assert any("hashing" in note for note in result["notes"])
+
+    beir = result["quality"]["beir"]
+    assert {r["config"] for r in beir} == {"bm25", "dense:hashing", "hybrid:hashing"}
+    for row in beir:
+        assert {"mrr@10", "ndcg@10", "recall@1", "recall@5", "recall@10"} <= set(row)
+        assert Path(row["per_query_file"]).is_file()
+
+    lat = result["latency"]
+    assert lat["encode"]["n"] == 6
+    (size,) = lat["sizes"]
+    assert size["chunks"] == 300 and size["recall@10"] == 1.0
+    assert size["vector_search_mode"] == "exact"
+    assert {"p50_ms", "p95_ms", "p99_ms"} <= set(size["search"])
+    for row in lat["lsp"]:
+        assert row["status"] in ("ok", "unavailable", "error")
+        assert "recall@10" in row
+        if row["status"] == "ok":
+            assert row["p50_ms"] > 0 and row["server_rss_mb"]
+
+    sub = result["indexing"]["subset"]
+    assert sub["cold"]["chunks"] > 0 and sub["one_file_edit"]["found"] is True
+    assert {"chunking", "embedding", "writing"} <= set(sub["cold"]["timings"])
+    assert sub["memory"]["peak_rss_mb"] > 0
+    assert isinstance(result["targets"], list)
+    for plot in result.get("plots", []):
+        assert (out / plot).is_file()
