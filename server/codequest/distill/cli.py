@@ -1,0 +1,252 @@
+"""``codequest distill``: mine data, train students, evaluate them, write artifacts.
+
+Example (the shipped default)::
+
+    codequest distill --student cut2-mlp --ship
+
+Progress goes to stderr. Ctrl-C stops after saving what finished; running the same
+command again resumes from the last finished epoch (teacher embeddings are cached too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STUDENTS = "static-linear,static-mlp,cut2-linear,cut2-mlp,lora-cut2"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="all-MiniLM-L6-v2", help="the teacher")
+    parser.add_argument(
+        "--student",
+        default=DEFAULT_STUDENTS,
+        help=f"comma-separated student names (default: {DEFAULT_STUDENTS}); see --list",
+    )
+    parser.add_argument("--list", action="store_true", help="list the known students and exit")
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="folder to mine (repeatable; default: the Python stdlib and site-packages)",
+    )
+    parser.add_argument("--max-codes", type=int, default=5000, help="distinct code texts")
+    parser.add_argument("--max-files", type=int, default=40_000)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eval-dir", default=None, help="BEIR sets; needs cosqa/ (dev split)")
+    parser.add_argument("--out", default=None, help="artifact folder (default: CODEQUEST_HOME)")
+    parser.add_argument(
+        "--ship",
+        action="store_true",
+        help="also write the first student's delta into the package as the shipped default",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codequest.distill import TRAIN_HINT
+
+    try:
+        from codequest.distill.train import SPECS
+    except ImportError as err:
+        print(f"codequest distill: {err}", file=sys.stderr)
+        return 2
+    if args.list:
+        for spec in SPECS.values():
+            print(f"{spec.name:16} {spec.adaptation:9} base={spec.base} map={spec.map}")
+        return 0
+    names = [n.strip() for n in args.student.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SPECS]
+    if unknown:
+        print(
+            f"codequest distill: unknown student(s) {unknown}; known: {sorted(SPECS)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return _run(args, names)
+    except ImportError as err:
+        print(f"codequest distill: {err}. {TRAIN_HINT}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("codequest distill: interrupted; run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _eval_dir(args: argparse.Namespace) -> Path:
+    from codequest.distill.mine import default_excluded
+
+    if args.eval_dir:
+        return Path(args.eval_dir)
+    found = default_excluded()
+    if not found:
+        raise FileNotFoundError("no evaluation sets found; pass --eval-dir with cosqa/ in it")
+    return found[0]
+
+
+def _run(args: argparse.Namespace, names: list[str]) -> int:
+    from codequest.distill.train import (
+        SPECS,
+        Interrupted,
+        TrainOptions,
+        say,
+        train_student,
+    )
+
+    started = time.monotonic()
+    teacher, resolved, tokenizer = load_teacher(args.model, args.threads)
+    from codequest.distill.data import prepare
+
+    data = prepare(
+        teacher,
+        resolved.identity,
+        roots=[Path(s) for s in args.source] if args.source else None,
+        max_codes=args.max_codes,
+        max_files=args.max_files,
+        seed=args.seed,
+    )
+    eval_dir = _eval_dir(args)
+    dev = load_dev(teacher, resolved.identity, eval_dir)
+    options = TrainOptions(
+        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, threads=args.threads
+    )
+    from codequest.models import codequest_home, slug
+
+    out_root = Path(args.out) if args.out else codequest_home() / "distill" / "students"
+    for name in names:
+        spec = SPECS[name]
+        work = codequest_home() / "distill" / "work" / slug(resolved.identity) / name
+        try:
+            result = train_student(
+                spec,
+                data,
+                dev,
+                teacher_path=resolved.path,
+                options=options,
+                work_dir=work,
+                tokenizer=tokenizer,
+            )
+        except Interrupted as err:
+            say(f"[distill] {err}")
+            return 130
+        folder = write_result(result, resolved, data.summary, out_root / name)
+        say(
+            f"[distill] {name}: best epoch {result.best_epoch}, dev NDCG@10 "
+            f"{result.dev_ndcg:.4f}, trained in {result.seconds:.0f}s -> {folder}"
+        )
+        if args.ship and name == names[0]:
+            shipped = ship(folder)
+            say(f"[distill] shipped {name} as the default student: {shipped}")
+    say(f"[distill] done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+def load_teacher(model: str, threads: int) -> tuple[Any, Any, Any]:
+    from codequest.distill import require_training_deps
+
+    require_training_deps()
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from codequest.encoders.teacher import quiet_model_loading
+    from codequest.models import resolve_model
+
+    torch.set_num_threads(threads)
+    quiet_model_loading()
+    resolved = resolve_model(model)
+    teacher = SentenceTransformer(resolved.path, device="cpu")
+    return teacher, resolved, teacher.tokenizer
+
+
+def load_dev(teacher: Any, identity: str, eval_dir: Path) -> Any:
+    from codequest.distill.cache import cached_embeddings
+    from codequest.distill.evalsets import load_beir
+    from codequest.distill.train import DevSet, say
+
+    cosqa = load_beir(eval_dir / "cosqa", "dev")
+    say(f"[distill] teacher embeds the CoSQA corpus ({len(cosqa.doc_texts)} docs, cached) ...")
+    docs = cached_embeddings(
+        teacher,
+        identity,
+        cosqa.doc_texts,
+        tag="eval-cosqa",
+        progress=lambda d, n: say(f"[distill]   corpus {d}/{n}"),
+    )
+    return DevSet(cosqa.query_texts, docs, cosqa.query_ids, cosqa.doc_ids, cosqa.qrels)
+
+
+def write_result(result: Any, resolved: Any, summary: dict[str, Any], folder: Path) -> Path:
+    """The servable artifact plus the shippable delta, side by side in one folder."""
+    from codequest.distill.artifact import build_artifact, delta_arrays, write_delta
+
+    spec = result.spec
+    base: dict[str, Any] = {"kind": spec.base, "dim": int(result.map_arrays["W"].shape[0])}
+    if spec.base == "static":
+        base.update(pca_dims=spec.pca_dims)
+    elif spec.base == "cut":
+        base.update(layers=spec.layers)
+    card: dict[str, Any] = {
+        "name": spec.name,
+        "adaptation": spec.adaptation,
+        "teacher": resolved.identity,
+        "teacher_name": resolved.name,
+        "dim": int(result.map_arrays["W"].shape[1]),
+        "base": base,
+        "map": spec.map,
+        "lora_rank": spec.lora_rank,
+        "seed": result.options.seed,
+        "training": {
+            "data": summary,
+            "options": {k: getattr(result.options, k) for k in result.options.__dataclass_fields__},
+            "best_epoch": result.best_epoch,
+            "history": result.history,
+            "seconds": round(result.seconds, 1),
+        },
+        "metrics": {"cosqa-dev": {"ndcg@10": result.dev_ndcg}},
+    }
+    arrays = delta_arrays(result.map_arrays, result.lora)
+    write_delta(folder / "delta", card, arrays)
+    if spec.base == "l3":
+        (folder / "card.json").parent.mkdir(parents=True, exist_ok=True)
+        import numpy as np
+
+        np.savez(folder / "map.npz", **result.map_arrays)
+        (folder / "card.json").write_text(json.dumps({**card, "encoder": "l3-map"}, indent=2))
+        return folder
+    build_artifact(
+        card,
+        arrays,
+        resolved.path,
+        folder / "artifact",
+        static_table=result.base_state.get("table"),
+        static_tokenizer=result.base_state.get("tokenizer"),
+    )
+    return folder
+
+
+def ship(folder: Path) -> Path:
+    """Copy a student's delta into the package (``data/students/<name>``) as the default."""
+    import shutil
+
+    import codequest.students as students
+
+    target = students.SHIPPED / json.loads((folder / "delta" / "card.json").read_text())["name"]
+    for other in students.SHIPPED.glob("*/card.json") if students.SHIPPED.is_dir() else []:
+        card = json.loads(other.read_text())
+        if card.pop("default", None):
+            other.write_text(json.dumps(card, indent=2, sort_keys=True))
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(folder / "delta", target)
+    card = json.loads((target / "card.json").read_text())
+    card["default"] = True
+    (target / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+    return target

@@ -1,0 +1,124 @@
+"""Training data for distillation: mined pairs plus the teacher's embeddings of them.
+
+``prepare`` mines pairs (see :mod:`codequest.distill.mine`), then embeds every query and
+every distinct code text with the teacher, caching both under ``$CODEQUEST_HOME/distill``.
+Code is embedded exactly as the index embeds it (the teacher's own ``max_seq_length``
+unless ``code_max_tokens`` lowers it to save time).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codequest.distill.cache import cached_embeddings
+from codequest.distill.mine import (
+    Pair,
+    default_excluded,
+    load_eval_guards,
+    load_pairs,
+    mine_pairs,
+    save_pairs,
+    texts_key_of_roots,
+)
+from codequest.models import codequest_home, slug
+
+
+@dataclass
+class TrainingData:
+    pairs: list[Pair]
+    query_vectors: np.ndarray  # teacher(query), one row per pair
+    code_vectors: np.ndarray  # teacher(code), one row per distinct code
+    code_index: np.ndarray  # pair -> row of code_vectors
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def prepare(
+    teacher: Any,
+    identity: str,
+    *,
+    roots: Sequence[Path] | None = None,
+    max_codes: int = 6000,
+    max_files: int = 40_000,
+    seed: int = 0,
+    code_max_tokens: int | None = 128,
+) -> TrainingData:
+    started = time.monotonic()
+    data_dir = codequest_home() / "distill" / "data"
+    key = texts_key_of_roots(roots, max_codes, max_files, seed)
+    pairs_path = data_dir / f"pairs-{key}.jsonl"
+    summary_path = data_dir / f"pairs-{key}.summary.json"
+    import json
+
+    if pairs_path.is_file() and summary_path.is_file():
+        pairs = load_pairs(pairs_path)
+        summary = json.loads(summary_path.read_text())
+        _say(f"[distill] reusing {len(pairs)} mined pairs from {pairs_path}")
+    else:
+        excluded = default_excluded()
+        codes: set[str] = set()
+        queries: set[str] = set()
+        for root in excluded:
+            c, q = load_eval_guards(root)
+            codes |= c
+            queries |= q
+        _say("[distill] mining pairs with tree-sitter ...")
+        pairs, summary = mine_pairs(
+            roots,
+            max_codes=max_codes,
+            seed=seed,
+            excluded=excluded,
+            banned_code=codes,
+            banned_queries=queries,
+            max_files=max_files,
+            progress=lambda n, f: _say(f"[distill]   {n} pairs from {f} files"),
+        )
+        save_pairs(pairs, pairs_path)
+        summary_path.write_text(json.dumps(summary, indent=2))
+        _say(f"[distill] mined {len(pairs)} pairs ({summary.get('codes')} code texts)")
+
+    distinct: dict[str, int] = {}
+    for pair in pairs:
+        distinct.setdefault(pair.code, len(distinct))
+    code_texts = list(distinct)
+    code_index = np.asarray([distinct[p.code] for p in pairs], dtype=np.int64)
+    _say(f"[distill] teacher embeds {len(pairs)} queries (cached after the first run) ...")
+    query_vectors = cached_embeddings(
+        teacher,
+        identity,
+        [p.query for p in pairs],
+        tag="train-queries",
+        progress=lambda d, n: _say(f"[distill]   queries {d}/{n}"),
+    )
+    _say(f"[distill] teacher embeds {len(code_texts)} code texts (the slow part, cached) ...")
+    code_vectors = cached_embeddings(
+        teacher,
+        identity,
+        code_texts,
+        tag="train-code",
+        max_seq_length=code_max_tokens,
+        progress=lambda d, n: _say(f"[distill]   code {d}/{n}"),
+    )
+    summary = {**summary, "code_max_tokens": code_max_tokens}
+    _say(f"[distill] training data ready in {time.monotonic() - started:.0f}s")
+    return TrainingData(pairs, query_vectors, code_vectors, code_index, summary)
+
+
+def split_dev(n: int, seed: int, fraction: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    cut = max(1, int(n * fraction))
+    return order[cut:], order[:cut]
+
+
+__all__ = ["TrainingData", "prepare", "slug", "split_dev"]

