@@ -25,6 +25,7 @@ __all__ = [
     "load_document_encoder",
     "load_query_encoder",
     "normalize_rows",
+    "open_query_artifact",
 ]
 
 HASHING_MODEL = "hashing"
@@ -63,6 +64,33 @@ def find_shipped_student(teacher_identity: str) -> Path | None:
     return shipped_student_dir(teacher_identity)
 
 
+def open_query_artifact(folder: Path) -> QueryEncoder:
+    """Load an artifact folder with the encoder its card names (static numpy, or ONNX)."""
+    import json
+
+    try:
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise EncoderError(f"query encoder at {folder} has no readable card.json: {err}") from err
+    if card.get("encoder") == "static":
+        from codequest.encoders.static_query import StaticQueryEncoder
+
+        return StaticQueryEncoder(folder)
+    from codequest.encoders.onnx_query import OnnxQueryEncoder
+
+    return OnnxQueryEncoder(folder)
+
+
+def _check_teacher(encoder: QueryEncoder, where: object, teacher_identity: str) -> QueryEncoder:
+    if encoder.teacher_identity != teacher_identity:
+        raise EncoderError(
+            f"query encoder {where} was trained for teacher {encoder.teacher_identity!r}, "
+            f"but the index was built with {teacher_identity!r}; re-index or pick a "
+            "matching student"
+        )
+    return encoder
+
+
 def load_query_encoder(config: Config, teacher_identity: str) -> QueryEncoder:
     """The resident query encoder for an index built by ``teacher_identity``.
 
@@ -80,18 +108,13 @@ def load_query_encoder(config: Config, teacher_identity: str) -> QueryEncoder:
 
         return SentenceTransformerEncoder(config.model, device="cpu")
     if choice not in ("auto", "teacher-onnx", "teacher-int8"):
-        encoder = OnnxQueryEncoder(Path(choice).expanduser())
-        if encoder.teacher_identity != teacher_identity:
-            raise EncoderError(
-                f"query encoder {choice!r} was trained for teacher {encoder.teacher_identity!r}, "
-                f"but the index was built with {teacher_identity!r}; re-index or pick a "
-                "matching student"
-            )
-        return encoder
+        return _check_teacher(
+            open_query_artifact(Path(choice).expanduser()), repr(choice), teacher_identity
+        )
     if choice == "auto":
         student = find_shipped_student(teacher_identity)
         if student is not None:
-            return OnnxQueryEncoder(student)
+            return _check_teacher(open_query_artifact(student), str(student), teacher_identity)
     from codequest.encoders.export import export_teacher, teacher_onnx_dir
 
     int8 = choice == "teacher-int8"
