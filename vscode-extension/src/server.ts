@@ -182,7 +182,9 @@ export class ServerManager implements vscode.Disposable {
         if (!client || !this.running) {
             throw new ServerNotRunningError(this.current.failure ?? 'CodeQuest: the server is not running.');
         }
-        return client.sendRequest<R>(method, params, token);
+        // vscode-jsonrpc takes a trailing `undefined` for a second parameter and would send
+        // the params as an array ([params, null]): pass a token only when there is one.
+        return token ? client.sendRequest<R>(method, params, token) : client.sendRequest<R>(method, params);
     }
 
     /** Runs a server command (`workspace/executeCommand`). */

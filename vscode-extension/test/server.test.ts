@@ -14,7 +14,7 @@ import {
     ServerNotRunningError,
     serverSettingKeys,
 } from '../src/server';
-import { stub, window } from './vscode';
+import { CancellationTokenSource, stub, window } from './vscode';
 
 // The real language client needs a real VS Code; record what it is constructed with.
 const constructed: unknown[][] = [];
@@ -38,6 +38,7 @@ class FakeClient implements ClientLike {
     running = false;
     handlers = new Map<string, (p: IndexStatus) => void>();
     requests: [string, unknown][] = [];
+    argCounts: number[] = [];
     constructor(private readonly startError?: Error) {}
     start = vi.fn(() => {
         if (this.startError) {
@@ -51,8 +52,9 @@ class FakeClient implements ClientLike {
         return Promise.resolve();
     });
     isRunning = () => this.running;
-    sendRequest<R>(method: string, param: unknown): Promise<R> {
+    sendRequest<R>(method: string, param: unknown, ...rest: unknown[]): Promise<R> {
         this.requests.push([method, param]);
+        this.argCounts.push(2 + rest.length);
         return Promise.resolve({ method } as R);
     }
     onNotification(method: string, handler: (p: IndexStatus) => void) {
@@ -196,6 +198,11 @@ describe('ServerManager', () => {
             ['codequest/search', { query: 'q' }],
             ['workspace/executeCommand', { command: 'codequest.reindex', arguments: [] }],
         ]);
+        // No trailing undefined token: vscode-jsonrpc would turn the params into [params, null].
+        expect(clients[0].argCounts).toEqual([2, 2]);
+        const source = new CancellationTokenSource();
+        await server.request('codequest/search', { query: 'q' }, source.token);
+        expect(clients[0].argCounts.at(-1)).toBe(3);
         const status: IndexStatus = { state: 'indexing', indexedFiles: 1, totalFiles: 2, percent: 50 };
         clients[0].handlers.get('codequest/indexStatus')!(status);
         expect(seen).toEqual([status]);

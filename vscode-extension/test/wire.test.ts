@@ -97,14 +97,23 @@ describe.skipIf(SKIP)(`LSP wire: ${PYTHON} -m codequest serve`, () => {
         `\n--- server log:\n${logs.slice(-20).join('\n')}` +
         `\n--- server stderr:\n${stderr.join('').slice(-4000)}`;
 
-    const search = (query: string, token?: CancellationTokenSource) =>
-        connection.sendRequest<SearchResponse>(SEARCH_REQUEST, { query } satisfies SearchParams, token?.token);
+    const search = (query: string, source?: CancellationTokenSource) => {
+        const params: SearchParams = { query };
+        // Never pass an undefined token: vscode-jsonrpc would send [params, null].
+        return source
+            ? connection.sendRequest<SearchResponse>(SEARCH_REQUEST, params, source.token)
+            : connection.sendRequest<SearchResponse>(SEARCH_REQUEST, params);
+    };
     const command = <R>(name: string, ...args: unknown[]) =>
         connection.sendRequest<R>('workspace/executeCommand', { command: name, arguments: args });
 
-    /** Resolves when the index is ready, from a notification or by polling codequest.status. */
+    /**
+     * Resolves when the index is ready: from a `codequest/indexStatus` notification, or by
+     * polling `codequest.status` (a failing status command is reported by its own test).
+     */
     async function waitReady(): Promise<void> {
         const deadline = Date.now() + READY_TIMEOUT_MS;
+        let statusError = '';
         while (Date.now() < deadline) {
             const last = statuses.at(-1);
             if (last?.state === 'error') {
@@ -113,16 +122,20 @@ describe.skipIf(SKIP)(`LSP wire: ${PYTHON} -m codequest serve`, () => {
             if (last?.state === 'ready') {
                 return;
             }
-            const reply = await command<StatusReply>(SERVER_STATUS);
-            if (reply.folders.length > 0 && reply.folders.every((f) => f.state === 'ready')) {
-                return;
+            try {
+                const reply = await command<StatusReply>(SERVER_STATUS);
+                if (reply.folders.length > 0 && reply.folders.every((f) => f.state === 'ready')) {
+                    return;
+                }
+            } catch (err) {
+                statusError = `\n--- ${SERVER_STATUS} failed: ${err instanceof Error ? err.message : String(err)}`;
             }
             if (server.exitCode !== null) {
-                throw new Error(`the server exited with ${server.exitCode}${diagnostics()}`);
+                throw new Error(`the server exited with ${server.exitCode}${statusError}${diagnostics()}`);
             }
             await new Promise((r) => setTimeout(r, 250));
         }
-        throw new Error(`the index was not ready after ${READY_TIMEOUT_MS / 1000} s${diagnostics()}`);
+        throw new Error(`the index was not ready after ${READY_TIMEOUT_MS / 1000} s${statusError}${diagnostics()}`);
     }
 
     async function withTimeout<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
@@ -220,7 +233,8 @@ describe.skipIf(SKIP)(`LSP wire: ${PYTHON} -m codequest serve`, () => {
         expect(reply.folders).toHaveLength(1);
         const [folder] = reply.folders;
         expect(fileURLToPath(folder.uri)).toBe(root);
-        expect(folder).toMatchObject({ state: 'ready', model: 'hashing' });
+        expect(folder.state).toBe('ready');
+        expect(folder.model).toMatch(/^hashing/); // the model's identity, e.g. "hashing-256-0"
         expect(folder.indexedFiles).toBe(Object.keys(PROJECT).length);
         expect(folder.chunks).toBeGreaterThanOrEqual(4);
         expect(fs.existsSync(path.join(tmp, 'cache'))).toBe(true);
@@ -272,14 +286,11 @@ describe.skipIf(SKIP)(`LSP wire: ${PYTHON} -m codequest serve`, () => {
         const seen = statuses.length;
         await command(SERVER_REINDEX);
         const deadline = Date.now() + READY_TIMEOUT_MS;
-        while (Date.now() < deadline) {
-            const reply = await command<StatusReply>(SERVER_STATUS);
-            if (reply.folders[0]?.state === 'ready' && reply.folders[0].indexedFiles === Object.keys(PROJECT).length + 1) {
-                break;
-            }
-            await new Promise((r) => setTimeout(r, 250));
+        const done = () => statuses.slice(seen).some((s) => s.state === 'ready' && s.indexedFiles === Object.keys(PROJECT).length + 1);
+        while (!done() && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 100));
         }
-        expect(statuses.length, 'indexStatus notifications during the re-index').toBeGreaterThan(seen);
+        expect(done(), `a ready indexStatus after the re-index${diagnostics()}`).toBe(true);
         const response = await search('slugify title');
         expect(fileURLToPath(response.results[0].uri), diagnostics()).toBe(fileURLToPath(uriOf('text/slug.py')));
     });
