@@ -1,5 +1,5 @@
 /**
- * Wiring: the output channel, the status bar, the server and the four palette commands.
+ * Wiring: the output channel, the status bar, the server and the palette commands.
  * Palette command ids (`codequest.search`, ...) differ from the server's executeCommand ids
  * (`codequest.reindex`, `codequest.status`), which the language client registers itself.
  */
