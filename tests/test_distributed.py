@@ -113,3 +113,25 @@ def test_a_dying_worker_loses_no_chunks(
     assert not flag.exists(), "no actor ran into the crash flag"
     assert report.chunks == expected.chunks and report.timings["ray_local_fallback"] == 0
     assert _by_chunk(local.store).keys() == _by_chunk(remote.store).keys()
+
+
+def test_an_interrupted_run_leaves_the_stored_index_valid(
+    local_ray: None,
+    make_project: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import codequest.distributed as distributed
+
+    _, ws = _pair(make_project, tmp_path)
+    before = index_workspace_on_ray(ws, workers=1)
+    write_tree(ws.root, {"lib/new.py": "def brand_new():\n    return 1\n"})
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(distributed, "embed_on_ray", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        index_workspace_on_ray(ws, workers=1)
+    reloaded = Store.load(ws.cache_dir, model=ws.model_identity)
+    assert len(reloaded.chunks) == before.chunks and "lib/new.py" not in reloaded.files
