@@ -78,6 +78,7 @@ def rows() -> dict[str, RankingOptions]:
         "- definition prior": dataclasses.replace(shipped, kind_prior=0.0),
         "- file aggregation": dataclasses.replace(shipped, file_aggregation=False),
         "- class results": dataclasses.replace(shipped, class_results=False),
+        "class results up to 2000 lines": dataclasses.replace(shipped, class_max_lines=2000),
         "- query expansion": dataclasses.replace(shipped, query_expansion=False),
         "- lexical": dataclasses.replace(shipped, lexical=False),
         "- dense": dataclasses.replace(shipped, dense=False),
@@ -157,6 +158,7 @@ def summarize(run: Sequence[dict[str, Any]]) -> dict[str, float]:
         row[cat] = statistics.fmean(vals) if vals else math.nan
     lines = [n for r in run for n in r["lines"]]
     row["median_lines"] = float(statistics.median(lines)) if lines else 0.0
+    row["p90_lines"] = float(np.percentile(lines, 90)) if lines else 0.0
     return row
 
 
@@ -298,6 +300,102 @@ def cross_validate(
     return final, cv, picks
 
 
+# -- latency -------------------------------------------------------------------------------
+class _FixedQueries:
+    """A query encoder that returns precomputed vectors: latency without the model."""
+
+    def __init__(self, vectors: Mapping[str, np.ndarray]) -> None:
+        self.vectors = vectors
+        self.name = self.teacher_identity = "fixed"
+        self.dim = len(next(iter(vectors.values())))
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.vectors[text]
+
+
+def synthetic_store(chunks: int = 100_000, dim: int = 384, seed: int = 0) -> Store:
+    """Random chunks with code-like symbols, paths and Zipf-distributed terms."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(20_000)] + [
+        "parse", "read", "write", "file", "json", "http", "request", "handler", "event", "loop",
+        "callback", "timer", "config", "load", "save", "cache", "error", "test", "client",
+    ]  # fmt: skip
+    zipf = np.minimum(rng.zipf(1.3, size=chunks * 40), len(words)) - 1
+    store = Store(Path(tempfile.mkdtemp(prefix="cq-lat-")), "bench", dim)
+    vectors = rng.standard_normal((chunks, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    per_file = 10
+    ids = np.arange(1, chunks + 1, dtype=np.uint64)
+    for f in range(chunks // per_file):
+        folder = words[-1 - f % 19]
+        path = f"src/{folder}/{words[f % 20_000]}_{f}.py"
+        if f % 10 == 0:
+            path = f"tests/test_{f}.py"
+        chunk_ids = []
+        for j in range(per_file):
+            i = f * per_file + j
+            a, b = words[int(zipf[i * 40])], words[int(zipf[i * 40 + 1])]
+            symbol = f"{a.capitalize()}{b.capitalize()}" if j == 0 else f"Cls{f}.{a}_{b}"
+            kind = "class" if j == 0 else "method"
+            text = " ".join(words[int(t)] for t in zipf[i * 40 : i * 40 + 40])
+            cid = i + 1
+            store.chunks[cid] = ChunkRecord(
+                cid, path, "python", kind, symbol, j * 20 + 1, j * 20 + 20, str(cid), ""
+            )
+            store.terms[cid] = store.term_ids(chunk_terms(path, symbol, text))
+            chunk_ids.append(cid)
+        store.files[path] = FileRecord(path, "python", "", 0, 0, tuple(chunk_ids))
+    # One bulk insert: the store's per-file path would spend minutes on HNSW inserts.
+    store.vectors.add(ids, vectors)
+    store.next_id = chunks + 1
+    store.version += 1
+    return store
+
+
+LATENCY_QUERIES = (
+    "parse_json_file",
+    "HttpRequestHandler",
+    "ReadConfig",
+    "read a json config file from disk",
+    "write the cache to a file",
+    "how does the event loop run timer callbacks",
+    "where are http request errors handled",
+    "loadCache",
+)
+
+
+def latency(chunks: int = 100_000, repeats: int = 30) -> dict[str, Any]:
+    """Per-query p50/p90 in process, the same fixed query vectors for every row."""
+    started = time.perf_counter()
+    store = synthetic_store(chunks)
+    built = time.perf_counter() - started
+    rng = np.random.default_rng(1)
+    qv = {q: (v / np.linalg.norm(v)).astype(np.float32) for q in LATENCY_QUERIES for v in [
+        rng.standard_normal(store.dim)
+    ]}  # fmt: skip
+    searcher = Searcher(store, _FixedQueries(qv))  # type: ignore[arg-type]
+    t0 = time.perf_counter()
+    searcher.snapshot()
+    snapshot_s = time.perf_counter() - t0
+    plain = RankingOptions(fusion="rrf", query_expansion=False, demote=False, weights=PREVIOUS_RRF)
+    out: dict[str, Any] = {"chunks": chunks, "build_s": built, "snapshot_s": snapshot_s}
+    for name, opts in (("retrieval (previous rrf)", plain), ("shipped ranking", RankingOptions())):
+        times: list[float] = []
+        for q in LATENCY_QUERIES:
+            searcher.search(q, limit=20, options=opts)  # warm
+        for _ in range(repeats):
+            for q in LATENCY_QUERIES:
+                t = time.perf_counter()
+                searcher.search(q, limit=20, options=opts)
+                times.append(time.perf_counter() - t)
+        arr = np.asarray(times) * 1000
+        out[name] = {"p50_ms": float(np.median(arr)), "p90_ms": float(np.percentile(arr, 90))}
+    out["ranking_cost_p50_ms"] = (
+        out["shipped ranking"]["p50_ms"] - out["retrieval (previous rrf)"]["p50_ms"]
+    )
+    return out
+
+
 # -- main ------------------------------------------------------------------------------------
 def _commit() -> str:
     try:
@@ -326,8 +424,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv", action="store_true", help="5-fold weight selection on stdlib")
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--latency", type=int, default=0, help="synthetic store size (0: skip)")
     parser.add_argument("--dump-runs", help="write per-query stdlib runs here (JSONL per row)")
     args = parser.parse_args(argv)
+    if args.latency:
+        result = latency(args.latency)
+        print(json.dumps(result, indent=2))
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"ranking-latency-{_commit()}.json").write_text(json.dumps(result, indent=2) + "\n")
+        return 0
 
     from codequest.workspace import Workspace
 
@@ -356,7 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     table = {name: summarize(run) for name, run in runs.items()}
     report["stdlib"] = table
     report["stdlib_seconds"] = time.perf_counter() - started
-    _print_table("stdlib-bench NDCG@10", table, ("overall", *CATEGORIES, "median_lines"))
+    _print_table(
+        "stdlib-bench NDCG@10", table, ("overall", *CATEGORIES, "median_lines", "p90_lines")
+    )
     if args.dump_runs:
         with open(args.dump_runs, "w") as fh:
             for name, run in runs.items():

@@ -104,12 +104,14 @@ class FusionWeights:
     file: float = 0.0
 
 
-# Chosen on data: CoSQA dev for dense vs lexical on natural language; 5-fold
-# cross-validation over stdlib-bench categories for the rest (docs/ranking.md).
+# Chosen on data (docs/ranking.md): per query class, the best point of a 144-point grid on
+# stdlib-bench, with 5-fold cross-validation giving the held-out estimate; the natural-language
+# weights are then checked on CoSQA dev. Natural language leans on the dense side: equal-weight
+# fusion measurably hurts it.
 DEFAULT_WEIGHTS: Mapping[str, FusionWeights] = {
-    QUERY_IDENTIFIER: FusionWeights(dense=0.3, lexical=0.5, name=1.0, path=0.1, file=0.0),
-    QUERY_NATURAL: FusionWeights(dense=1.0, lexical=0.3, name=0.2, path=0.1, file=0.0),
-    QUERY_QUESTION: FusionWeights(dense=1.0, lexical=0.5, name=0.2, path=0.3, file=0.3),
+    QUERY_IDENTIFIER: FusionWeights(dense=1.0, lexical=0.5, name=0.5, path=0.3, file=0.3),
+    QUERY_NATURAL: FusionWeights(dense=0.5, lexical=0.2, name=0.0, path=0.0, file=0.3),
+    QUERY_QUESTION: FusionWeights(dense=1.0, lexical=0.2, name=0.0, path=0.1, file=0.3),
 }
 
 
@@ -132,6 +134,7 @@ class RankingOptions:
     kind_prior: float = 0.1  # added for definitions, 0 turns it off
     file_aggregation: bool = True
     class_results: bool = True
+    class_max_lines: int = 400  # larger classes stay as member chunks (no whole-file spans)
     demote: bool = True
     demote_factor: float = 0.5
     candidates: int = CANDIDATES
@@ -159,12 +162,17 @@ class SymbolTable:
     parts: dict[str, tuple[str, ...]]  # "waitfor" -> ("wait", "for")
     subwords: dict[str, list[str]]  # "wait" -> last names holding that part
     sorted_subwords: list[str]
+    name_id: np.ndarray  # int32 per position: index into ``words``, -1 without a symbol
+    words: list[tuple[str, ...]]  # stemmed words of each distinct last name
 
     @classmethod
     def build(cls, records: tuple[ChunkRecord, ...]) -> SymbolTable:
         full: dict[str, list[int]] = {}
         last: dict[str, list[int]] = {}
         parts: dict[str, tuple[str, ...]] = {}
+        ids: dict[str, int] = {}
+        words: list[tuple[str, ...]] = []
+        name_id = np.full(len(records), -1, dtype=np.int32)
         for pos, record in enumerate(records):
             if not record.symbol:
                 continue
@@ -175,12 +183,15 @@ class SymbolTable:
             if key not in last:
                 last[key] = []
                 parts[key] = split_identifier(tail)
+                ids[key] = len(words)
+                words.append(tuple(stem(w) for w in parts[key] if len(w) > 1))
             last[key].append(pos)
+            name_id[pos] = ids[key]
         subwords: dict[str, list[str]] = {}
-        for key, words in parts.items():
-            for word in set(words) | {key}:
+        for key, split in parts.items():
+            for word in set(split) | {key}:
                 subwords.setdefault(word, []).append(key)
-        return cls(full, last, parts, subwords, sorted(subwords))
+        return cls(full, last, parts, subwords, sorted(subwords), name_id, words)
 
     def shortlist(self, words: tuple[str, ...], key: str, cap: int = 400) -> list[str]:
         """Names sharing a subword (or a prefix of one, 3+ letters) with the query."""
@@ -441,7 +452,7 @@ class Searcher:
             scored, parts = self._rrf(snap, q, opts, dense_ids, dense_sims, lex_all, lex_top)
         else:
             scored, parts = self._weighted(
-                snap, q, opts, vector, dense_ids, dense_sims, lex_all, lex_top, names
+                snap, q, opts, vector, dense_ids, dense_sims, lex_all, lex_top, names, explain
             )
 
         results = self._collect(
@@ -495,10 +506,11 @@ class Searcher:
             if sim >= 0.5:
                 scored.append((sim, key))
         scored.sort(reverse=True)
-        for sim, key in scored[:30]:
-            for pos in table.last[key][:20]:
-                if pos not in out:
-                    out[pos] = sim
+        for sim, key in scored[:20]:
+            for pos in table.last[key][:10]:
+                if len(out) >= 60:
+                    return out
+                out.setdefault(pos, sim)
         return out
 
     # -- scoring -------------------------------------------------------------------------
@@ -541,6 +553,7 @@ class Searcher:
         lex_all: np.ndarray | None,
         lex_top: np.ndarray,
         names: dict[int, float],
+        explain: bool,
     ) -> tuple[list[tuple[int, float]], dict[int, dict[str, float]]]:
         w = opts.weights[q.kind]
         # Candidate positions, in a fixed order.
@@ -557,18 +570,18 @@ class Searcher:
         positions = np.fromiter(cand, dtype=np.int64, count=len(cand))
 
         # Exact dense similarity for every candidate (lexical/name-only ones included).
-        dense = np.zeros(len(positions), np.float32)
+        plist = positions.tolist()
+        dense = np.fromiter((dense_of.get(p, 0.0) for p in plist), np.float32, len(plist))
         if opts.dense and vector is not None and w.dense:
-            missing = [i for i, p in enumerate(positions.tolist()) if p not in dense_of]
-            for i, p in enumerate(positions.tolist()):
-                dense[i] = dense_of.get(p, 0.0)
+            missing = [i for i, p in enumerate(plist) if p not in dense_of]
             if missing:
                 keys = snap.ids[positions[missing]].astype(np.uint64)
                 with self.store.lock:
                     got = self.store.vectors.get(keys, dtype=np.float32)
-                for i, vec in zip(missing, got, strict=True):
-                    if vec is not None:
-                        dense[i] = float(np.dot(np.asarray(vec, np.float32), vector))
+                rows = [i for i, vec in zip(missing, got, strict=True) if vec is not None]
+                if rows:
+                    matrix = np.vstack([v for v in got if v is not None]).astype(np.float32)
+                    dense[rows] = matrix @ vector
         lexical = (
             lex_all[positions] if lex_all is not None else np.zeros(len(positions), np.float32)
         )
@@ -609,42 +622,42 @@ class Searcher:
             score = score * demote
 
         order = np.argsort(-score, kind="stable")
-        ranked = [(int(positions[i]), float(score[i])) for i in order]
+        ranked = list(zip(positions[order].tolist(), score[order].tolist(), strict=True))
         parts: dict[int, dict[str, float]] = {}
-        for i in order[:200].tolist():
-            parts[int(positions[i])] = {
-                "dense": float(dense[i]),
-                "dense_norm": float(dense_n[i]),
-                "lexical": float(lexical[i]),
-                "lexical_norm": float(lex_n[i]),
-                "name": float(name[i]),
-                "path": float(path[i]),
-                "definition": float(kind_bonus[i]),
-                "file": float(file_part[i]),
-                "demote": float(demote[i]),
-            }
+        if explain:
+            for i in order[:200].tolist():
+                parts[plist[i]] = {
+                    "dense": float(dense[i]),
+                    "dense_norm": float(dense_n[i]),
+                    "lexical": float(lexical[i]),
+                    "lexical_norm": float(lex_n[i]),
+                    "name": float(name[i]),
+                    "path": float(path[i]),
+                    "definition": float(kind_bonus[i]),
+                    "file": float(file_part[i]),
+                    "demote": float(demote[i]),
+                }
         return ranked, parts
 
     @staticmethod
     def _name_coverage(snap: Snapshot, positions: np.ndarray, qwords: set[str]) -> np.ndarray:
         """Share of a definition name's words that the query mentions (stemmed, prefix-aware)."""
-        cache: dict[str, float] = {}
+        cache: dict[int, float] = {}
         out = np.zeros(len(positions), np.float32)
-        for i, p in enumerate(positions.tolist()):
-            symbol = snap.records[p].symbol
-            if not symbol:
+        words_of = snap.symbols.words
+        name_ids = snap.symbols.name_id[positions].tolist()
+        for i, nid in enumerate(name_ids):
+            if nid < 0:
                 continue
-            tail = symbol.rsplit(".", 1)[-1]
-            value = cache.get(tail)
+            value = cache.get(nid)
             if value is None:
-                words = [stem(w) for w in split_identifier(tail) if len(w) > 1]
-                hit = sum(
-                    1
-                    for w in words
-                    if w in qwords or (len(w) >= 3 and any(x.startswith(w) for x in qwords))
-                )
+                words = words_of[nid]
+                hit = 0
+                for w in words:
+                    if w in qwords or (len(w) >= 3 and any(x.startswith(w) for x in qwords)):
+                        hit += 1
                 value = hit / len(words) if words else 0.0
-                cache[tail] = value
+                cache[nid] = value
             out[i] = value
         return out
 
@@ -700,7 +713,11 @@ class Searcher:
             comp: dict[str, float] = {}
             if explain:
                 comp = {**parts.get(pos, {}), "final": score, "query_" + q.kind: 1.0}
-            if owner is not None and owners.get(owner, 0) >= 2:
+            if (
+                owner is not None
+                and owners.get(owner, 0) >= 2
+                and snap.classes[owner][1] - snap.classes[owner][0] < opts.class_max_lines
+            ):
                 start, end, head = snap.classes[owner]
                 emitted_classes.add(owner)
                 if explain:
