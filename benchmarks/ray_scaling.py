@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import shutil
@@ -66,7 +67,10 @@ def _ray(source: Path, work: Path, model: str, workers: int) -> dict[str, Any]:
     ws = Workspace(_fresh_copy(source, work, f"ray-{workers}"), Config(model=model))
     started = time.perf_counter()
     ray.init(
-        num_cpus=workers + 1, include_dashboard=False, logging_level="ERROR", log_to_driver=False
+        num_cpus=workers + 1,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
     )
     boot = time.perf_counter() - started
     try:

@@ -20,6 +20,7 @@ Needs the ``cluster`` extra (``pip install 'codequest[cluster]'``).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -205,12 +206,12 @@ def connect(address: str | None, *, num_cpus: int = 2) -> Any:
     ray = _import_ray()
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         else:
             ray.init(
                 num_cpus=num_cpus,
                 include_dashboard=False,
-                logging_level="WARNING",
+                logging_level=logging.WARNING,
                 log_to_driver=False,
             )
     return ray
