@@ -2,7 +2,7 @@
 # Set up a virtual environment for CodeQuest on a fresh machine.
 #
 #   scripts/setup.sh            runtime only (index + search + serve)
-#   scripts/setup.sh dev        + test, lint, type-check, training and benchmark tools,
+#   scripts/setup.sh dev        + test, lint, type-check, training, benchmark and Ray tools,
 #                               Node packages for the VS Code extension, and Neovim for
 #                               the real-client LSP test
 #
@@ -41,8 +41,8 @@ if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
 fi
 
 if [ "$mode" = dev ]; then
-    echo "==> installing codequest with the dev, train and bench extras"
-    "${pip[@]}" install -e ".[dev,train,bench]"
+    echo "==> installing codequest with the dev, train, bench and cluster extras"
+    "${pip[@]}" install -e ".[dev,train,bench,cluster]"
     if [ -f vscode-extension/package-lock.json ]; then
         echo "==> installing the VS Code extension's Node packages"
         (cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error)
