@@ -1,0 +1,219 @@
+"""``codequest/search``: semantic code search over the open folders.
+
+Params ``{query, limit?, filters?: {glob?, languages?, excludeTests?}, workspaceFolder?,
+explain?}``; result ``{results: [{uri, range, name, kind, language, score, preview,
+explain?}], index: {state, indexedFiles, totalFiles, percent, message?}}``.
+
+The request runs in a worker thread and never waits for indexing: it searches whatever
+is stored so far and says, in ``index``, how far indexing has got. Results from several
+folders are merged by score. Ranges are LSP ranges: 0-based lines, from the start of the
+first line to the end of the last, measured in the client's position encoding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from codequest.encoders import EncoderError
+from codequest.languages import ALL_LANGUAGES
+from codequest.lsp.protocol import invalid_params, show
+from codequest.search import InvalidQuery
+from codequest.types import SearchFilters, SearchResult
+
+if TYPE_CHECKING:
+    from codequest.lsp.indexing import FolderIndex
+    from codequest.lsp.server import CodeQuestServer
+
+SEARCH = "codequest/search"
+MAX_LIMIT = 1000
+REQUEST_FAILED = -32803  # LSP RequestFailed: the request was valid but could not be served
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    query: str
+    limit: int | None
+    filters: SearchFilters
+    folder: str | None
+    explain: bool
+
+
+def parse_params(params: Any) -> SearchRequest:
+    """Validate ``codequest/search`` params; raises InvalidParams saying what is wrong."""
+    if not isinstance(params, dict):
+        raise invalid_params(f"params must be an object, got {show(params)}")
+    query = params.get("query")
+    if not isinstance(query, str):
+        raise invalid_params(f"query must be a string, got {show(query)}")
+    limit = params.get("limit")
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT
+    ):
+        raise invalid_params(f"limit must be an integer from 1 to {MAX_LIMIT}, got {show(limit)}")
+    folder = params.get("workspaceFolder")
+    if folder is not None and not isinstance(folder, str):
+        raise invalid_params(f"workspaceFolder must be a URI string, got {show(folder)}")
+    explain = params.get("explain", False)
+    if explain is None:
+        explain = False
+    if not isinstance(explain, bool):
+        raise invalid_params(f"explain must be true or false, got {show(explain)}")
+    return SearchRequest(query, limit, parse_filters(params.get("filters")), folder, explain)
+
+
+def parse_filters(raw: Any) -> SearchFilters:
+    if raw is None:
+        return SearchFilters()
+    if not isinstance(raw, dict):
+        raise invalid_params(f"filters must be an object, got {show(raw)}")
+    glob = raw.get("glob")
+    if glob is not None and not isinstance(glob, str):
+        raise invalid_params(f"filters.glob must be a string, got {show(glob)}")
+    languages = raw.get("languages") or []
+    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+        raise invalid_params(
+            f"filters.languages must be a list of strings, got {show(raw.get('languages'))}"
+        )
+    unknown = [x for x in languages if x not in ALL_LANGUAGES]
+    if unknown:
+        raise invalid_params(
+            f"filters.languages has unknown language {unknown[0]!r}; "
+            f"known: {', '.join(sorted(ALL_LANGUAGES))}"
+        )
+    exclude_tests = raw.get("excludeTests", False)
+    if exclude_tests is None:
+        exclude_tests = False
+    if not isinstance(exclude_tests, bool):
+        raise invalid_params(
+            f"filters.excludeTests must be true or false, got {show(exclude_tests)}"
+        )
+    return SearchFilters(glob=glob or None, languages=tuple(languages), exclude_tests=exclude_tests)
+
+
+# -- ranges ------------------------------------------------------------------------------
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def line_length(path: Path, line: int, encoding: str) -> int | None:
+    """Length of 0-based ``line`` of a file in ``encoding`` units; None if unreadable.
+
+    Lines end at ``\\n`` (a trailing ``\\r`` is not counted), as the chunker counts them.
+    Reads up to that line only.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            for bom, codec in _WIDE_BOMS:
+                if head.startswith(bom):
+                    fh.seek(0)
+                    lines = fh.read().decode(codec, errors="replace").lstrip("\ufeff").split("\n")
+                    text = lines[line] if line < len(lines) else ""
+                    return _units(text.rstrip("\r"), encoding)
+            fh.seek(0)
+            for number, raw in enumerate(fh):
+                if number == line:
+                    if number == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                        raw = raw[3:]
+                    text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
+                    return _units(text, encoding)
+    except OSError:
+        return None
+    return 0  # the file is shorter now than when it was indexed
+
+
+def _units(text: str, encoding: str) -> int:
+    if encoding == types.PositionEncodingKind.Utf8:
+        return len(text.encode("utf-8", errors="surrogatepass"))
+    if encoding == types.PositionEncodingKind.Utf32:
+        return len(text)
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
+def result_range(path: Path, start_line: int, end_line: int, encoding: str) -> dict[str, Any]:
+    """The LSP range of 1-based inclusive lines: start of the first to end of the last."""
+    end = end_line - 1
+    length = line_length(path, end, encoding)
+    end_pos = (
+        {"line": end, "character": length}
+        if length is not None
+        else {
+            "line": end_line,
+            "character": 0,
+        }
+    )
+    return {"start": {"line": start_line - 1, "character": 0}, "end": end_pos}
+
+
+def result_json(folder: FolderIndex, result: SearchResult, encoding: str) -> dict[str, Any]:
+    path = folder.file_path(result.path)
+    out: dict[str, Any] = {
+        "uri": path.as_uri(),
+        "range": result_range(path, result.start_line, result.end_line, encoding),
+        "name": result.symbol,
+        "kind": result.kind,
+        "language": result.language,
+        "score": round(result.score, 6),
+        "preview": result.preview,
+    }
+    if result.explain:
+        out["explain"] = {k: round(v, 6) for k, v in result.explain.items()}
+    return out
+
+
+# -- the request -------------------------------------------------------------------------
+def run_search(ls: CodeQuestServer, request: SearchRequest) -> dict[str, Any]:
+    if request.folder is not None:
+        folder = ls.find_folder(request.folder)
+        if folder is None:
+            raise invalid_params(
+                f"workspaceFolder {request.folder!r} is not an open workspace folder"
+            )
+        folders = [folder]
+    else:
+        folders = list(ls.folders.values())
+    ls.watcher.settle()  # files deleted before this request must not show up in it
+    limit = request.limit or ls.config.max_results
+    found: list[tuple[FolderIndex, SearchResult]] = []
+    for folder in folders:
+        ws = folder.workspace
+        if ws is None:
+            continue
+        try:
+            hits = ws.search(
+                request.query, limit=limit, filters=request.filters, explain=request.explain
+            )
+        except InvalidQuery as err:
+            raise invalid_params(str(err)) from err
+        except EncoderError as err:
+            raise JsonRpcException(f"search is unavailable: {err}", REQUEST_FAILED) from err
+        found.extend((folder, hit) for hit in hits)
+    found.sort(key=lambda item: -item[1].score)
+    encoding = position_encoding(ls)
+    return {
+        "results": [result_json(folder, hit, encoding) for folder, hit in found[:limit]],
+        "index": ls.index_status(folders).to_json(),
+    }
+
+
+def position_encoding(ls: CodeQuestServer) -> str:
+    with contextlib.suppress(RuntimeError):
+        return str(ls.workspace.position_encoding or types.PositionEncodingKind.Utf16)
+    return types.PositionEncodingKind.Utf16
+
+
+def register(server: CodeQuestServer) -> None:
+    @server.feature(SEARCH)
+    @server.thread()
+    def search(ls: CodeQuestServer, params: Any) -> dict[str, Any]:
+        return run_search(ls, parse_params(params))

@@ -1,0 +1,343 @@
+"""The CodeQuest language server: lifecycle, settings, folders, and thread-safe messaging.
+
+:func:`create_server` builds a :class:`CodeQuestServer` and registers the features, each
+in its own module; :func:`run_server` serves it over stdio or TCP (``codequest serve``).
+
+Threads: pygls handles messages on an asyncio loop. Searches run in pygls' thread pool,
+indexing in one :class:`~codequest.lsp.indexing.IndexWorker` thread, and the query encoder
+loads in a thread of its own, so no request ever waits for indexing or a model load on the
+loop. Other threads never write to the client themselves: :meth:`CodeQuestServer.post`
+hands every message to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls import uris
+from pygls.capabilities import get_capability
+from pygls.lsp.server import LanguageServer
+
+from codequest import __version__
+from codequest.config import Config
+from codequest.lsp import commands, search, symbols, watching
+from codequest.lsp.config import (
+    INDEX_SETTINGS,
+    QUERY_ENCODER_SETTINGS,
+    SECTION,
+    changed_settings,
+    folder_config,
+    parse_settings,
+)
+from codequest.lsp.encoder import SharedQueryEncoder
+from codequest.lsp.indexing import ERROR, IDLE, FolderIndex, IndexStatus, IndexWorker, combine
+from codequest.lsp.progress import REPORT_INTERVAL, Throttle
+from codequest.lsp.protocol import CodeQuestProtocol, plain_converter
+from codequest.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+INDEX_STATUS = "codequest/indexStatus"
+PROGRESS_CREATE_TIMEOUT = 10.0
+
+
+class CodeQuestServer(LanguageServer):
+    """A pygls server plus the CodeQuest state: settings, folders, indexer, query encoder."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "codequest",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+            protocol_cls=CodeQuestProtocol,
+            converter_factory=plain_converter,
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self.base_config = Config()  # from initializationOptions
+        self.config = Config()  # in effect: base_config plus didChangeConfiguration
+        self.setting_problems: list[str] = []
+        # Replaced, never mutated, so other threads can iterate over it safely.
+        self.folders: dict[str, FolderIndex] = {}
+        self.indexer = IndexWorker(self)
+        self.query_encoder: SharedQueryEncoder | None = None
+        self._encoder_lock = threading.Lock()
+        self.progress_cancels: dict[types.ProgressToken, threading.Event] = {}
+        self._status_throttle = Throttle(REPORT_INTERVAL)
+        self._status_lock = threading.Lock()
+        self._last_status: dict[str, Any] | None = None
+        self.watcher = watching.Watcher(self)
+
+    # -- client capabilities -------------------------------------------------------------
+    def client_supports(self, field: str) -> bool:
+        return bool(get_capability(self.client_capabilities, field, False))
+
+    # -- messaging from any thread -------------------------------------------------------
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the event loop: the only thread that writes to the client."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        log.info("%s", message)
+        self.post(self.window_log_message, types.LogMessageParams(type=kind, message=message))
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        """Show a message to the user (and log it, so it stays in the output channel)."""
+        self.log(message, kind)
+        self.post(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
+
+    def create_progress(self, token: str) -> bool:
+        """``window/workDoneProgress/create``, from a worker thread; False when unsupported."""
+        loop = self.loop
+        if (
+            loop is None
+            or not self.client_supports("window.work_done_progress")
+            or threading.get_ident() == self._loop_thread
+        ):
+            return False
+        future = asyncio.run_coroutine_threadsafe(self.work_done_progress.create_async(token), loop)
+        try:
+            future.result(PROGRESS_CREATE_TIMEOUT)
+        except (FutureTimeout, Exception) as err:  # noqa: BLE001 - fall back to log messages
+            log.warning("window/workDoneProgress/create failed: %r", err)
+            future.cancel()
+            return False
+        return True
+
+    def index_status(self, folders: list[FolderIndex] | None = None) -> IndexStatus:
+        chosen = list(self.folders.values()) if folders is None else folders
+        return combine([f.status for f in chosen])
+
+    def publish_status(self, *, force: bool = False) -> None:
+        """Send ``codequest/indexStatus`` when it changed, at most ~10 a second unless forced."""
+        status = self.index_status().to_json()
+        with self._status_lock:
+            if status == self._last_status or not self._status_throttle.ready(force=force):
+                return
+            self._last_status = status
+        self.post(self.protocol.notify, INDEX_STATUS, status)
+
+    # -- settings ------------------------------------------------------------------------
+    def apply_settings(self, raw: Any) -> None:
+        """Apply settings from ``didChangeConfiguration`` on top of ``initializationOptions``."""
+        new, problems = parse_settings(raw, base=self.base_config)
+        if problems:
+            self.show("CodeQuest settings: " + "; ".join(problems), types.MessageType.Warning)
+        old, self.config = self.config, new
+        changed = changed_settings(old, new)
+        if not changed:
+            return
+        self.log(f"CodeQuest: settings changed: {', '.join(sorted(changed))}")
+        if changed & QUERY_ENCODER_SETTINGS:
+            self.ensure_query_encoder()
+        if changed & (INDEX_SETTINGS | QUERY_ENCODER_SETTINGS):
+            for folder in self.folders.values():
+                folder.outdated = True
+                self.indexer.cancel(folder.uri)
+            self.indexer.request(list(self.folders))
+        else:
+            for folder in self.folders.values():
+                if folder.workspace is not None:
+                    folder.workspace.config = new
+                    folder.workspace.close()  # the next search builds a searcher with it
+
+    def ensure_query_encoder(self) -> SharedQueryEncoder:
+        """The resident query encoder for the current settings, loading in the background."""
+        config = self.config
+        with self._encoder_lock:
+            current = self.query_encoder
+            if current is not None and not (
+                changed_settings(current.config, config) & QUERY_ENCODER_SETTINGS
+            ):
+                return current
+            self.query_encoder = SharedQueryEncoder(config)
+            self.query_encoder.start()
+            return self.query_encoder
+
+    # -- folders -------------------------------------------------------------------------
+    def add_folders(self, items: list[tuple[str, str]]) -> list[str]:
+        added: dict[str, FolderIndex] = {}
+        for uri, name in items:
+            path = uris.to_fs_path(uri)
+            if path is None:
+                self.log(f"CodeQuest: {uri} is not a local folder; not indexed")
+                continue
+            folder = FolderIndex(uri, Path(path), name or Path(path).name)
+            added[uri] = folder
+        self.folders = {**self.folders, **added}
+        return list(added)
+
+    def remove_folders(self, uris_: list[str]) -> None:
+        for uri in uris_:
+            self.indexer.cancel(uri)
+        self.folders = {k: v for k, v in self.folders.items() if k not in uris_}
+        self.publish_status(force=True)
+
+    def find_folder(self, uri: str) -> FolderIndex | None:
+        """The open folder this URI names (compared as paths, so encodings may differ)."""
+        if uri in self.folders:
+            return self.folders[uri]
+        path = uris.to_fs_path(uri)
+        if path is None:
+            return None
+        wanted = Path(path)
+        for folder in self.folders.values():
+            if folder.path == wanted or (folder.workspace and folder.workspace.root == wanted):
+                return folder
+        return None
+
+    def folder_of(self, path: Path) -> FolderIndex | None:
+        """The innermost open folder that contains ``path``."""
+        best: FolderIndex | None = None
+        for folder in self.folders.values():
+            if folder.contains(path) and (
+                best is None or len(folder.path.parts) > len(best.path.parts)
+            ):
+                best = folder
+        return best
+
+    def open_folder(self, folder: FolderIndex) -> Workspace | None:
+        """The folder's engine workspace, created (and its stored index loaded) if needed.
+
+        Runs in the indexing thread. A folder that cannot be opened (an unknown model, an
+        unreadable folder) is marked ``error`` and the user is told why.
+        """
+        if folder.workspace is not None and not folder.outdated:
+            return folder.workspace
+        config = self.config
+        try:
+            ws = Workspace(
+                folder.path,
+                folder_config(config, folder.path),
+                query_encoder=self.ensure_query_encoder(),
+            )
+            stored = len(ws.store.files)  # loads the persisted index
+        except Exception as err:  # noqa: BLE001 - reported, the other folders go on
+            log.exception("cannot open %s", folder.path)
+            message = f"cannot index {folder.name}: {err}"
+            folder.problem = message
+            folder.set_status(IndexStatus(ERROR, 0, 0, message))
+            self.publish_status(force=True)
+            self.show(f"CodeQuest: {message}", types.MessageType.Error)
+            return None
+        folder.workspace = ws
+        folder.outdated = False
+        folder.problem = ws.problem
+        if ws.problem:
+            self.log(f"CodeQuest: {folder.name}: {ws.problem}", types.MessageType.Warning)
+        folder.set_status(IndexStatus(IDLE, stored, stored))
+        self.publish_status(force=True)
+        return ws
+
+
+def _folders_from(params: types.InitializeParams) -> list[tuple[str, str]]:
+    if params.workspace_folders:
+        return [(f.uri, f.name) for f in params.workspace_folders]
+    if params.root_uri:
+        return [(params.root_uri, "")]
+    if params.root_path:
+        return [(uris.from_fs_path(params.root_path) or params.root_path, "")]
+    return []
+
+
+def create_server() -> CodeQuestServer:
+    server = CodeQuestServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: CodeQuestServer, params: types.InitializeParams) -> None:
+        ls.loop = asyncio.get_running_loop()
+        ls._loop_thread = threading.get_ident()
+        ls.base_config, ls.setting_problems = parse_settings(params.initialization_options)
+        ls.config = ls.base_config
+        ls.add_folders(_folders_from(params))
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: CodeQuestServer, params: types.InitializedParams) -> None:
+        if ls.setting_problems:
+            ls.show(
+                "CodeQuest settings: " + "; ".join(ls.setting_problems), types.MessageType.Warning
+            )
+        if not ls.folders:
+            ls.log("CodeQuest: no workspace folder is open; nothing to index")
+        ls.ensure_query_encoder()
+        ls.indexer.start()
+        ls.indexer.request(list(ls.folders))
+        await ls.watcher.register()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: CodeQuestServer, params: None) -> None:
+        ls.watcher.close()
+        await asyncio.get_running_loop().run_in_executor(None, ls.indexer.stop)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: CodeQuestServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        settings = params.settings
+        if isinstance(settings, Mapping) and SECTION in settings:
+            raw = settings[SECTION]
+        elif isinstance(settings, Mapping) and settings:
+            raw = settings
+        elif ls.client_supports("workspace.configuration"):
+            # No settings in the notification: pull them (the LSP 3.6+ way).
+            reply = await ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+            )
+            raw = reply[0] if reply else None
+            if raw is None:
+                return
+        else:
+            return
+        ls.apply_settings(raw)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_folders(
+        ls: CodeQuestServer, params: types.DidChangeWorkspaceFoldersParams
+    ) -> None:
+        ls.remove_folders([f.uri for f in params.event.removed])
+        added = ls.add_folders([(f.uri, f.name) for f in params.event.added])
+        ls.indexer.request(added)
+
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def cancel_progress(ls: CodeQuestServer, params: types.WorkDoneProgressCancelParams) -> None:
+        cancel = ls.progress_cancels.get(params.token)
+        if cancel is not None:
+            ls.log("CodeQuest: indexing cancelled by the user")
+            cancel.set()
+
+    search.register(server)
+    symbols.register(server)
+    commands.register(server)
+    watching.register(server)
+    return server
+
+
+def run_server(tcp: str | None = None) -> int:
+    """Serve on stdio, or on ``HOST:PORT`` when ``tcp`` is given; returns the exit status."""
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="codequest: %(levelname)s %(message)s"
+    )
+    server = create_server()
+    if tcp:
+        host, sep, port = tcp.rpartition(":")
+        if not sep or not port.isdigit():
+            print(f"codequest: error: --tcp expects HOST:PORT, got {tcp!r}", file=sys.stderr)
+            return 2
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0 if server.protocol._shutdown else 1

@@ -1,0 +1,227 @@
+"""``workspace/symbol``: definitions by name, then by meaning.
+
+Name matches come first: exact names (case-sensitive before case-insensitive; types before
+functions before methods), then names that start with the query, shortest first. A name
+matches on its last part (``parse`` finds ``Config.parse``) and on the qualified name.
+Semantic matches for the query follow, so "read settings" still finds ``load_config``.
+Windows (chunks that are not definitions) have no name and are left out.
+
+The name table is built from the store's chunk records and rebuilt when the store
+changes, at most once a second while an index run keeps changing it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from codequest.encoders import EncoderError
+from codequest.lsp.search import position_encoding, result_range
+from codequest.store import ChunkRecord, Store
+from codequest.types import SearchResult
+
+if TYPE_CHECKING:
+    from codequest.lsp.indexing import FolderIndex
+    from codequest.lsp.server import CodeQuestServer
+
+log = logging.getLogger(__name__)
+
+MAX_SYMBOLS = 100
+SEMANTIC_RESULTS = 20
+REBUILD_AFTER = 1.0  # seconds a stale table may be used while the store keeps changing
+
+SYMBOL_KINDS = {
+    "function": types.SymbolKind.Function,
+    "method": types.SymbolKind.Method,
+    "class": types.SymbolKind.Class,
+    "interface": types.SymbolKind.Interface,
+    "struct": types.SymbolKind.Struct,
+    "enum": types.SymbolKind.Enum,
+    "trait": types.SymbolKind.Interface,
+    "type": types.SymbolKind.TypeParameter,
+}
+# Order among equally good name matches: types, then functions, then methods.
+_KIND_RANK = {
+    "class": 0,
+    "struct": 0,
+    "interface": 0,
+    "trait": 0,
+    "enum": 0,
+    "type": 0,
+    "function": 1,
+    "method": 2,
+}
+
+
+def symbol_kind(kind: str, supported: set[int] | None = None) -> types.SymbolKind:
+    """The LSP kind for a chunk kind, within what the client says it supports."""
+    value = SYMBOL_KINDS.get(kind, types.SymbolKind.Variable)
+    if supported and value not in supported:
+        # An older client: fall back to kinds from the LSP 3.0 set, which every client knows.
+        return types.SymbolKind.Class if _KIND_RANK.get(kind) == 0 else types.SymbolKind.Function
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class NameTable:
+    """Lower-cased names (last part and qualified) in sorted order, with their records."""
+
+    store: Store
+    version: int
+    built_at: float
+    keys: list[str]
+    records: list[ChunkRecord]
+
+    @classmethod
+    def build(cls, store: Store) -> NameTable:
+        with store.lock:
+            version = store.version
+            records = [r for r in store.chunks.values() if r.symbol]
+        pairs: list[tuple[str, ChunkRecord]] = []
+        for record in records:
+            short = last_part(record.symbol).lower()
+            pairs.append((short, record))
+            if record.symbol.lower() != short:
+                pairs.append((record.symbol.lower(), record))
+        pairs.sort(key=lambda pair: (pair[0], pair[1].path, pair[1].start_line))
+        return cls(store, version, time.monotonic(), [k for k, _ in pairs], [r for _, r in pairs])
+
+    def fresh_for(self, store: Store) -> bool:
+        return self.store is store and (
+            self.version == store.version or time.monotonic() - self.built_at < REBUILD_AFTER
+        )
+
+    def matches(self, query: str) -> list[tuple[tuple[int, int, int, str], ChunkRecord]]:
+        """Records whose name equals or starts with ``query``, each with its sort key."""
+        lowered = query.lower()
+        out: dict[int, tuple[tuple[int, int, int, str], ChunkRecord]] = {}
+        start = bisect.bisect_left(self.keys, lowered)
+        for i in range(start, len(self.keys)):
+            key = self.keys[i]
+            if not key.startswith(lowered):
+                break
+            record = self.records[i]
+            name = last_part(record.symbol)
+            if query in (name, record.symbol):
+                grade = 0
+            elif key == lowered:
+                grade = 1
+            else:
+                grade = 2
+            rank = (grade, _KIND_RANK.get(record.kind, 3), len(key), record.path)
+            if record.id not in out or rank < out[record.id][0]:
+                out[record.id] = (rank, record)
+        return list(out.values())
+
+
+def last_part(symbol: str) -> str:
+    return symbol.rsplit(".", 1)[-1]
+
+
+def name_table(folder: FolderIndex, store: Store) -> NameTable:
+    table = folder.name_table
+    if not isinstance(table, NameTable) or not table.fresh_for(store):
+        table = NameTable.build(store)
+        folder.name_table = table
+    return table
+
+
+def to_symbol(
+    folder: FolderIndex,
+    record_path: str,
+    symbol: str,
+    kind: str,
+    start: int,
+    end: int,
+    encoding: str,
+    supported: set[int] | None,
+) -> types.SymbolInformation:
+    path = folder.file_path(record_path)
+    rng = result_range(path, start, end, encoding)
+    qualifier = symbol.rsplit(".", 1)[0] if "." in symbol else ""
+    return types.SymbolInformation(
+        name=last_part(symbol),
+        kind=symbol_kind(kind, supported),
+        container_name=qualifier or None,
+        location=types.Location(
+            uri=path.as_uri(),
+            range=types.Range(
+                start=types.Position(**rng["start"]), end=types.Position(**rng["end"])
+            ),
+        ),
+    )
+
+
+def workspace_symbols(ls: CodeQuestServer, query: str) -> list[types.SymbolInformation]:
+    query = query.strip()
+    if not query:
+        return []
+    ls.watcher.settle()
+    encoding = position_encoding(ls)
+    value_set = ls.client_capabilities.workspace and ls.client_capabilities.workspace.symbol
+    kinds = value_set.symbol_kind if value_set else None
+    supported = {int(k) for k in kinds.value_set} if kinds and kinds.value_set else None
+
+    # Name matches from every folder, best first.
+    named: list[tuple[tuple[int, int, int, str], FolderIndex, ChunkRecord]] = []
+    folders = [f for f in ls.folders.values() if f.workspace is not None]
+    for folder in folders:
+        assert folder.workspace is not None
+        table = name_table(folder, folder.workspace.store)
+        named.extend((rank, folder, record) for rank, record in table.matches(query))
+    named.sort(key=lambda item: item[0])
+    seen: set[tuple[str, str, int]] = set()
+    out: list[types.SymbolInformation] = []
+    for _, folder, r in named[:MAX_SYMBOLS]:
+        seen.add((folder.uri, r.path, r.start_line))
+        out.append(
+            to_symbol(
+                folder, r.path, r.symbol, r.kind, r.start_line, r.end_line, encoding, supported
+            )
+        )
+
+    # Then what the query means, from the semantic search.
+    semantic: list[tuple[float, FolderIndex, SearchResult]] = []
+    for folder in folders:
+        assert folder.workspace is not None
+        try:
+            hits = folder.workspace.search(query, limit=SEMANTIC_RESULTS)
+        except EncoderError as err:  # no query encoder: name matches are still useful
+            log.warning("workspace/symbol: semantic matches unavailable: %s", err)
+            continue
+        semantic.extend((hit.score, folder, hit) for hit in hits if hit.symbol)
+    semantic.sort(key=lambda item: -item[0])
+    for _, folder, hit in semantic:
+        if len(out) >= MAX_SYMBOLS:
+            break
+        key = (folder.uri, hit.path, hit.start_line)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(
+            to_symbol(
+                folder,
+                hit.path,
+                hit.symbol,
+                hit.kind,
+                hit.start_line,
+                hit.end_line,
+                encoding,
+                supported,
+            )
+        )
+    return out
+
+
+def register(server: CodeQuestServer) -> None:
+    @server.feature(types.WORKSPACE_SYMBOL)
+    @server.thread()
+    def workspace_symbol(
+        ls: CodeQuestServer, params: types.WorkspaceSymbolParams
+    ) -> list[types.SymbolInformation]:
+        return workspace_symbols(ls, params.query)

@@ -1,0 +1,1 @@
+"""The end-to-end tests' helpers live in ``lsp_helpers.py``; nothing is shared by fixture."""
