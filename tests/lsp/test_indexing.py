@@ -228,6 +228,22 @@ async def test_invalid_settings_are_shown_and_defaults_used(
     assert "maxResults must be an integer in [1, 1000], got -3" in client.messages[-1].message
     assert (await search(client, {"query": "parse"}))["results"]
 
+    # A model that cannot be found: each folder is in error, said so, and search still answers.
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"codequest": {"model": "no-such/model"}})
+    )
+
+    async def failed() -> list[dict[str, Any]] | None:
+        folders_status = (await status(client))["folders"]
+        return folders_status if all(f["state"] == "error" for f in folders_status) else None
+
+    for folder in await eventually(failed, what="the folders to fail"):
+        assert "no-such/model" in folder["problem"]
+    errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
+    assert any("cannot index alpha proj" in m and "no-such/model" in m for m in errors)
+    reply = await search(client, {"query": "parse"})
+    assert reply["index"]["state"] == "error" and "no-such/model" in reply["index"]["message"]
+
 
 async def test_setting_changes_apply_and_exclude_reindexes(
     tmp_path: Path, clients: Callable[..., Any]
@@ -267,6 +283,28 @@ async def test_setting_changes_apply_and_exclude_reindexes(
     await eventually(excluded, what="the re-index without web/")
     assert len(client.progress_reports) > runs
     assert "formatCurrency" not in names(await search(client, {"query": "formatCurrency"}))
+
+    # Workspace folders come and go.
+    gamma = write_tree(tmp_path / "gamma", {"src/lib.rs": "pub fn gamma_ray() -> u8 {\n    7\n}\n"})
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=gamma.as_uri(), name="gamma")],
+                removed=[types.WorkspaceFolder(uri=folders[BETA].as_uri(), name=BETA)],
+            )
+        )
+    )
+    await eventually(lambda: found_in(client, "gamma_ray", gamma), what="the added folder")
+    reply = await status(client)
+    assert [f["uri"] for f in reply["folders"]] == [folders[ALPHA].as_uri(), gamma.as_uri()]
+    beta = folders[BETA].as_uri() + "/"
+    reply = await search(client, {"query": "parse"})
+    assert reply["results"] and not any(r["uri"].startswith(beta) for r in reply["results"])
+
+
+async def found_in(client: Client, name: str, folder: Path) -> bool:
+    reply = await search(client, {"query": name, "limit": 1})
+    return bool(reply["results"]) and reply["results"][0]["uri"].startswith(folder.as_uri() + "/")
 
 
 async def test_restart_reuses_the_index_and_logs_without_progress_support(tmp_path: Path):

@@ -326,6 +326,11 @@ def create_server() -> CodeQuestServer:
     return server
 
 
+class _ExitIsNotAnError(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], SystemExit))
+
+
 def run_server(tcp: str | None = None) -> int:
     """Serve on stdio, or on ``HOST:PORT`` when ``tcp`` is given; returns the exit status."""
     logging.basicConfig(
@@ -337,6 +342,9 @@ def run_server(tcp: str | None = None) -> int:
         if not sep or not port.isdigit():
             print(f"codequest: error: --tcp expects HOST:PORT, got {tcp!r}", file=sys.stderr)
             return 2
+        # pygls ends a TCP session with sys.exit() inside asyncio's connection callback,
+        # which asyncio logs as an error before the process exits as asked: not an error.
+        logging.getLogger("asyncio").addFilter(_ExitIsNotAnError())
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
         server.start_io()

@@ -1,0 +1,158 @@
+"""The server's pure parts, without a server: params, ranges, kinds, settings, statuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from codequest.config import Config
+from codequest.lsp.config import folder_config, needs_reindex, parse_settings
+from codequest.lsp.indexing import IndexStatus, combine
+from codequest.lsp.progress import Throttle, percent
+from codequest.lsp.search import line_length, parse_params, result_range
+from codequest.lsp.symbols import symbol_kind
+from codequest.types import SearchFilters
+
+UTF8, UTF16, UTF32 = (
+    types.PositionEncodingKind.Utf8,
+    types.PositionEncodingKind.Utf16,
+    types.PositionEncodingKind.Utf32,
+)
+
+
+def test_parse_params_accepts_a_full_request():
+    request = parse_params(
+        {
+            "query": "parse config",
+            "limit": 7,
+            "filters": {"glob": "src/**", "languages": ["python", "go"], "excludeTests": True},
+            "workspaceFolder": "file:///w",
+            "explain": True,
+            "futureKey": 1,  # unknown keys are ignored, for newer clients
+        }
+    )
+    assert (request.query, request.limit, request.folder, request.explain) == (
+        "parse config",
+        7,
+        "file:///w",
+        True,
+    )
+    assert request.filters == SearchFilters("src/**", ("python", "go"), True)
+    assert parse_params({"query": "x", "filters": None, "explain": None}).filters == SearchFilters()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"query": 42}, "query must be a string, got 42"),
+        ({}, "query must be a string, got null"),
+        ("query", 'params must be an object, got "query"'),
+        ({"query": "x", "limit": True}, "limit must be an integer from 1 to 1000, got true"),
+        ({"query": "x", "limit": 1001}, "got 1001"),
+        ({"query": "x", "filters": {"languages": [1]}}, "filters.languages must be a list"),
+        ({"query": "x", "workspaceFolder": 3}, "workspaceFolder must be a URI string, got 3"),
+    ],
+)
+def test_parse_params_says_what_is_wrong(params: object, message: str):
+    with pytest.raises(JsonRpcInvalidParams) as caught:
+        parse_params(params)
+    assert message in caught.value.message
+
+
+def test_line_length_in_each_position_encoding(tmp_path: Path):
+    path = tmp_path / "a.py"
+    path.write_bytes("\ufeffx = 1\r\ns = 'é🎉'\n".encode())
+    assert line_length(path, 0, UTF16) == 5  # BOM and \r not counted
+    line = "s = 'é🎉'"
+    assert line_length(path, 1, UTF16) == len(line) + 1  # the emoji is a surrogate pair
+    assert line_length(path, 1, UTF8) == len(line.encode())
+    assert line_length(path, 1, UTF32) == len(line)
+    assert line_length(path, 9, UTF16) == 0  # the file shrank since it was indexed
+    assert line_length(tmp_path / "gone.py", 0, UTF16) is None
+
+
+def test_line_length_of_utf16_files(tmp_path: Path):
+    path = tmp_path / "w.ts"
+    path.write_bytes("let a = 1;\nlet bé = 2;\n".encode("utf-16"))
+    assert line_length(path, 1, UTF16) == len("let bé = 2;")
+
+
+def test_result_range_is_zero_based_to_the_end_of_the_last_line(tmp_path: Path):
+    path = tmp_path / "a.go"
+    path.write_text("package a\n\nfunc F() {\n\treturn\n}\n")
+    assert result_range(path, 3, 5, UTF16) == {
+        "start": {"line": 2, "character": 0},
+        "end": {"line": 4, "character": 1},
+    }
+    # Unreadable now: the end falls back to the start of the next line.
+    assert result_range(tmp_path / "gone.go", 3, 5, UTF16)["end"] == {"line": 5, "character": 0}
+
+
+def test_symbol_kinds_and_fallback_for_old_clients():
+    assert symbol_kind("struct") == types.SymbolKind.Struct
+    assert symbol_kind("trait") == types.SymbolKind.Interface
+    assert symbol_kind("method") == types.SymbolKind.Method
+    old_client = set(range(1, 19))
+    assert symbol_kind("struct", old_client) == types.SymbolKind.Class
+    assert symbol_kind("type", old_client) == types.SymbolKind.Class
+    assert symbol_kind("function", old_client) == types.SymbolKind.Function
+
+
+def test_parse_settings_section_flat_and_problems():
+    config, problems = parse_settings({"codequest": {"maxResults": 5, "model": "hashing"}})
+    assert (config.max_results, config.model, problems) == (5, "hashing", [])
+    config, problems = parse_settings({"maxResults": "many"})
+    assert config.max_results == Config().max_results
+    assert problems == ["maxResults must be an integer, got 'many'; using default 20"]
+    config, problems = parse_settings(["not", "an", "object"])
+    assert config == Config() and problems == [
+        "settings must be an object, got a list; using defaults"
+    ]
+    base = Config(model="hashing", max_results=3)
+    assert parse_settings(None, base=base) == (base, [])
+    assert parse_settings({"exclude": ["x/"]}, base=base)[0].model == "hashing"
+
+
+def test_which_changes_need_a_reindex():
+    base = Config(model="hashing")
+    assert needs_reindex(base, Config(model="hashing", exclude=("build2/",)))
+    assert needs_reindex(base, Config(model="other"))
+    assert not needs_reindex(base, Config(model="hashing", max_results=3, hybrid=False))
+
+
+def test_folder_config_keeps_absolute_cache_dirs_apart(tmp_path: Path):
+    config = Config(cache_dir=str(tmp_path / "indexes"))
+    a = folder_config(config, Path("/work/my project"))
+    b = folder_config(config, Path("/other/my project"))
+    assert a.cache_dir != b.cache_dir
+    assert Path(a.cache_dir).parent == tmp_path / "indexes"
+    assert Path(a.cache_dir).name.startswith("my_project-")
+    assert folder_config(a, Path("/work/my project")).cache_dir.startswith(a.cache_dir)
+    relative = Config(cache_dir=".cq")
+    assert folder_config(relative, Path("/work/p")) is relative
+    assert folder_config(Config(), Path("/work/p")) == Config()
+
+
+def test_combined_status_of_several_folders():
+    ready = IndexStatus("ready", 10, 10)
+    indexing = IndexStatus("indexing", 3, 12)
+    assert combine([]) == IndexStatus()
+    assert combine([ready]) is ready
+    both = combine([ready, indexing])
+    assert both.to_json() == {
+        "state": "indexing",
+        "indexedFiles": 13,
+        "totalFiles": 22,
+        "percent": 59,
+    }
+    assert combine([ready, IndexStatus("error", 0, 0, "boom")]).to_json()["message"] == "boom"
+    assert IndexStatus("ready", 0, 0).percent == 100 and IndexStatus("indexing", 0, 0).percent == 0
+
+
+def test_throttle_and_percent():
+    throttle = Throttle(60.0)
+    assert throttle.ready() and not throttle.ready() and throttle.ready(force=True)
+    assert (percent(1, 3), percent(3, 3), percent(0, 0)) == (33, 100, 100)
