@@ -211,12 +211,20 @@ def test_name_similarity_orders_exact_prefix_fuzzy() -> None:
 def test_exact_symbol_query_returns_definition_first(searcher: Any) -> None:
     assert first_symbol(searcher, "make_archive") == "make_archive"
     assert first_symbol(searcher, "makeArchive") == "make_archive"  # camel for snake
+    assert top(searcher, "makeArchive", explain=True)[0].explain["name"] == 1.0
     assert first_symbol(searcher, "parse_http_response") == "parseHttpResponse"
 
 
 def test_misremembered_symbol_found_by_fuzzy_match(searcher: Any) -> None:
     assert first_symbol(searcher, "NamedTempFile") == "NamedTemporaryFile"
     assert first_symbol(searcher, "TimedRotatingHandler") == "TimedRotatingFileHandler"
+    # The symbol table, not only the text, put them there: a fuzzy (below 1) name score.
+    for query in ("NamedTempFile", "TimedRotatingHandler"):
+        name = top(searcher, query, explain=True)[0].explain["name"]
+        assert 0.6 < name < 1.0, (query, name)
+    ranked = [r.symbol for r in top(searcher, "TimedRotatingHandler", explain=True)]
+    # The closer name ranks above the other rotating handler.
+    assert ranked.index("TimedRotatingFileHandler") < ranked.index("RotatingFileHandler")
     no_symbols = dataclasses.replace(SHIPPED, symbol_match=False)
     # Without the symbol table the dense+BM25 parts alone do not single the class out.
     results = top(searcher, "TimedRotatingHandler", no_symbols)

@@ -111,7 +111,7 @@ class FusionWeights:
 DEFAULT_WEIGHTS: Mapping[str, FusionWeights] = {
     QUERY_IDENTIFIER: FusionWeights(dense=1.0, lexical=0.5, name=0.5, path=0.3, file=0.3),
     QUERY_NATURAL: FusionWeights(dense=0.5, lexical=0.2, name=0.0, path=0.0, file=0.3),
-    QUERY_QUESTION: FusionWeights(dense=1.0, lexical=0.2, name=0.0, path=0.1, file=0.3),
+    QUERY_QUESTION: FusionWeights(dense=0.5, lexical=1.0, name=0.2, path=0.0, file=0.3),
 }
 
 
@@ -135,6 +135,7 @@ class RankingOptions:
     file_aggregation: bool = True
     class_results: bool = True
     class_max_lines: int = 400  # larger classes stay as member chunks (no whole-file spans)
+    class_result_queries: tuple[str, ...] = (QUERY_QUESTION,)
     demote: bool = True
     demote_factor: float = 0.5
     candidates: int = CANDIDATES
@@ -690,7 +691,7 @@ class Searcher:
         explain: bool,
     ) -> list[SearchResult]:
         promote_classes = (
-            opts.class_results and opts.fusion == "weighted" and q.kind == QUERY_QUESTION
+            opts.class_results and opts.fusion == "weighted" and q.kind in opts.class_result_queries
         )
         owners: dict[tuple[str, str], int] = {}
         if promote_classes:
