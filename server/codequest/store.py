@@ -39,6 +39,8 @@ CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 200
 EXACT_SEARCH_LIMIT = 20_000
+# Loads retried when a concurrent writer replaced the store while it was being read.
+LOAD_ATTEMPTS = 10
 
 
 class StoreError(Exception):
@@ -82,6 +84,14 @@ def _file_digest(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _changed(path: Path, raw: bytes) -> bool:
+    """Whether ``path`` no longer holds ``raw`` (another process committed meanwhile)."""
+    try:
+        return path.read_bytes() != raw
+    except OSError:
+        return True
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -147,15 +157,34 @@ class Store:
     def load(
         cls, directory: str | os.PathLike[str], *, model: str | None = None, read_only: bool = False
     ) -> Store:
-        """Load a store or raise :class:`StoreError` saying what is wrong with it."""
+        """Load a store or raise :class:`StoreError` saying what is wrong with it.
+
+        A writer in another process may commit a new generation while we read (and then
+        delete the vectors our meta names); when the meta changed under us we read the new
+        pair instead of calling the old one damaged.
+        """
         directory = Path(directory)
         meta_path = directory / META_FILE
-        try:
-            raw = meta_path.read_bytes()
-        except FileNotFoundError as err:
-            raise StoreError(f"no index at {directory}") from err
-        except OSError as err:
-            raise StoreError(f"cannot read {meta_path}: {err.strerror}") from err
+        for attempt in range(LOAD_ATTEMPTS):
+            try:
+                raw = meta_path.read_bytes()
+            except FileNotFoundError as err:
+                raise StoreError(f"no index at {directory}") from err
+            except OSError as err:
+                raise StoreError(f"cannot read {meta_path}: {err.strerror}") from err
+            try:
+                return cls._load_payload(directory, raw, model=model, read_only=read_only)
+            except StoreError:
+                if attempt + 1 < LOAD_ATTEMPTS and _changed(meta_path, raw):
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_payload(
+        cls, directory: Path, raw: bytes, *, model: str | None, read_only: bool
+    ) -> Store:
+        meta_path = directory / META_FILE
         payload = cls._check_meta(raw, meta_path)
         if payload.get("format") != FORMAT_VERSION:
             raise StoreError(
@@ -168,12 +197,17 @@ class Store:
                 f"but {model!r} is configured"
             )
         try:
+            # Read the vectors first, right after the meta: the shorter that window, the less
+            # a concurrent writer's commit (which deletes these vectors) can get in between.
+            data = cls._read_vectors(directory, payload, read_only=read_only)
             store = cls(directory, str(payload["model"]), int(payload["dim"]))
-            store._restore(payload, read_only=read_only)
+            store._restore(payload, data, read_only=read_only)
         except StoreError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise StoreError(f"index metadata at {meta_path} is inconsistent: {err!r}") from err
+        except OSError as err:  # the vectors vanished between two looks at them
+            raise StoreError(f"index vectors cannot be read: {err}") from err
         return store
 
     @classmethod
@@ -201,7 +235,39 @@ class Store:
             raise StoreError(f"{meta_path} does not hold an index record")
         return payload
 
-    def _restore(self, payload: dict[str, Any], *, read_only: bool) -> None:
+    @staticmethod
+    def _read_vectors(
+        directory: Path, payload: dict[str, Any], *, read_only: bool
+    ) -> bytes | None:
+        """The checked bytes of the vectors file the meta names (None: map it read-only).
+
+        A writable load restores from these very bytes, so a writer that commits a new
+        generation and deletes this file meanwhile cannot hurt it. A read-only (prebuilt)
+        index is memory-mapped instead; nothing rewrites those.
+        """
+        vectors_path = directory / str(payload["vectors_file"])
+        name = vectors_path.name
+        data: bytes | None = None
+        try:
+            if read_only:
+                size = vectors_path.stat().st_size
+            else:
+                data = vectors_path.read_bytes()
+                size = len(data)
+        except FileNotFoundError as err:
+            raise StoreError(f"index vectors {name} are missing") from err
+        if size != int(payload["vectors_size"]):
+            raise StoreError(f"index vectors {name} are truncated")
+        digest = (
+            _file_digest(vectors_path)
+            if data is None
+            else hashlib.blake2b(data, digest_size=DIGEST_SIZE).hexdigest()
+        )
+        if digest != payload["vectors_digest"]:
+            raise StoreError(f"index vectors {name} are corrupt (checksum mismatch)")
+        return data
+
+    def _restore(self, payload: dict[str, Any], data: bytes | None, *, read_only: bool) -> None:
         self.generation = int(payload["generation"])
         self.next_id = int(payload["next_id"])
         self.vocab = list(payload["vocab"])
@@ -221,19 +287,15 @@ class Store:
             path, language, fhash, size, mtime_ns, ids = row
             self.files[path] = FileRecord(path, language, fhash, size, mtime_ns, tuple(ids))
         vectors_path = self.directory / str(payload["vectors_file"])
-        if not vectors_path.is_file():
-            raise StoreError(f"index vectors {vectors_path.name} are missing")
-        if vectors_path.stat().st_size != int(payload["vectors_size"]):
-            raise StoreError(f"index vectors {vectors_path.name} are truncated")
-        if _file_digest(vectors_path) != payload["vectors_digest"]:
-            raise StoreError(f"index vectors {vectors_path.name} are corrupt (checksum mismatch)")
         try:
-            if read_only:
+            if data is None:
                 self.vectors.view(str(vectors_path))
             else:
-                self.vectors.load(str(vectors_path))
+                self.vectors.load(data)
         except Exception as err:  # noqa: BLE001 - usearch raises RuntimeError subclasses
-            raise StoreError(f"index vectors {vectors_path.name} cannot be read: {err}") from err
+            raise StoreError(
+                f"index vectors {vectors_path.name} cannot be read: {err}"
+            ) from err
         self.vectors.expansion_search = EXPANSION_SEARCH
         if len(self.vectors) != len(self.chunks):
             raise StoreError(

@@ -1,0 +1,555 @@
+"""Reliability: a hostile workspace, processes killed mid-index, concurrent writers and
+readers, damaged stores, and memory bounded by the embedding batch.
+
+Kills are real SIGKILLs of forked workers (see ``reliability_child.py``): at random
+moments, right after a save starts, and at each file-system step of the commit sequence.
+After every kill the next load must either succeed or name the problem and rebuild,
+never raise; after every completed re-index the results must match the files on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codequest import indexer as indexer_mod
+from codequest.cli import main as cli_main
+from codequest.config import Config
+from codequest.files import SourceFile, read_source
+from codequest.indexer import EMBED_BATCH, file_hash
+from codequest.store import META_FILE, Store, StoreError
+from codequest.workspace import Workspace
+
+CHILD = Path(__file__).with_name("reliability_child.py")
+HASHING = Config(model="hashing")
+
+
+# -- a hostile workspace ------------------------------------------------------------------
+
+
+def build_hostile_tree(root: Path, outside: Path) -> dict[str, int]:
+    """Write every kind of trouble; returns the skip counts discovery must report."""
+    root.mkdir()
+    (root / "ok.py").write_text("def fine_function():\n    return 1\n")
+    # binary content behind a source extension
+    (root / "blob.py").write_bytes(b"\x7fELF\x00\x00\x01" + bytes(range(256)) * 8)
+    # a 300 MB sparse file: instant to create, must never be read
+    with open(root / "huge.py", "wb") as fh:
+        fh.truncate(300 * 1024 * 1024)
+    # invalid UTF-8, Latin-1, UTF-16 with a BOM, a UTF-8 BOM and CRLF
+    (root / "invalid_utf8.py").write_bytes(b"def broken_\xff\xfe_name():\n    return '\xc3('\n")
+    (root / "latin1.py").write_bytes("def caf\xe9():\n    return 'na\xefve'\n".encode("latin-1"))
+    (root / "utf16.js").write_bytes(
+        b"\xff\xfe" + "function utf16Function() { return 1; }\n".encode("utf-16-le")
+    )
+    (root / "bom_crlf.py").write_bytes(b"\xef\xbb\xbfdef bom_crlf():\r\n    return 2\r\n")
+    # a 3 MB minified one-line bundle (not named .min.js, so it is not skipped by name)
+    line = "".join(f"function f{i}(a){{return a*{i}}};" for i in range(120_000))
+    (root / "bundle.js").write_text(line[: 3 * 1024 * 1024])
+    # 10,000 nested brackets in three grammars
+    (root / "deep.py").write_text("x = " + "[" * 10_000 + "]" * 10_000 + "\n")
+    (root / "deep.js").write_text("const y = " + "(" * 10_000 + "1" + ")" * 10_000 + ";\n")
+    (root / "deep.c").write_text("int f(void) " + "{" * 10_000 + "}" * 10_000 + "\n")
+    # symlinks: a loop, a link outside the root, a dangling link, a file link outside
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    (root / "sub").mkdir()
+    (root / "sub" / "back").symlink_to(root / "sub", target_is_directory=True)
+    outside.mkdir()
+    (outside / "secret.py").write_text("def outside_secret():\n    return 'no'\n")
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    (root / "escape_file.py").symlink_to(outside / "secret.py")
+    (root / "dangling.py").symlink_to(root / "does-not-exist.py")
+    # a FIFO with a source name: reading it would block forever
+    os.mkfifo(root / "pipe.py")
+    # odd names
+    (root / "with space.py").write_text("def spaced_name():\n    return 3\n")
+    (root / "données_é.py").write_text("def donnees_accent():\n    return 4\n")
+    (root / "new\nline.py").write_text("def newline_in_name():\n    return 5\n")
+    (root / "tab\there.py").write_text("def tab_in_name():\n    return 6\n")
+    bad_name = os.path.join(os.fsencode(root), b"bad_\xff_name.py")
+    os.close(os.open(bad_name, os.O_CREAT | os.O_WRONLY))
+    # a file that refuses to be read (we run as root, so chmod would not stop us)
+    (root / "denied.py").write_text("def denied_function():\n    return 7\n")
+    return {
+        "binary": 1,
+        "too_large": 2,  # huge.py, and bundle.js at the 1 MB default
+        "symlink_loop": 2,
+        "symlink_outside": 2,
+        "unreadable": 4,  # dangling link, FIFO, non-UTF-8 name, denied.py
+    }
+
+
+@pytest.fixture
+def deny_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make opening ``denied.py`` fail with EACCES, as a chmod 000 file would for a user."""
+    real_open = os.open
+
+    def guarded(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if os.fsdecode(path).endswith("denied.py"):
+            raise PermissionError(13, "Permission denied", os.fsdecode(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded)
+
+
+def test_hostile_workspace_is_indexed_without_touching_a_byte(
+    tmp_path: Path, deny_reads: None, digest_tree: Callable[..., dict[str, str]]
+):
+    root = tmp_path / "hostile"
+    expected_skips = build_hostile_tree(root, tmp_path / "outside")
+    before = digest_tree(root)
+    outside_before = digest_tree(tmp_path / "outside")
+    cache = tmp_path / "cache"
+    ws = Workspace(root, Config(model="hashing", cache_dir=str(cache)))
+
+    started = time.monotonic()
+    report = ws.index()
+    assert time.monotonic() - started < 30
+
+    assert report.skipped == expected_skips, report.skipped
+    indexed = set(ws.store.files)
+    assert indexed == {
+        "ok.py", "invalid_utf8.py", "latin1.py", "utf16.js", "bom_crlf.py",
+        "deep.py", "deep.js", "deep.c", "with space.py", "données_é.py",
+        "new\nline.py", "tab\there.py",
+    }
+    assert digest_tree(root) == before, "the user's files changed"
+    assert digest_tree(tmp_path / "outside") == outside_before
+    assert not (root / ".codequest").exists()
+
+    # Everything indexed is searchable, odd names included, and survives a reload.
+    for query, path in [
+        ("newline_in_name", "new\nline.py"),
+        ("donnees_accent", "données_é.py"),
+        ("utf16Function", "utf16.js"),
+        ("bom_crlf", "bom_crlf.py"),
+        ("spaced_name", "with space.py"),
+    ]:
+        assert ws.search(query, limit=1)[0].path == path
+    reloaded = Workspace(root, Config(model="hashing", cache_dir=str(cache)))
+    assert set(reloaded.store.files) == indexed and not reloaded.problem
+    assert reloaded.index().embedded == 0
+
+    # With a larger size limit the minified bundle is indexed too, as windows.
+    big = Workspace(root, Config(model="hashing", cache_dir=str(cache), max_file_bytes=4 << 20))
+    report = big.index()
+    assert "bundle.js" in big.store.files
+    assert report.skipped["too_large"] == 1
+    bundle = [big.store.chunks[c] for c in big.store.files["bundle.js"].chunk_ids]
+    assert bundle and all(c.start_line == c.end_line == 1 for c in bundle)
+    assert all(len(c.preview) <= 160 for c in bundle)
+    assert digest_tree(root) == before
+
+
+def test_cli_reports_the_hostile_skips(
+    tmp_path: Path, deny_reads: None, capsys: pytest.CaptureFixture[str]
+):
+    root = tmp_path / "hostile"
+    expected = build_hostile_tree(root, tmp_path / "outside")
+    code = cli_main(["index", str(root), "--model", "hashing", "--cache-dir",
+                     str(tmp_path / "cache")])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err
+    listed = ", ".join(f"{k} {v}" for k, v in sorted(expected.items()))
+    assert f"skipped: {listed}" in out
+
+
+# -- the fork server ------------------------------------------------------------------------
+
+
+class Zygote:
+    """Drives reliability_child.py: fork workers, read their events, kill them."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(CHILD)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self.events: queue.Queue[tuple[int, str, Any]] = queue.Queue()
+        self.backlog: list[tuple[int, str, Any]] = []
+        self.errors: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.pid = self.expect(None, "zygote", timeout=60)[0]
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            pid, event, detail = raw.decode().rstrip("\n").split(" ", 2)
+            parsed = json.loads(detail) if detail else ""
+            if event == "error":
+                self.errors.append(parsed)
+            self.events.put((int(pid), event, parsed))
+
+    def expect(self, pid: int | None, event: str, timeout: float) -> tuple[int, Any]:
+        deadline = time.monotonic() + timeout
+        for i, (p, e, d) in enumerate(self.backlog):
+            if e == event and (pid is None or p == pid):
+                del self.backlog[i]
+                return p, d
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {event!r} from {pid}; errors: {self.errors}")
+            try:
+                p, e, d = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if e == "error":
+                raise AssertionError(f"worker {p} failed:\n{d}")
+            if e == event and (pid is None or p == pid):
+                return p, d
+            self.backlog.append((p, e, d))
+
+    def fork(self, **command: Any) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(command) + "\n").encode())
+        self.proc.stdin.flush()
+        return int(self.expect(self.pid, "forked", timeout=30)[1])
+
+    def drop_events(self, pid: int) -> None:
+        self.backlog = [b for b in self.backlog if b[0] != pid]
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def kill_and_wait(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    wait_gone(pid)
+
+
+def wait_gone(pid: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.005)
+    raise TimeoutError(f"process {pid} did not exit")
+
+
+@pytest.fixture
+def zygote() -> Iterator[Zygote]:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OPENBLAS_NUM_THREADS": "1"}
+    server = Zygote(env)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def generated_project(tmp_path: Path) -> Path:
+    root = tmp_path / "generated"
+    root.mkdir()
+    subprocess.run([sys.executable, str(CHILD), "make", str(root), "300"], check=True,
+                   timeout=60)
+    return root
+
+
+# -- checks ---------------------------------------------------------------------------------
+
+
+def check_consistent(store: Store) -> None:
+    """The invariants any loaded store must satisfy, whatever happened before."""
+    assert len(store.vectors) == len(store.chunks)
+    ids = set(store.chunks)
+    seen: set[int] = set()
+    for path, record in store.files.items():
+        assert record.path == path
+        assert set(record.chunk_ids) <= ids
+        assert not seen & set(record.chunk_ids)
+        seen.update(record.chunk_ids)
+        for cid in record.chunk_ids:
+            assert store.chunks[cid].path == path
+    assert seen == ids
+    assert all(cid < store.next_id for cid in ids)
+
+
+def check_fresh(ws: Workspace, root: Path, queries: list[str]) -> int:
+    """After a completed index, the store and the results describe the files on disk."""
+    store = ws.store
+    on_disk = {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.py")
+        if ".codequest" not in p.parts
+    }
+    assert set(store.files) == on_disk
+    lines_of: dict[str, list[str]] = {}
+    for path, record in store.files.items():
+        abs_path = root / path
+        st = abs_path.stat()
+        text = read_source(SourceFile(path, str(abs_path), "python", st.st_size, st.st_mtime_ns))
+        assert text is not None
+        assert file_hash(text) == record.file_hash, f"stale record for {path}"
+        lines_of[path] = text.splitlines()
+    checked = 0
+    for query in queries:
+        for r in ws.search(query, limit=10):
+            lines = lines_of[r.path]  # KeyError: a result for a deleted file
+            assert 1 <= r.start_line <= r.end_line <= len(lines)
+            body = "\n".join(lines[r.start_line - 1 : r.end_line])
+            if r.symbol:
+                assert r.symbol.rsplit(".", 1)[-1] in body, "stale line range"
+            checked += 1
+    return checked
+
+
+def load_after_kill(root: Path) -> tuple[str, Workspace]:
+    """What the next process sees: a valid store, or one clear problem (then a rebuild)."""
+    ws = Workspace(root, HASHING)
+    store = ws.store  # must not raise
+    check_consistent(store)
+    if ws.problem:
+        assert "rebuilding" in ws.problem and "\n" not in ws.problem
+        return "problem", ws
+    return "loaded", ws
+
+
+# -- kills ----------------------------------------------------------------------------------
+
+KILL_ITERATIONS = int(os.environ.get("CODEQUEST_KILL_ITERATIONS", "24"))
+QUERIES = ["read parse", "compute hash value", "retry fetch", "merge split join"]
+
+
+def test_sigkill_while_indexing_never_breaks_the_store(
+    zygote: Zygote, generated_project: Path
+):
+    root = generated_project
+    first = Workspace(root, HASHING).index()
+    assert first.files == 300 and first.chunks == 1800
+    rng = random.Random(20261122)
+    outcomes: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    fresh_checks = 0
+    started = time.monotonic()
+    for i in range(KILL_ITERATIONS):
+        kind = ("random", "during-save", "crash-point")[i % 3]
+        kinds[kind] += 1
+        if kind == "crash-point":
+            kill_at = 1 + (i // 3) % 12  # each step of the commit sequence in turn
+            pid = zygote.fork(mode="index-loop", root=str(root), seed=i, kill_at=kill_at)
+            wait_gone(pid, timeout=60)  # it kills itself inside Store.save
+        else:
+            pid = zygote.fork(mode="index-loop", root=str(root), seed=i)
+            zygote.expect(pid, "ready", timeout=30)
+            if kind == "random":
+                time.sleep(rng.uniform(0.0, 0.8))
+            else:
+                zygote.expect(pid, "saving", timeout=30)
+                time.sleep(rng.uniform(0.0, 0.04))
+            kill_and_wait(pid)
+        zygote.drop_events(pid)
+        outcome, ws = load_after_kill(root)
+        outcomes[outcome] += 1
+        ws.search("compute hash value")  # answers from whatever loaded, never raises
+        if i % 4 == 3 or i == KILL_ITERATIONS - 1:
+            report = ws.index()
+            assert report.rebuilt == (outcome == "problem")
+            fresh_checks += check_fresh(ws, root, QUERIES)
+            check_consistent(Store.load(ws.cache_dir, model=ws.model_identity))
+    elapsed = time.monotonic() - started
+    print(f"\nkills: {dict(kinds)} outcomes: {dict(outcomes)} "
+          f"results checked: {fresh_checks} in {elapsed:.1f}s")
+    assert sum(outcomes.values()) == KILL_ITERATIONS
+    # The commit protocol promises more than "a clear problem": a kill at any moment leaves
+    # the old or the new pair, so nothing ever needs a rebuild (docs/ARCHITECTURE.md).
+    assert outcomes["loaded"] == KILL_ITERATIONS, outcomes
+    assert fresh_checks > 0
+    assert not zygote.errors
+
+
+def test_two_processes_indexing_at_once_end_with_a_valid_store(
+    zygote: Zygote, generated_project: Path
+):
+    root = generated_project
+    Workspace(root, HASHING).index()
+    rng = random.Random(5)
+    for _ in range(3):
+        for path in rng.sample(sorted(root.rglob("mod_*.py")), 10):
+            path.write_text(path.read_text().replace("return ", "return 7 * ", 1))
+        (root / "pkg3" / f"fresh_{rng.randint(0, 10**6)}.py").write_text(
+            "def brand_new_function():\n    return 1\n"
+        )
+        first = zygote.fork(mode="index-once", root=str(root))
+        second = zygote.fork(mode="index-once", root=str(root))
+        done = [zygote.expect(pid, "done", timeout=120)[1] for pid in (first, second)]
+        assert done[0] == done[1]  # the second waited for the lock, then found no work
+        ws = Workspace(root, HASHING)
+        check_consistent(Store.load(ws.cache_dir, model=ws.model_identity))
+        assert not ws.problem
+        assert ws.index().embedded == 0
+        check_fresh(ws, root, QUERIES + ["brand_new_function"])
+
+
+def test_readers_never_see_a_half_written_store(zygote: Zygote, generated_project: Path):
+    root = generated_project
+    Workspace(root, HASHING).index()
+    writer = zygote.fork(mode="save-loop", root=str(root), seconds=2.0)
+    zygote.expect(writer, "ready", timeout=30)
+    loads, failures = 0, []
+    deadline = time.monotonic() + 1.8
+    while time.monotonic() < deadline:
+        try:
+            store = Store.load(root / ".codequest")
+        except StoreError as err:
+            failures.append(err.reason)
+            continue
+        loads += 1
+        assert len(store.chunks) == len(store.vectors) == 1800
+    saves = zygote.expect(writer, "done", timeout=30)[1]
+    print(f"\n{loads} loads during {saves} saves")
+    assert saves > 3 and loads > 3
+    assert failures == []
+
+
+# -- damaged or foreign stores --------------------------------------------------------------
+
+
+def damage(cache: Path, how: str) -> None:
+    meta = cache / META_FILE
+    (vectors,) = cache.glob("vectors-*.usearch")
+    if how == "truncated-meta":
+        meta.write_bytes(meta.read_bytes()[:100])
+    elif how == "empty-meta":
+        meta.write_bytes(b"")
+    elif how == "flipped-meta":
+        raw = bytearray(meta.read_bytes())
+        raw[len(raw) // 2] ^= 0x10
+        meta.write_bytes(bytes(raw))
+    elif how == "truncated-vectors":
+        os.truncate(vectors, vectors.stat().st_size // 2)
+    elif how == "corrupt-vectors":
+        raw = bytearray(vectors.read_bytes())
+        raw[-10] ^= 0xFF
+        vectors.write_bytes(bytes(raw))
+    elif how == "missing-vectors":
+        vectors.unlink()
+    elif how == "meta-is-a-folder":
+        meta.unlink()
+        meta.mkdir()
+    else:
+        raise ValueError(how)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "truncated-meta", "empty-meta", "flipped-meta", "truncated-vectors", "corrupt-vectors",
+        "missing-vectors", "meta-is-a-folder",
+    ],
+)
+def test_damaged_store_gives_one_clear_message_and_a_rebuild(
+    project: Path, how: str, capsys: pytest.CaptureFixture[str]
+):
+    first = Workspace(project, HASHING).index()
+    damage(project / ".codequest", how)
+    code = cli_main(["index", str(project), "--model", "hashing"])
+    out, err = capsys.readouterr()
+    if how == "meta-is-a-folder":
+        # Not something we can safely replace: one line, exit 2, nothing rebuilt.
+        assert code == 2 and err.count("\n") == 1 and "meta.msgpack" in err
+        return
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "rebuilding the index" in notes[0], err
+    assert "Traceback" not in err
+    ws = Workspace(project, HASHING)
+    assert not ws.problem
+    assert len(ws.store.chunks) == first.chunks
+    assert ws.search("parseEmailAddress", limit=1)[0].path == "web/email.js"
+
+
+def test_store_from_another_format_version_is_rebuilt_with_the_reason(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from codequest import store as store_mod
+
+    monkeypatch.setattr(store_mod, "FORMAT_VERSION", 0)
+    Workspace(project, HASHING).index()
+    monkeypatch.undo()
+    report = Workspace(project, HASHING).index()
+    assert report.rebuilt
+    assert "format version 0, this CodeQuest reads version 1" in report.rebuild_reason
+
+
+def test_store_from_another_model_is_rebuilt_with_the_reason(project: Path, encoder: Any):
+    Workspace(project, HASHING).index()
+    ws = Workspace(project, HASHING, document_encoder=encoder, query_encoder=encoder)
+    report = ws.index()
+    assert report.rebuilt and "built with model 'hashing-256-0'" in report.rebuild_reason
+    assert f"but {encoder.identity!r} is configured" in report.rebuild_reason
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+def test_pending_chunks_stay_bounded_by_the_batch(
+    make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+):
+    """The indexer never holds more than about two batches of chunks (text included)."""
+    batch = 16
+    monkeypatch.setattr(indexer_mod, "EMBED_BATCH", batch)
+    peak = {"pending": 0, "flushes": 0}
+    real_flush = indexer_mod._Run.flush
+
+    def flush(self: Any) -> None:
+        pending = sum(len(pf.chunks) for pf in self.pending)
+        peak["pending"] = max(peak["pending"], pending)
+        peak["flushes"] += 1
+        real_flush(self)
+
+    monkeypatch.setattr(indexer_mod._Run, "flush", flush)
+    body = "".join(f"def fn_{i}(x):\n    return x + {i}\n\n\n" for i in range(3))
+    files = {f"pkg{i % 7}/m{i}.py": body.replace("fn_", f"fn{i}_") for i in range(200)}
+    files.update({f"copies/c{i}.py": body for i in range(200)})  # reused after the first
+    root = make_project(files)
+    ws = Workspace(root, HASHING)
+    report = ws.index()
+    assert report.chunks == 1200 and report.reused > 500
+    assert peak["flushes"] >= 1200 // (2 * batch)
+    assert peak["pending"] <= 2 * batch, peak
+    # A move of everything (all chunks reused) is just as bounded.
+    peak.update(pending=0, flushes=0)
+    (root / "pkg0").rename(root / "moved")
+    report = ws.index()
+    assert report.embedded == 0 and report.reused > 0
+    assert peak["pending"] <= 2 * batch
+    assert batch <= EMBED_BATCH  # the real batch is what the bound scales with
+
+
+def test_cancel_from_another_thread_leaves_a_valid_store(generated_project: Path):
+    ws = Workspace(generated_project, HASHING)
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    report = ws.index(cancel=cancel)
+    timer.cancel()
+    check_consistent(Store.load(ws.cache_dir, model=ws.model_identity))
+    if report.cancelled:
+        assert report.files < 300
+    finished = Workspace(generated_project, HASHING).index()
+    assert finished.files == 300 and not finished.cancelled
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli_main(["status", "--path", str(generated_project), "--model", "hashing"]) == 0
+    assert "files: 300" in buf.getvalue()
