@@ -7,9 +7,7 @@ downloads.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import textwrap
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,123 +17,27 @@ import pytest
 from codequest.config import Config
 from codequest.encoders import HashingEncoder
 
-# One function per language with a distinctive name, plus a test file and a CSV file
-# that discovery must leave out (unsupported). Line numbers matter to some tests: keep them stable.
-SAMPLE_PROJECT: dict[str, str] = {
-    "app/io_utils.py": '''\
-        import json
+# Re-exported for tests that import them from here; new code should import project_samples.
+from project_samples import (  # noqa: E402
+    SAMPLE_PROJECT,
+    SAMPLE_SYMBOLS,
+    tree_digest,
+    write_tree,
+)
+
+__all__ = ["SAMPLE_PROJECT", "SAMPLE_SYMBOLS", "tree_digest", "write_tree"]
+
+_THIS_CONFTEST = sys.modules[__name__]
 
 
-        def read_json_file(path):
-            """Read a JSON document from disk."""
-            with open(path, encoding="utf-8") as fh:
-                return json.load(fh)
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    """Make ``from conftest import ...`` in ``tests/*.py`` find this file.
 
-
-        class Backoff:
-            """Retry helper."""
-
-            def retry_with_backoff(self, fn, attempts=5):
-                delay = 0.1
-                for _ in range(attempts):
-                    try:
-                        return fn()
-                    except OSError:
-                        delay *= 2
-                raise RuntimeError("gave up")
-        ''',
-    "web/email.js": """\
-        function parseEmailAddress(text) {
-          const match = /^([^@]+)@(.+)$/.exec(text);
-          return match ? { user: match[1], domain: match[2] } : null;
-        }
-
-        module.exports = { parseEmailAddress };
-        """,
-    "cmd/hash.go": """\
-        package main
-
-        import (
-        \t"crypto/sha256"
-        \t"encoding/hex"
-        )
-
-        func ComputeSha256(data []byte) string {
-        \tsum := sha256.Sum256(data)
-        \treturn hex.EncodeToString(sum[:])
-        }
-        """,
-    "src/http.rs": """\
-        use std::time::Duration;
-
-        pub fn http_get_with_timeout(url: &str, seconds: u64) -> Result<String, String> {
-            let timeout = Duration::from_secs(seconds);
-            fetch(url, timeout)
-        }
-        """,
-    "src/Slugify.java": """\
-        public class Slugify {
-            public static String slugifyTitle(String title) {
-                return title.toLowerCase().replaceAll("[^a-z0-9]+", "-");
-            }
-        }
-        """,
-    "tests/test_io_utils.py": """\
-        from app.io_utils import read_json_file
-
-
-        def test_read_json_file(tmp_path):
-            path = tmp_path / "x.json"
-            path.write_text("{}")
-            assert read_json_file(path) == {}
-        """,
-    "data/table.csv": "id,name\n1,not source code\n",
-}
-
-# The symbols of SAMPLE_PROJECT, by the path that defines them.
-SAMPLE_SYMBOLS = {
-    "read_json_file": "app/io_utils.py",
-    "Backoff": "app/io_utils.py",
-    "parseEmailAddress": "web/email.js",
-    "ComputeSha256": "cmd/hash.go",
-    "http_get_with_timeout": "src/http.rs",
-    "Slugify": "src/Slugify.java",
-}
-
-
-def write_tree(root: Path, files: Mapping[str, str | bytes], *, dedent: bool = True) -> Path:
-    """Create ``{"relative/path": content}`` under ``root``; str content is dedented."""
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(textwrap.dedent(content) if dedent else content, encoding="utf-8")
-    return root
-
-
-def tree_digest(root: Path, *, skip: tuple[str, ...] = (".codequest",)) -> dict[str, str]:
-    """Path -> blake2b of every regular file under ``root`` (symlinks by their target text)."""
-    out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in skip]
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
-            if os.path.islink(path):
-                out[rel] = "link:" + os.readlink(path)
-                continue
-            st = os.lstat(path)
-            if not os.path.isfile(path):
-                out[rel] = f"special:{st.st_mode:o}"
-                continue
-            h = hashlib.blake2b(digest_size=16)
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            out[rel] = f"{st.st_size}:{h.hexdigest()}"
-    return out
+    ``tests/lsp/conftest.py`` is imported under the same module name ``conftest`` and is
+    collected first; without this, a full run hands those test modules the wrong one.
+    """
+    if isinstance(collector, pytest.Module) and collector.path.parent == Path(__file__).parent:
+        sys.modules["conftest"] = _THIS_CONFTEST
 
 
 @pytest.fixture(scope="session")
