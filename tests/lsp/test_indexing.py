@@ -316,8 +316,13 @@ async def test_restart_reuses_the_index_and_logs_without_progress_support(tmp_pa
     assert client._server is not None and client._server.returncode == 0  # shutdown, exit
 
     # Again, from a client without work-done progress: log messages instead.
-    client = await start(folders, options, capabilities=vscode_capabilities(progress=False))
+    no_progress = vscode_capabilities(progress=False)
+    slow = {"CODEQUEST_TEST_INDEX_DELAY": "0.2"}  # this run takes 6 x 0.2 s
+    client = await start(folders, options, capabilities=no_progress, env=slow)
     try:
+        # Right away, before the run is done: answered from the index the first server stored.
+        reply = await search(client, {"query": "HashPassword", "limit": 1})
+        assert names(reply) == ["HashPassword"] and reply["index"]["state"] != "ready"
         await wait_ready(client)
         assert client.progress_reports == {}
         logged = [m.message for m in client.log_messages]

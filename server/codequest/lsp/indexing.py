@@ -86,6 +86,9 @@ class FolderIndex:
         self.path = path  # as the client names it (URIs we send are built from this)
         self.name = name
         self.workspace: Workspace | None = None
+        # Set once the stored index has been loaded (or failed to); searches wait for it.
+        self.opened = threading.Event()
+        self.open_lock = threading.Lock()
         self.status = IndexStatus()
         self.problem = ""
         # Settings changed: the next run opens a new Workspace; searches use the old one until.
@@ -113,9 +116,10 @@ class FolderIndex:
     def set_status(self, status: IndexStatus) -> None:
         self.status = status
 
-    def stored_files(self) -> int:
-        ws = self.workspace
-        return len(ws.store.files) if ws is not None else 0
+    def wait_opened(self, timeout: float) -> Workspace | None:
+        """The workspace, once the stored index is loaded (a moment at start-up)."""
+        self.opened.wait(timeout)
+        return self.workspace
 
 
 class IndexWorker:

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 SEARCH = "codequest/search"
 MAX_LIMIT = 1000
+# A search that arrives while a folder's stored index is still loading (at start-up) waits
+# this long for it; it never waits for indexing.
+OPEN_WAIT = 10.0
 REQUEST_FAILED = -32803  # LSP RequestFailed: the request was valid but could not be served
 
 
@@ -186,7 +189,7 @@ def run_search(ls: CodeQuestServer, request: SearchRequest) -> dict[str, Any]:
     limit = request.limit or ls.config.max_results
     found: list[tuple[FolderIndex, SearchResult]] = []
     for folder in folders:
-        ws = folder.workspace
+        ws = folder.wait_opened(OPEN_WAIT)
         if ws is None:
             continue
         try:

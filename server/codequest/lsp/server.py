@@ -41,6 +41,7 @@ from codequest.lsp.encoder import SharedQueryEncoder
 from codequest.lsp.indexing import ERROR, IDLE, FolderIndex, IndexStatus, IndexWorker, combine
 from codequest.lsp.progress import REPORT_INTERVAL, Throttle
 from codequest.lsp.protocol import CodeQuestProtocol, plain_converter
+from codequest.prebuilt import open_workspace
 from codequest.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -213,16 +214,23 @@ class CodeQuestServer(LanguageServer):
     def open_folder(self, folder: FolderIndex) -> Workspace | None:
         """The folder's engine workspace, created (and its stored index loaded) if needed.
 
-        Runs in the indexing thread. A folder that cannot be opened (an unknown model, an
-        unreadable folder) is marked ``error`` and the user is told why.
+        Runs in the indexing thread, or in a pool thread for a folder added later. A folder
+        that cannot be opened (an unknown model, an unreadable folder) is marked ``error``
+        and the user is told why.
         """
-        if folder.workspace is not None and not folder.outdated:
-            return folder.workspace
-        config = self.config
+        with folder.open_lock:
+            try:
+                if folder.workspace is None or folder.outdated:
+                    self._open(folder)
+            finally:
+                folder.opened.set()
+            return folder.workspace if not folder.outdated else None
+
+    def _open(self, folder: FolderIndex) -> None:
         try:
-            ws = Workspace(
+            ws = open_workspace(  # a plain Workspace, or one on a prebuilt index (indexPath)
                 folder.path,
-                folder_config(config, folder.path),
+                folder_config(self.config, folder.path),
                 query_encoder=self.ensure_query_encoder(),
             )
             stored = len(ws.store.files)  # loads the persisted index
@@ -233,15 +241,14 @@ class CodeQuestServer(LanguageServer):
             folder.set_status(IndexStatus(ERROR, 0, 0, message))
             self.publish_status(force=True)
             self.show(f"CodeQuest: {message}", types.MessageType.Error)
-            return None
+            return
         folder.workspace = ws
         folder.outdated = False
-        folder.problem = ws.problem
-        if ws.problem:
-            self.log(f"CodeQuest: {folder.name}: {ws.problem}", types.MessageType.Warning)
+        folder.problem = ws.problem or getattr(ws, "fallback_reason", "")
+        if folder.problem:
+            self.log(f"CodeQuest: {folder.name}: {folder.problem}", types.MessageType.Warning)
         folder.set_status(IndexStatus(IDLE, stored, stored))
         self.publish_status(force=True)
-        return ws
 
 
 def _folders_from(params: types.InitializeParams) -> list[tuple[str, str]]:
@@ -310,6 +317,8 @@ def create_server() -> CodeQuestServer:
     ) -> None:
         ls.remove_folders([f.uri for f in params.event.removed])
         added = ls.add_folders([(f.uri, f.name) for f in params.event.added])
+        for uri in added:  # load stored indexes now, not after the run in progress
+            ls.thread_pool.submit(ls.open_folder, ls.folders[uri])
         ls.indexer.request(added)
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)

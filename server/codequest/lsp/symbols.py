@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from codequest.encoders import EncoderError
-from codequest.lsp.search import position_encoding, result_range
+from codequest.lsp.search import OPEN_WAIT, position_encoding, result_range
 from codequest.store import ChunkRecord, Store
 from codequest.types import SearchResult
 
@@ -169,7 +169,7 @@ def workspace_symbols(ls: CodeQuestServer, query: str) -> list[types.SymbolInfor
 
     # Name matches from every folder, best first.
     named: list[tuple[tuple[int, int, int, str], FolderIndex, ChunkRecord]] = []
-    folders = [f for f in ls.folders.values() if f.workspace is not None]
+    folders = [f for f in ls.folders.values() if f.wait_opened(OPEN_WAIT) is not None]
     for folder in folders:
         assert folder.workspace is not None
         table = name_table(folder, folder.workspace.store)
