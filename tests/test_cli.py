@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -266,3 +267,28 @@ def test_search_that_indexes_first_warns_about_limits(
     assert code == 0
     assert "warning: file limit of 1 reached" in err
     json.loads(out)
+
+
+def test_index_says_when_it_waits_for_another_indexer(
+    capsys: pytest.CaptureFixture[str], project: Path
+):
+    import threading
+
+    from codequest.store import writer_lock
+
+    result: list[int] = []
+    with writer_lock(project / ".codequest"):
+        worker = threading.Thread(
+            target=lambda: result.append(main(["index", str(project), *HASHING]))
+        )
+        worker.start()
+        deadline = time.monotonic() + 30
+        seen = ""
+        while "waiting for another CodeQuest process" not in seen:
+            assert time.monotonic() < deadline, "no waiting note"
+            time.sleep(0.05)
+            seen += capsys.readouterr().err
+        assert worker.is_alive()  # still blocked on the lock
+    worker.join(60)
+    assert result == [0]
+    assert "files 6" in capsys.readouterr().out

@@ -142,6 +142,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         except ClusterError as err:
             raise UserError(str(err)) from err
     else:
+        _note_if_locked(ws)
         report = ws.index(progress=_Progress(not args.json))
     if not args.json:
         # Prepare the query encoder now so the first search is fast.
@@ -167,6 +168,19 @@ def cmd_index(args: argparse.Namespace) -> int:
         + (f"  ({rate:.0f} chunks/s embedding)" if rate else "")
     )
     return 0
+
+
+def _note_if_locked(ws: Any) -> None:
+    """Say why we seem to hang when another process (an editor's server) is indexing."""
+    from codequest.store import writer_lock
+
+    with writer_lock(ws.cache_dir, wait=False) as free:
+        if not free:
+            print(
+                f"waiting for another CodeQuest process that is indexing {ws.root} ...",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
