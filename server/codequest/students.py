@@ -1,11 +1,14 @@
 """Students shipped with the package, and their one-time build at first use.
 
 ``server/codequest/data/students/<name>/`` holds a card and a small delta (the learned map
-and, for LoRA students, the LoRA factors; a few hundred KB). The first time an index built
-by the matching teacher needs a query encoder, the delta is combined with the teacher's own
-weights into a servable artifact under ``$CODEQUEST_HOME/students/<name>-<digest>/`` (this
-needs torch once, like the teacher's ONNX export); later processes load that folder with no
-torch at all. Importing this module imports neither torch nor onnxruntime.
+and, for LoRA students, the LoRA factors; a few hundred KB), or only a card for the compact
+adaptation (``base.kind == "teacher-int8"``: the teacher quantised to int8).
+
+The first time an index built by the matching teacher needs a query encoder, the delta is
+combined with the teacher's own weights into a servable artifact under
+``$CODEQUEST_HOME/students/<name>-<digest>/`` (the int8 teacher goes where the fp32 export
+goes). That needs torch once, like the teacher's ONNX export; later processes load the
+folder with no torch at all. Importing this module imports neither torch nor onnxruntime.
 """
 
 from __future__ import annotations
@@ -50,9 +53,12 @@ def shipped_student_dir(teacher_identity: str) -> Path | None:
     for folder, card in shipped_cards():
         if card.get("teacher") != teacher_identity:
             continue
-        target = built_dir(folder)
-        if (target / "card.json").is_file():
-            return target
+        base = card.get("base")
+        compact = isinstance(base, dict) and base.get("kind") == "teacher-int8"
+        if not compact:
+            target = built_dir(folder)
+            if (target / "card.json").is_file():
+                return target
         try:
             from codequest.distill.artifact import build_from_delta
             from codequest.models import resolve_model
@@ -60,6 +66,14 @@ def shipped_student_dir(teacher_identity: str) -> Path | None:
             teacher = resolve_model(str(card.get("teacher_name", "all-MiniLM-L6-v2")))
             if teacher.identity != teacher_identity or teacher.source == "hub":
                 continue
+            if compact:
+                # The compact adaptation ships no weights: the teacher, int8-quantised.
+                from codequest.encoders.export import export_teacher, teacher_onnx_dir
+
+                ready = teacher_onnx_dir(teacher_identity, int8=True)
+                if (ready / "card.json").is_file():
+                    return ready
+                return export_teacher(teacher, int8=True)
             log.info("building shipped student %s for %s (once)", folder.name, teacher_identity)
             return build_from_delta(folder, teacher.path, target)
         except ImportError as err:

@@ -53,7 +53,8 @@ def write_delta(folder: Path, card: dict[str, Any], arrays: dict[str, np.ndarray
 def delta_digest(folder: Path) -> str:
     h = hashlib.blake2b(digest_size=6)
     for name in ("card.json", DELTA_FILE):
-        h.update((folder / name).read_bytes())
+        if (folder / name).is_file():
+            h.update((folder / name).read_bytes())
     return h.hexdigest()
 
 

@@ -2,7 +2,7 @@
 
 Example (the shipped default)::
 
-    codequest distill --student cut2-mlp --ship
+    codequest distill --student teacher-int8 --ship
 
 Progress goes to stderr. Ctrl-C stops after saving what finished; running the same
 command again resumes from the last finished epoch (teacher embeddings are cached too).
@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_STUDENTS = "static-linear,static-mlp,cut2-linear,cut2-mlp,lora-cut2"
+COMPACT = "teacher-int8"  # the compact adaptation: nothing to train, only to measure
+DEFAULT_STUDENTS = "teacher-int8,cut2-linear,cut2-mlp,static-linear,static-mlp,lora-cut2"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +38,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-codes", type=int, default=5000, help="distinct code texts")
     parser.add_argument("--max-files", type=int, default=40_000)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument(
+        "--code-limit",
+        type=int,
+        default=1500,
+        help="distinct code texts the teacher embeds for the contrastive loss (slow on CPU)",
+    )
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--max-pairs", type=int, default=0, help="train on the first N mined pairs (0: all)"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -64,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{spec.name:16} {spec.adaptation:9} base={spec.base} map={spec.map}")
         return 0
     names = [n.strip() for n in args.student.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SPECS]
+    unknown = [n for n in names if n not in SPECS and n != COMPACT]
     if unknown:
         print(
             f"codequest distill: unknown student(s) {unknown}; known: {sorted(SPECS)}",
@@ -112,7 +122,10 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
         max_codes=args.max_codes,
         max_files=args.max_files,
         seed=args.seed,
+        code_limit=args.code_limit,
     )
+    if args.max_pairs:
+        data = data.head(args.max_pairs)
     eval_dir = _eval_dir(args)
     dev = load_dev(teacher, resolved.identity, eval_dir)
     options = TrainOptions(
@@ -122,6 +135,11 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
 
     out_root = Path(args.out) if args.out else codequest_home() / "distill" / "students"
     for name in names:
+        if name == COMPACT:
+            folder = write_compact(resolved, dev, out_root / name)
+            if args.ship and name == names[0]:
+                say(f"[distill] shipped {name} as the default: {ship(folder)}")
+            continue
         spec = SPECS[name]
         work = codequest_home() / "distill" / "work" / slug(resolved.identity) / name
         try:
@@ -229,6 +247,29 @@ def write_result(result: Any, resolved: Any, summary: dict[str, Any], folder: Pa
         static_table=result.base_state.get("table"),
         static_tokenizer=result.base_state.get("tokenizer"),
     )
+    return folder
+
+
+def write_compact(resolved: Any, dev: Any, folder: Path) -> Path:
+    """The int8 teacher as a student: export (cached), score on CoSQA dev, write its card."""
+    from codequest.distill.train import dev_ndcg, say
+    from codequest.encoders.export import export_teacher
+    from codequest.encoders.onnx_query import OnnxQueryEncoder, write_card
+
+    encoder = OnnxQueryEncoder(export_teacher(resolved, int8=True))
+    score = dev_ndcg(dev, encoder.encode_queries(dev.queries))
+    say(f"[distill] {COMPACT}: dev NDCG@10 {score:.4f}")
+    (folder / "delta").mkdir(parents=True, exist_ok=True)
+    card = {
+        "name": COMPACT,
+        "adaptation": "compact",
+        "teacher": resolved.identity,
+        "teacher_name": resolved.name,
+        "dim": encoder.dim,
+        "base": {"kind": COMPACT, "precision": "int8", "quantization": "onnxruntime dynamic"},
+        "metrics": {"cosqa-dev": {"ndcg@10": score}},
+    }
+    write_card(folder / "delta", card)
     return folder
 
 

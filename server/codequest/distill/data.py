@@ -38,6 +38,16 @@ class TrainingData:
     code_index: np.ndarray  # pair -> row of code_vectors
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def head(self, n: int) -> TrainingData:
+        """The first ``n`` pairs (code vectors are kept whole; indices stay valid)."""
+        return TrainingData(
+            self.pairs[:n],
+            self.query_vectors[:n],
+            self.code_vectors,
+            self.code_index[:n],
+            {**self.summary, "pairs_used": min(n, len(self.pairs))},
+        )
+
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -52,7 +62,14 @@ def prepare(
     max_files: int = 40_000,
     seed: int = 0,
     code_max_tokens: int | None = 128,
+    code_limit: int | None = None,
 ) -> TrainingData:
+    """Mine (or reuse) pairs and embed them with the teacher.
+
+    ``code_limit`` embeds only the first that many distinct code texts (the slow part on a
+    CPU); pairs whose code is not embedded keep ``code_index == -1`` and train only the
+    embedding-matching term, not the contrastive one.
+    """
     started = time.monotonic()
     data_dir = codequest_home() / "distill" / "data"
     key = texts_key_of_roots(roots, max_codes, max_files, seed)
@@ -90,8 +107,10 @@ def prepare(
     distinct: dict[str, int] = {}
     for pair in pairs:
         distinct.setdefault(pair.code, len(distinct))
-    code_texts = list(distinct)
-    code_index = np.asarray([distinct[p.code] for p in pairs], dtype=np.int64)
+    code_texts = list(distinct)[:code_limit] if code_limit is not None else list(distinct)
+    code_index = np.asarray(
+        [i if (i := distinct[p.code]) < len(code_texts) else -1 for p in pairs], dtype=np.int64
+    )
     _say(f"[distill] teacher embeds {len(pairs)} queries (cached after the first run) ...")
     query_vectors = cached_embeddings(
         teacher,
@@ -109,7 +128,12 @@ def prepare(
         max_seq_length=code_max_tokens,
         progress=lambda d, n: _say(f"[distill]   code {d}/{n}"),
     )
-    summary = {**summary, "code_max_tokens": code_max_tokens}
+    summary = {
+        **summary,
+        "code_max_tokens": code_max_tokens,
+        "embedded_codes": len(code_texts),
+        "contrastive_pairs": int((code_index >= 0).sum()),
+    }
     _say(f"[distill] training data ready in {time.monotonic() - started:.0f}s")
     return TrainingData(pairs, query_vectors, code_vectors, code_index, summary)
 

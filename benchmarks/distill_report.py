@@ -1,0 +1,414 @@
+"""Distilled query encoders: quality against cost, one row per query-side encoder.
+
+Run ``python -m benchmarks.distill_report`` after ``codequest distill`` has written its
+students. Every row ranks the same teacher document embeddings (brute-force cosine), so
+only the query side changes. Rows: BM25; the teacher under torch and ONNX (fp32, int8);
+every trained student; the shipped default and the teacher fused with BM25.
+
+Quality: NDCG@10, MRR@10, Recall@1/10 on CoSQA test and each csn-maxmin set. Cost: median
+single-query encode time at 1 and 2 threads, parameters, artifact bytes. The JSON result
+records the commit and the machine; a PNG plots CoSQA NDCG@10 against encode time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codequest.distill.evalsets import EvalSet, evaluate_dense, load_beir, metrics_from_ranked
+from codequest.encoders.base import normalize_rows
+from codequest.lexical import LexicalIndex
+from codequest.models import codequest_home
+from codequest.tokens import tokenize
+
+SETS = [
+    "cosqa",
+    "csn-maxmin-python",
+    "csn-maxmin-java",
+    "csn-maxmin-javascript",
+    "csn-maxmin-php",
+    "csn-maxmin-go",
+]
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclass
+class Row:
+    name: str
+    adaptation: str
+    encode: Callable[[list[str]], np.ndarray] | None  # batch of queries -> vectors
+    single: Callable[[int], Callable[[str], Any]] | None  # threads -> one-query function
+    params: int
+    size_bytes: int
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+
+class Bm25:
+    """The product's BM25 (codequest.lexical) over identifier-split tokens."""
+
+    def __init__(self, docs: list[str]) -> None:
+        self.vocab: dict[str, int] = {}
+        terms = []
+        for text in docs:
+            counts: dict[int, int] = {}
+            for tok in tokenize(text):
+                tid = self.vocab.setdefault(tok, len(self.vocab))
+                counts[tid] = counts.get(tid, 0) + 1
+            terms.append((np.fromiter(counts, np.int64), np.fromiter(counts.values(), np.float32)))
+        self.index = LexicalIndex.build(terms, len(self.vocab))
+
+    def scores(self, query: str) -> np.ndarray:
+        return self.index.scores([self.vocab[t] for t in tokenize(query) if t in self.vocab])
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo, hi = float(x.min()), float(x.max())
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
+def hybrid_ranked(
+    evalset: EvalSet, qvecs: np.ndarray, docs: np.ndarray, bm25: Bm25, alpha: float
+) -> list[list[str]]:
+    """Convex fusion of min-max normalised dense and BM25 scores over the whole corpus."""
+    ranked = []
+    dense = qvecs @ docs.T
+    for i, query in enumerate(evalset.query_texts):
+        fused = alpha * _minmax(dense[i]) + (1 - alpha) * _minmax(bm25.scores(query))
+        top = np.argsort(-fused, kind="stable")[:10]
+        ranked.append([evalset.doc_ids[j] for j in top])
+    return ranked
+
+
+def latency_ms(fn: Callable[[str], Any], queries: list[str]) -> tuple[float, float]:
+    """Median and minimum single-query time. On a loaded machine the median carries the
+    scheduler's noise; the minimum approximates the uncontended cost."""
+    for q in queries[:10]:
+        fn(q)
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times), min(times)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def onnx_params(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return int(sum(int(np.prod(t.dims)) for t in model.graph.initializer))
+
+
+def artifact_row(name: str, adaptation: str, folder: Path) -> Row:
+    from codequest.encoders import open_query_artifact
+    from codequest.encoders.onnx_query import OnnxQueryEncoder
+
+    card = json.loads((folder / "card.json").read_text())
+    encoder = open_query_artifact(folder)
+    if card.get("encoder") == "static":
+        table = np.load(folder / "table.npy", mmap_mode="r")
+        with np.load(folder / "map.npz") as m:
+            params = int(np.prod(table.shape)) + sum(int(m[k].size) for k in m.files)
+
+        def single(threads: int) -> Callable[[str], Any]:
+            return encoder.encode_query
+    else:
+        params = onnx_params(folder / str(card.get("onnx_file", "model.onnx")))
+
+        def single(threads: int) -> Callable[[str], Any]:
+            return OnnxQueryEncoder(folder, threads=threads).encode_query
+
+    return Row(
+        name,
+        adaptation,
+        encoder.encode_queries,
+        single,
+        params,  # type: ignore[attr-defined]
+        folder_bytes(folder),
+        note=str(card.get("base", "")),
+    )
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--eval-dir", default=str(ROOT.parent.parent / "shared" / "eval"))
+    parser.add_argument("--students", default=str(codequest_home() / "distill" / "students"))
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--latency-queries", type=int, default=200)
+    parser.add_argument(
+        "--max-queries",
+        type=int,
+        default=0,
+        help="first N queries of each csn-maxmin set (0: all); CoSQA test is always whole",
+    )
+    parser.add_argument("--out", default=str(ROOT / "results"))
+    args = parser.parse_args(argv)
+
+    from sentence_transformers import SentenceTransformer
+
+    from codequest.distill.cache import cached_embeddings
+    from codequest.encoders.export import export_teacher
+    from codequest.models import resolve_model
+    from codequest.students import built_dir, shipped_cards
+
+    resolved = resolve_model("all-MiniLM-L6-v2")
+    teacher = SentenceTransformer(resolved.path, device="cpu")
+    eval_dir = Path(args.eval_dir)
+    sets = {n: load_beir(eval_dir / n, "test") for n in args.sets.split(",") if n}
+    if args.max_queries:
+        sets = {
+            n: s
+            if n == "cosqa"
+            else dataclasses.replace(
+                s,
+                query_ids=s.query_ids[: args.max_queries],
+                query_texts=s.query_texts[: args.max_queries],
+            )
+            for n, s in sets.items()
+        }
+    dev = load_beir(eval_dir / "cosqa", "dev")
+    docs = {
+        n: cached_embeddings(teacher, resolved.identity, s.doc_texts, tag=f"eval-{n}")
+        for n, s in sets.items()
+    }
+    bm25 = {n: Bm25(s.doc_texts) for n, s in sets.items()}
+
+    def teacher_encode(texts: list[str]) -> np.ndarray:
+        return teacher.encode(texts, batch_size=64, normalize_embeddings=True)
+
+    def teacher_single(threads: int) -> Callable[[str], Any]:
+        import torch
+
+        def one(text: str) -> Any:
+            torch.set_num_threads(threads)
+            return teacher.encode([text], normalize_embeddings=True)
+
+        return one
+
+    n_teacher = sum(p.numel() for p in teacher.parameters())
+    rows = [
+        Row("bm25", "lexical", None, None, 0, 0),
+        Row(
+            "teacher (torch)",
+            "teacher",
+            teacher_encode,
+            teacher_single,
+            n_teacher,
+            folder_bytes(Path(resolved.path)),
+        ),
+    ]
+    rows.append(artifact_row("teacher onnx fp32", "compact", export_teacher(resolved)))
+    rows.append(artifact_row("teacher onnx int8", "compact", export_teacher(resolved, int8=True)))
+    latency_queries = sets["cosqa"].query_texts[: args.latency_queries] if "cosqa" in sets else []
+    vectors: dict[tuple[str, str], np.ndarray] = {}
+
+    def measure(row: Row) -> None:
+        print(f"[report] {row.name}", file=sys.stderr, flush=True)
+        for n, s in sets.items():
+            if row.encode is None:
+                ranked = [
+                    [s.doc_ids[j] for j in LexicalIndex.top_of(bm25[n].scores(q), 10)]
+                    for q in s.query_texts
+                ]
+                row.metrics[n] = metrics_from_ranked(ranked, s.query_ids, s.qrels)
+                continue
+            q = normalize_rows(row.encode(s.query_texts))
+            vectors[(row.name, n)] = q
+            row.metrics[n] = evaluate_dense(s, q, docs[n])
+        if row.single is not None and latency_queries:
+            for threads in (1, 2):
+                med, best = latency_ms(row.single(threads), latency_queries)
+                row.latency_ms[f"{threads}t"] = med
+                row.latency_ms[f"{threads}t_min"] = best
+
+    for row in rows:
+        measure(row)
+    # Students are looked up only now, so a student that finishes training while the
+    # baselines are measured is still included.
+    student_root = Path(args.students)
+    for folder in sorted(student_root.glob("*/artifact")):
+        card = json.loads((folder / "card.json").read_text())
+        rows.append(artifact_row(folder.parent.name, str(card.get("adaptation")), folder))
+        measure(rows[-1])
+    shipped = [(f, c) for f, c in shipped_cards() if c.get("default")]
+    default_row = None
+    if shipped:
+        from codequest.students import shipped_student_dir
+
+        built = shipped_student_dir(resolved.identity) or built_dir(shipped[0][0])
+        default_row = artifact_row(f"shipped default ({shipped[0][1]['name']})", "shipped", built)
+        rows.append(default_row)
+        measure(default_row)
+
+    # Hybrid rows: fusion weight picked on CoSQA dev, reported on test.
+    hybrid_rows = []
+    for base in [r for r in rows if r.name == "teacher onnx fp32"] + (
+        [default_row] if default_row else []
+    ):
+        assert base.encode is not None
+        dev_docs = cached_embeddings(teacher, resolved.identity, dev.doc_texts, tag="eval-cosqa")
+        dev_bm25 = Bm25(dev.doc_texts)
+        dev_q = normalize_rows(base.encode(dev.query_texts))
+        best = max(
+            (
+                metrics_from_ranked(
+                    hybrid_ranked(dev, dev_q, dev_docs, dev_bm25, a), dev.query_ids, dev.qrels
+                )["ndcg@10"],
+                a,
+            )
+            for a in (0.5, 0.6, 0.7, 0.8, 0.9)
+        )
+        alpha = best[1]
+        row = Row(
+            f"{base.name} + bm25 hybrid",
+            "hybrid",
+            None,
+            None,
+            base.params,
+            base.size_bytes,
+            note=f"alpha={alpha} (picked on cosqa dev)",
+        )
+        row.latency_ms = dict(base.latency_ms)
+        for n, s in sets.items():
+            ranked = hybrid_ranked(s, vectors[(base.name, n)], docs[n], bm25[n], alpha)
+            row.metrics[n] = metrics_from_ranked(ranked, s.query_ids, s.qrels)
+        hybrid_rows.append(row)
+    rows.extend(hybrid_rows)
+
+    commit = git_commit()
+    result = {
+        "benchmark": "distill",
+        "commit": commit,
+        "machine": machine(),
+        "teacher": resolved.identity,
+        "sets": {n: {"queries": len(s.query_ids), "docs": len(s.doc_ids)} for n, s in sets.items()},
+        "rows": [
+            {
+                "name": r.name,
+                "adaptation": r.adaptation,
+                "params": r.params,
+                "size_bytes": r.size_bytes,
+                "latency_ms": r.latency_ms,
+                "metrics": r.metrics,
+                "note": r.note,
+            }
+            for r in rows
+        ],
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"distill-{commit}.json"
+    path.write_text(json.dumps(result, indent=2))
+    plot(result, out / f"distill-{commit}.png")
+    print(table(result))
+    print(f"[report] wrote {path}", file=sys.stderr)
+    return 0
+
+
+def table(result: dict[str, Any]) -> str:
+    sets = list(result["sets"])
+    head = [
+        "row",
+        "params",
+        "MB",
+        "ms 1t",
+        "min 1t",
+        "ms 2t",
+        "CoSQA NDCG",
+        "MRR",
+        "R@1",
+        "R@10",
+        *[s.replace("csn-maxmin-", "csn-") for s in sets[1:]],
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        c = r["metrics"].get("cosqa", {})
+        cells = [
+            r["name"],
+            f"{r['params'] / 1e6:.1f}M",
+            f"{r['size_bytes'] / 1e6:.1f}",
+            f"{r['latency_ms'].get('1t', float('nan')):.2f}",
+            f"{r['latency_ms'].get('1t_min', float('nan')):.2f}",
+            f"{r['latency_ms'].get('2t', float('nan')):.2f}",
+            f"{c.get('ndcg@10', float('nan')):.3f}",
+            f"{c.get('mrr@10', float('nan')):.3f}",
+            f"{c.get('recall@1', float('nan')):.3f}",
+            f"{c.get('recall@10', float('nan')):.3f}",
+            *[f"{r['metrics'][s]['ndcg@10']:.3f}" for s in sets[1:]],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r in result["rows"]:
+        ms = r["latency_ms"].get("1t_min")
+        ndcg = r["metrics"].get("cosqa", {}).get("ndcg@10")
+        if ms is None or ndcg is None:
+            if ndcg is not None:
+                ax.axhline(ndcg, ls=":", c="grey")
+                ax.text(0.011, ndcg, r["name"], fontsize=7, va="bottom")
+            continue
+        ax.scatter(ms, ndcg)
+        ax.annotate(r["name"], (ms, ndcg), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("single-query encode time, 1 thread, min over 200 queries (ms, log)")
+    ax.set_ylabel("CoSQA test NDCG@10")
+    ax.set_title(f"Query encoders in the teacher's space ({result['commit']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
