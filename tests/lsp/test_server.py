@@ -281,7 +281,8 @@ async def test_malformed_search_params(client: Client, params: Any, message: str
 async def test_malformed_standard_request_gets_invalid_params(client: Client):
     with pytest.raises(JsonRpcInvalidParams) as caught:
         await request(client, types.WORKSPACE_SYMBOL, {"no_query": True})
-    assert "workspace/symbol" in caught.value.message and "query" in caught.value.message
+    expected = "invalid params for workspace/symbol: required field missing @ params.query"
+    assert caught.value.message == expected
     symbols = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="parse"))
     assert symbols
 

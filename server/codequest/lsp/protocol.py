@@ -64,7 +64,7 @@ class _Malformed:
 def _describe(err: BaseException) -> str:
     cause = err.__cause__
     if isinstance(cause, cattrs.ClassValidationError):
-        return "; ".join(cattrs.transform_error(cause, path="params")[:3])
+        return "; ".join(m.replace("@ $.", "@ ") for m in cattrs.transform_error(cause)[:3])
     return str(cause or err)
 
 

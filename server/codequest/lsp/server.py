@@ -24,6 +24,7 @@ from typing import Any
 from lsprotocol import types
 from pygls import uris
 from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from codequest import __version__
@@ -335,9 +336,20 @@ def create_server() -> CodeQuestServer:
     return server
 
 
-class _ExitIsNotAnError(logging.Filter):
+class _ExpectedNotAnError(logging.Filter):
+    """Drops tracebacks of things that are not errors of the server.
+
+    pygls logs a traceback for every request with params that do not fit (our protocol
+    logs one line and answers InvalidParams) and for every request a handler rejects with
+    InvalidParams (the client gets the message); asyncio logs the SystemExit with which
+    pygls ends a TCP session.
+    """
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], SystemExit))
+        if str(record.msg).startswith("Unable to deserialize message"):
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, (SystemExit, JsonRpcInvalidParams))
 
 
 def run_server(tcp: str | None = None) -> int:
@@ -346,14 +358,14 @@ def run_server(tcp: str | None = None) -> int:
         level=logging.WARNING, stream=sys.stderr, format="codequest: %(levelname)s %(message)s"
     )
     server = create_server()
+    quiet = _ExpectedNotAnError()
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(quiet)
     if tcp:
         host, sep, port = tcp.rpartition(":")
         if not sep or not port.isdigit():
             print(f"codequest: error: --tcp expects HOST:PORT, got {tcp!r}", file=sys.stderr)
             return 2
-        # pygls ends a TCP session with sys.exit() inside asyncio's connection callback,
-        # which asyncio logs as an error before the process exits as asked: not an error.
-        logging.getLogger("asyncio").addFilter(_ExitIsNotAnError())
+        logging.getLogger("asyncio").addFilter(quiet)
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
         server.start_io()
