@@ -156,3 +156,20 @@ def test_throttle_and_percent():
     throttle = Throttle(60.0)
     assert throttle.ready() and not throttle.ready() and throttle.ready(force=True)
     assert (percent(1, 3), percent(3, 3), percent(0, 0)) == (33, 100, 100)
+
+
+def test_workspace_folders_then_root_uri_then_root_path():
+    from codequest.lsp.server import _folders_from
+
+    caps = types.ClientCapabilities()
+    folders = [types.WorkspaceFolder(uri="file:///a", name="a")]
+    both = types.InitializeParams(
+        capabilities=caps, workspace_folders=folders, root_uri="file:///r"
+    )
+    assert _folders_from(both) == [("file:///a", "a")]
+    assert _folders_from(types.InitializeParams(capabilities=caps, root_uri="file:///r")) == [
+        ("file:///r", "")
+    ]
+    by_path = types.InitializeParams(capabilities=caps, root_path="/my proj")
+    assert _folders_from(by_path) == [("file:///my%20proj", "")]
+    assert _folders_from(types.InitializeParams(capabilities=caps)) == []
