@@ -213,6 +213,12 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
     rebuilt = open_query_artifact(built).encode_query("read json file")
     assert float(rebuilt @ vectors["lora-cut2"]) > 0.99  # float16 delta
 
+    # The compact adaptation ships only a card; the int8 teacher is exported at first use.
+    cli.ship(cli.write_compact(resolved, dev, tmp_path / "students" / cli.COMPACT))
+    compact = students.shipped_student_dir(resolved.identity)
+    assert compact is not None and compact.name == "teacher-int8"
+    assert open_query_artifact(compact).encode_query("read json file").shape == (32,)
+
     # A student for another teacher is refused with a message naming both.
     from codequest.config import Config
     from codequest.encoders import load_query_encoder

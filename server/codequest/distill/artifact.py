@@ -78,10 +78,11 @@ def build_artifact(
     try:
         if base["kind"] == "static":
             if static_table is None:
-                from model2vec.distill import distill
+                from codequest.distill.train import distilled_table
 
-                model = distill(model_name=teacher_path, pca_dims=int(base["pca_dims"]))
-                static_table, static_tokenizer = np.asarray(model.embedding), model.tokenizer
+                static_table, static_tokenizer = distilled_table(
+                    teacher_path, int(base["pca_dims"])
+                )
             np.save(work / "table.npy", np.asarray(static_table, np.float32))
             map_arrays: dict[str, Any] = dict(mapping)
             np.savez(work / "map.npz", **map_arrays)

@@ -136,15 +136,33 @@ class Featurizer:
 
 class StaticFeaturizer(Featurizer):
     def __init__(self, teacher_path: str, pca_dims: int) -> None:
-        from model2vec.distill import distill
-
-        model = distill(model_name=teacher_path, pca_dims=pca_dims)
-        self.table = np.asarray(model.embedding, dtype=np.float32)
-        self.tokenizer = model.tokenizer
+        self.table, self.tokenizer = distilled_table(teacher_path, pca_dims)
         self.dim = self.table.shape[1]
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         return static_features(self.tokenizer, self.table, list(texts))
+
+
+def distilled_table(teacher_path: str, pca_dims: int) -> tuple[np.ndarray, Any]:
+    """model2vec distillation of the teacher (table, tokenizer), cached: it embeds the whole
+    vocabulary with the teacher, seconds on an idle CPU, minutes on a busy one."""
+    from tokenizers import Tokenizer
+
+    from codequest.distill.cache import cache_dir, texts_key
+
+    key = texts_key([teacher_path], f"model2vec|{pca_dims}")
+    table_path = cache_dir() / f"model2vec-{key}.npy"
+    tok_path = cache_dir() / f"model2vec-{key}.tokenizer.json"
+    if table_path.is_file() and tok_path.is_file():
+        return np.load(table_path), Tokenizer.from_file(str(tok_path))
+    from model2vec.distill import distill
+
+    model = distill(model_name=teacher_path, pca_dims=pca_dims)
+    table = np.asarray(model.embedding, dtype=np.float32)
+    table_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(table_path, table)
+    model.tokenizer.save(str(tok_path))
+    return table, model.tokenizer
 
 
 class CutFeaturizer(Featurizer):
