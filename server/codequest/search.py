@@ -218,9 +218,17 @@ class SymbolTable:
 
 
 def name_similarity(
-    query_key: str, query_parts: tuple[str, ...], key: str, parts: tuple[str, ...]
+    query_key: str,
+    query_parts: tuple[str, ...],
+    key: str,
+    parts: tuple[str, ...],
+    matcher: difflib.SequenceMatcher[str] | None = None,
 ) -> float:
-    """How well a normalised name matches the query's name, 0..1 (1 = same name)."""
+    """How well a normalised name matches the query's name, 0..1 (1 = same name).
+
+    ``matcher``, if given, must already hold ``query_key`` as its second sequence (difflib
+    caches that side), which makes scoring a shortlist cheap.
+    """
     if key == query_key:
         return 1.0
     shared = 0
@@ -233,10 +241,18 @@ def name_similarity(
     contain = 0.0
     if min(len(query_key), len(key)) >= 4 and (query_key in key or key in query_key):
         contain = min(len(query_key), len(key)) / max(len(query_key), len(key))
-    ratio = 0.0
-    if max(dice, contain) < 0.9:
-        ratio = difflib.SequenceMatcher(None, query_key, key, autojunk=False).ratio()
-    return 0.9 * max(dice, contain, ratio)
+    best = max(dice, contain)
+    if best < 0.9:
+        if matcher is None:
+            matcher = difflib.SequenceMatcher(None, autojunk=False)
+            matcher.set_seq2(query_key)
+        matcher.set_seq1(key)
+        # The cheap upper bounds first: most shortlisted names are nowhere near, and a ratio
+        # under 0.56 (a final score under 0.5) is never used.
+        floor = max(best, 0.56)
+        if matcher.real_quick_ratio() > floor and matcher.quick_ratio() > floor:
+            best = max(best, matcher.ratio())
+    return 0.9 * best
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +273,7 @@ class Snapshot:
     file_paths: tuple[str, ...]
     file_words: tuple[frozenset[str], ...]  # stemmed path words per file
     classes: dict[tuple[str, str], tuple[int, int, int]]  # (path, class) -> start, end, pos
+    owners: tuple[tuple[str, str] | None, ...]  # position -> its split class, if any
 
     @classmethod
     def build(cls, store: Store) -> Snapshot:
@@ -282,6 +299,8 @@ class Snapshot:
         file_words = tuple(frozenset(query_words(p.rsplit(".", 1)[0])) for p in file_paths)
         file_demotion = [_demotion(p) for p in file_paths]
         demoted = np.asarray([file_demotion[f] for f in file_of.tolist()], dtype=np.int8)
+        classes = _class_extents(records)
+        owners = tuple(_owner_of(r, classes) for r in records)
         return cls(
             version,
             time.monotonic(),
@@ -296,7 +315,8 @@ class Snapshot:
             file_of,
             file_paths,
             file_words,
-            _class_extents(records),
+            classes,
+            owners,
         )
 
 
@@ -500,10 +520,12 @@ class Searcher:
             out.setdefault(pos, 0.95 if q.qualifier else 1.0)
         shortlist = table.shortlist(q.name_parts, q.name_key)
         scored: list[tuple[float, str]] = []
+        matcher = difflib.SequenceMatcher(None, autojunk=False)
+        matcher.set_seq2(q.name_key)
         for key in shortlist:
             if key == q.name_key:
                 continue
-            sim = name_similarity(q.name_key, q.name_parts, key, table.parts[key])
+            sim = name_similarity(q.name_key, q.name_parts, key, table.parts[key], matcher)
             if sim >= 0.5:
                 scored.append((sim, key))
         scored.sort(reverse=True)
@@ -595,14 +617,14 @@ class Searcher:
         name = np.zeros(len(positions), np.float32)
         path = np.zeros(len(positions), np.float32)
         qwords = set(q.words)
-        if opts.symbol_match and opts.name_feature:
+        if opts.symbol_match and opts.name_feature and w.name:
             if q.kind == QUERY_IDENTIFIER:
                 name = np.fromiter(
                     (names.get(p, 0.0) for p in positions.tolist()), np.float32, len(positions)
                 )
             elif qwords:
                 name = self._name_coverage(snap, positions, qwords)
-        if opts.path_feature and qwords:
+        if opts.path_feature and qwords and w.path:
             files = snap.file_of[positions]
             cover = {f: len(qwords & snap.file_words[f]) / len(qwords) for f in set(files.tolist())}
             path = np.fromiter((cover[f] for f in files.tolist()), np.float32, len(positions))
@@ -646,6 +668,10 @@ class Searcher:
         cache: dict[int, float] = {}
         out = np.zeros(len(positions), np.float32)
         words_of = snap.symbols.words
+        # A name word counts when it is a query word or a 3+ letter prefix of one.
+        known = set(qwords)
+        for x in qwords:
+            known.update(x[:i] for i in range(3, len(x)))
         name_ids = snap.symbols.name_id[positions].tolist()
         for i, nid in enumerate(name_ids):
             if nid < 0:
@@ -653,10 +679,7 @@ class Searcher:
             value = cache.get(nid)
             if value is None:
                 words = words_of[nid]
-                hit = 0
-                for w in words:
-                    if w in qwords or (len(w) >= 3 and any(x.startswith(w) for x in qwords)):
-                        hit += 1
+                hit = sum(1 for w in words if w in known)
                 value = hit / len(words) if words else 0.0
                 cache[nid] = value
             out[i] = value
@@ -665,16 +688,15 @@ class Searcher:
     @staticmethod
     def _file_scores(files: np.ndarray, score: np.ndarray) -> np.ndarray:
         """A file's strength: its best chunk plus half its second best, normalised to 0..1."""
-        best: dict[int, list[float]] = {}
-        for f, s in zip(files.tolist(), score.tolist(), strict=True):
-            top = best.setdefault(f, [0.0, 0.0])
-            if s > top[0]:
-                top[0], top[1] = s, top[0]
-            elif s > top[1]:
-                top[1] = s
-        value = {f: a + 0.5 * b for f, (a, b) in best.items()}
-        high = max(value.values()) or 1.0
-        return np.fromiter((value[f] / high for f in files.tolist()), np.float32, len(files))
+        order = np.lexsort((-score, files))
+        f_sorted, s_sorted = files[order], score[order]
+        first = np.flatnonzero(np.r_[True, f_sorted[1:] != f_sorted[:-1]])
+        nxt = np.minimum(first + 1, len(f_sorted) - 1)
+        has_second = (nxt != first) & (f_sorted[nxt] == f_sorted[first])
+        value = s_sorted[first] + 0.5 * np.where(has_second, s_sorted[nxt], 0.0)
+        per_chunk = value[np.searchsorted(f_sorted[first], files)]
+        high = float(value.max())
+        return (per_chunk / high if high > 0 else per_chunk).astype(np.float32)
 
     # -- results -------------------------------------------------------------------------
     def _collect(
@@ -783,19 +805,23 @@ class Searcher:
         return results
 
 
-def _owner(snap: Snapshot, pos: int) -> tuple[str, str] | None:
+def _owner_of(
+    record: ChunkRecord, classes: Mapping[tuple[str, str], tuple[int, int, int]]
+) -> tuple[str, str] | None:
     """The split class a method chunk (or a class header chunk) belongs to, if any."""
-    record = snap.records[pos]
     if not record.symbol or record.kind == KIND_WINDOW:
         return None
-    key = (record.path, record.symbol) if record.kind == KIND_CLASS else None
-    if key is not None and key in snap.classes:
-        return key
+    if record.kind == KIND_CLASS and (record.path, record.symbol) in classes:
+        return (record.path, record.symbol)
     if "." in record.symbol:
         owner = (record.path, record.symbol.rsplit(".", 1)[0])
-        if owner in snap.classes:
+        if owner in classes:
             return owner
     return None
+
+
+def _owner(snap: Snapshot, pos: int) -> tuple[str, str] | None:
+    return snap.owners[pos]
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
