@@ -1,1 +1,0 @@
-"""The end-to-end tests' helpers live in ``lsp_helpers.py``; nothing is shared by fixture."""
