@@ -104,9 +104,13 @@ class Progress:
 
     def update(self, n: int = 1) -> None:
         self.done += n
-        if not self.tty:
-            return
         now = time.monotonic()
+        if not self.tty:
+            if self.enabled and now - max(self.last, self.started) >= 30:
+                self.last = now
+                sys.stderr.write(f"  {self.label}: {self.done}/{self.total}\n")
+                sys.stderr.flush()
+            return
         if self.done < self.total and now - self.last < 0.1:
             return
         self.last = now

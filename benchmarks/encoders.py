@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -73,15 +74,23 @@ class CachingDocumentEncoder:
             vecs = np.load(vecs_path)
         except (OSError, ValueError):
             return  # a damaged cache is recomputed, never trusted
-        if len(keys) != len(vecs) or vecs.ndim != 2 or vecs.shape[1] != self.dim:
+        if keys.dtype.kind == "S":  # an older layout; bytes(k) would drop trailing NULs
+            keys = keys.view(np.uint8).reshape(len(keys), -1)
+        if (
+            len(keys) != len(vecs)
+            or keys.ndim != 2
+            or keys.shape[1] != 32
+            or vecs.ndim != 2
+            or vecs.shape[1] != self.dim
+        ):
             return
-        self._vectors = {bytes(k): v for k, v in zip(keys, vecs, strict=True)}
+        self._vectors = {k.tobytes(): v for k, v in zip(keys, vecs, strict=True)}
 
     def save(self) -> None:
         with self._lock:
             if not self._dirty or not self._vectors:
                 return
-            keys = np.frombuffer(b"".join(self._vectors), dtype="S32")
+            keys = np.frombuffer(b"".join(self._vectors), dtype=np.uint8).reshape(-1, 32)
             vecs = np.stack(list(self._vectors.values())).astype(np.float32)
             save_npy_atomic(self.folder / "vectors.npy", vecs)
             save_npy_atomic(self.folder / "keys.npy", keys)
@@ -105,6 +114,7 @@ class CachingDocumentEncoder:
             for i in missing:
                 todo.setdefault(keys[i], texts[i])
             items = list(todo.items())
+            last_save = time.monotonic()
             for start in range(0, len(items), 256):
                 part = items[start : start + 256]
                 vecs = self.inner.encode_documents([t for _, t in part])
@@ -114,6 +124,9 @@ class CachingDocumentEncoder:
                     self._dirty = True
                 if on_batch is not None:
                     on_batch(len(part))
+                if time.monotonic() - last_save > 60:  # an interrupted run keeps its work
+                    self.save()
+                    last_save = time.monotonic()
             self.save()
         if not texts:
             return np.zeros((0, self.dim), np.float32)

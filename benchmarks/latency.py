@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,40 @@ def ef_sweep(store: Store, vectors: np.ndarray, *, k: int = 10) -> list[dict[str
     return rows
 
 
+def profile_search(
+    searcher: Searcher, queries: Sequence[str], *, limit: int, top: int = 12
+) -> list[dict[str, Any]]:
+    """Where search time goes: the functions with the most own time under cProfile.
+
+    cProfile inflates Python-level work relative to C calls, so read the shares as a
+    ranking of suspects, not as exact fractions.
+    """
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for q in queries:
+        searcher.search(q, limit=limit)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw.values()) or 1.0
+    rows = sorted(raw.items(), key=lambda kv: -kv[1][2])[:top]
+    out = []
+    for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in rows:
+        short = "/".join(Path(filename).parts[-2:]) if filename != "~" else "builtin"
+        out.append(
+            {
+                "function": f"{short}:{line}({name})",
+                "calls_per_query": round(calls / max(1, len(queries)), 1),
+                "own_share": round(tottime / total, 3),
+                "cumulative_ms_per_query": round(cumtime * 1000 / max(1, len(queries)), 3),
+            }
+        )
+    return out
+
+
 def measure_store(
     store: Store,
     queries: Sequence[str],
@@ -163,6 +198,7 @@ def measure_store(
     v50 = out["breakdown"]["vector_search"].get("p50_ms", 0.0)
     l50 = out["breakdown"]["bm25"].get("p50_ms", 0.0)
     out["breakdown"]["rest_p50_ms"] = round(max(0.0, s50 - v50 - l50), 4)
+    out["profile"] = profile_search(searcher, queries[:100], limit=limit)
     if sweep and not exact:
         out["ef_sweep"] = ef_sweep(store, vectors[: min(len(vectors), 100)])
     bar.close(

@@ -467,3 +467,92 @@ def plot(result: dict[str, Any], out_dir: Path, stem: str) -> list[str]:
 def write_json(result: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+# -- markdown for benchmarks/README.md ---------------------------------------------------------
+def headline_markdown(result: dict[str, Any]) -> str:
+    """The README's headline tables, from a results JSON."""
+    m = result["machine"]
+    lines = [
+        f"Commit `{result['commit']['short']}`, {m['cpu_model']} ({m['cpu_count']} cores"
+        f"{', AVX512-BF16' if m.get('cpu_bf16') else ''}), load average "
+        f"{result['load'].get('start')} at the start and {result['load'].get('end')} at the end.",
+        "",
+    ]
+    beir = result.get("quality", {}).get("beir", [])
+    if beir:
+        lines += [
+            "| set | config | MRR@10 | NDCG@10 | R@1 | R@5 | R@10 | encode p50 ms |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in beir:
+            lines.append(
+                f"| {r['dataset']} | {r['config']} | {_fmt(r.get('mrr@10'), 4)} | "
+                f"{_fmt(r.get('ndcg@10'), 4)} | {_fmt(r.get('recall@1'))} | "
+                f"{_fmt(r.get('recall@5'))} | {_fmt(r.get('recall@10'))} | "
+                f"{_fmt(r['encode_ms'].get('p50_ms'), 2)} |"
+            )
+        lines.append("")
+    sb = result.get("quality", {}).get("stdlib_bench", {})
+    if sb.get("configs"):
+        lines += [
+            "| stdlib-bench config | NDCG@10 | symbol | semantic | architecture | median lines |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in sb["configs"]:
+            c = r["per_category"]
+            lines.append(
+                f"| {r['config']} | {_fmt(r['ndcg@10'], 4)} | {_fmt(c.get('symbol'), 4)} | "
+                f"{_fmt(c.get('semantic'), 4)} | {_fmt(c.get('architecture'), 4)} | "
+                f"{r['median_result_lines']} |"
+            )
+        lines.append("")
+    lat = result.get("latency", {})
+    if lat.get("sizes"):
+        lines += [
+            "| chunks | vector search | recall@10 | search p50 / p95 / p99 ms | vectors p50 | "
+            "BM25 p50 | with encode p50 |",
+            "|---:|---|---:|---|---:|---:|---:|",
+        ]
+        for s in lat["sizes"]:
+            q = s["search"]
+            lines.append(
+                f"| {s['chunks']:,} | {s['vector_search_mode']} (ef {s['expansion_search']}) | "
+                f"{s['recall@10']:.3f} | {q.get('p50_ms'):.2f} / {q.get('p95_ms'):.2f} / "
+                f"{q.get('p99_ms'):.2f} | {s['breakdown']['vector_search'].get('p50_ms'):.2f} | "
+                f"{s['breakdown']['bm25'].get('p50_ms'):.2f} | "
+                f"{_fmt(s['search_with_encode'].get('p50_ms'), 2)} |"
+            )
+        lines.append("")
+    if lat.get("lsp"):
+        lines += [
+            "| LSP round trip | recall@10 | p50 ms | p95 ms | p99 ms | server RSS MB |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in lat["lsp"]:
+            lines.append(
+                f"| {r['chunks']:,} chunks, {r['variant']} | {_fmt(r.get('recall@10'))} | "
+                f"{_fmt(r.get('p50_ms'), 2)} | {_fmt(r.get('p95_ms'), 2)} | "
+                f"{_fmt(r.get('p99_ms'), 2)} | {_fmt(r.get('server_rss_mb'), 0)} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Render a results JSON")
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--markdown", action="store_true", help="README headline tables")
+    parser.add_argument("--plots", action="store_true", help="(re)draw the plots beside it")
+    args = parser.parse_args(argv)
+    result = json.loads(args.results.read_text())
+    if args.plots:
+        plot(result, args.results.parent, args.results.stem)
+    print(headline_markdown(result) if args.markdown else render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -383,6 +383,23 @@ class Bench:
                 return
             self.result["indexing"] = json.loads(out.read_text())
 
+    def memory_summary(self) -> dict[str, Any]:
+        """Item 4 in one place: peak RSS of indexing, resident RSS of a loaded server."""
+        out: dict[str, Any] = {}
+        sub = self.result.get("indexing", {}).get("subset", {})
+        if sub:
+            out["indexing_peak_rss_mb"] = sub["memory"]["peak_rss_mb"]
+            out["indexing_ru_maxrss_mb"] = sub["memory"]["ru_maxrss_mb"]
+            out["indexing_what"] = (
+                f"cold index of {sub['cold']['chunks']} chunks with {sub['model']} "
+                "(child process, includes the model)"
+            )
+        for row in self.result.get("latency", {}).get("lsp", []):
+            if row.get("status") == "ok":
+                key = f"server_rss_mb_{row['chunks']}_{row['variant'].split()[0]}"
+                out[key] = row.get("server_rss_mb")
+        return out
+
     # -- the run -------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         started = time.perf_counter()
@@ -394,6 +411,7 @@ class Bench:
             self.latency(with_lsp="lsp" in self.sections)
         if "indexing" in self.sections:
             self.indexing()
+        self.result["memory"] = self.memory_summary()
         self.result["threads"] = thread_info()
         self.result["load"]["end"] = load_average()
         self.result["seconds"] = round(time.perf_counter() - started, 1)

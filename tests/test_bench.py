@@ -155,6 +155,19 @@ def test_build_store_round_trips_and_searches(tmp_path: Path) -> None:
     assert np.allclose(loaded.vectors.get(3, dtype=np.float32), vectors[2], atol=1e-2)
 
 
+def test_embedding_cache_round_trips_every_key(tmp_path: Path) -> None:
+    from benchmarks.encoders import CachingDocumentEncoder
+
+    # 2,000 sha256 keys: several end in a NUL byte, which a bytes-dtype array would drop.
+    texts = [f"def f{i}(): return {i}" for i in range(2000)]
+    first = CachingDocumentEncoder(HashingEncoder(), tmp_path / "cache")
+    vectors = first.encode_documents(texts)
+    again = CachingDocumentEncoder(HashingEncoder(), tmp_path / "cache")
+    assert again.cached_fraction(texts) == 1.0
+    assert np.array_equal(again.encode_documents(texts), vectors)
+    assert again.misses == 0 and again.hits == len(texts)
+
+
 # -- the stdlib-bench scorer port ----------------------------------------------------------
 @needs_stdlib_bench
 @pytest.mark.parametrize("name", ["bm25", "grep", "semble_bm25"])
