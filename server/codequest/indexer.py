@@ -27,6 +27,9 @@ from codequest.types import Chunk, IndexReport, SourceFile
 
 # Chunks embedded per encoder call; sentence-transformers sorts each call by length.
 EMBED_BATCH = 256
+# The first batches are small and then double up to EMBED_BATCH, so an editor that searches
+# while a cold index is being built gets its first semantic results within seconds.
+FIRST_EMBED_BATCH = 16
 CHECKPOINT_SECONDS = 30.0
 
 ProgressFn = Callable[[int, int, str], None]
@@ -73,6 +76,7 @@ class _Run:
     embedded: int = 0
     reused: int = 0
     changed: bool = False
+    batch_limit: int = FIRST_EMBED_BATCH
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     last_save: float = field(default_factory=time.monotonic)
 
@@ -126,6 +130,7 @@ class _Run:
             )
         self.timings["writing"] += time.perf_counter() - started
         self.pending.clear()
+        self.batch_limit = min(EMBED_BATCH, self.batch_limit * 2)
         self.pending_texts = 0
         self.pending_chunks = 0
         self.pending_growth = 0
@@ -196,7 +201,7 @@ def index_workspace(
                 f"{total - done + 1} files were not indexed (raise maxChunks to index them)"
             )
             break
-        if run.pending_chunks >= EMBED_BATCH:
+        if run.pending_chunks >= run.batch_limit:
             run.flush()
         if progress and (done == total or done % 16 == 0 or run.pending_texts == 0):
             progress(done, total, f"{done} of {total} files")
