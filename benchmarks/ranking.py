@@ -505,6 +505,11 @@ def main(argv: list[str] | None = None) -> int:
         beir_rows = {
             k: v for k, v in rows().items() if (not k.startswith(("- ", "class "))) or k in keep
         }
+        # The dense:lexical ratio for natural language, read on CoSQA dev (not test).
+        for lex in (0.1, 0.35, 0.5, 1.0):
+            weights = dict(DEFAULT_WEIGHTS)
+            weights[QUERY_NATURAL] = dataclasses.replace(weights[QUERY_NATURAL], lexical=lex)
+            beir_rows[f"natural lexical={lex} (dense 0.5)"] = RankingOptions(weights=weights)
         report["beir"] = {}
         for name in args.beir:
             store, doc_of = beir_store(name, encoder.encode_documents, cache)
