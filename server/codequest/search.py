@@ -665,25 +665,20 @@ class Searcher:
     @staticmethod
     def _name_coverage(snap: Snapshot, positions: np.ndarray, qwords: set[str]) -> np.ndarray:
         """Share of a definition name's words that the query mentions (stemmed, prefix-aware)."""
-        cache: dict[int, float] = {}
-        out = np.zeros(len(positions), np.float32)
         words_of = snap.symbols.words
         # A name word counts when it is a query word or a 3+ letter prefix of one.
         known = set(qwords)
         for x in qwords:
             known.update(x[:i] for i in range(3, len(x)))
-        name_ids = snap.symbols.name_id[positions].tolist()
-        for i, nid in enumerate(name_ids):
-            if nid < 0:
-                continue
-            value = cache.get(nid)
-            if value is None:
+        # One computation per distinct name, not per chunk.
+        uniq, inverse = np.unique(snap.symbols.name_id[positions], return_inverse=True)
+        values = np.zeros(len(uniq), np.float32)
+        for j, nid in enumerate(uniq.tolist()):
+            if nid >= 0:
                 words = words_of[nid]
-                hit = sum(1 for w in words if w in known)
-                value = hit / len(words) if words else 0.0
-                cache[nid] = value
-            out[i] = value
-        return out
+                if words:
+                    values[j] = sum(1 for w in words if w in known) / len(words)
+        return values[inverse.reshape(-1)]
 
     @staticmethod
     def _file_scores(files: np.ndarray, score: np.ndarray) -> np.ndarray:
