@@ -179,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--latency-queries", type=int, default=200)
     parser.add_argument(
+        "--only", default="", help="comma-separated student names: measure only these rows"
+    )
+    parser.add_argument("--merge", default="", help="add the rows to this result JSON")
+    parser.add_argument(
         "--max-queries",
         type=int,
         default=0,
@@ -264,18 +268,23 @@ def main(argv: list[str] | None = None) -> int:
                 row.latency_ms[f"{threads}t"] = med
                 row.latency_ms[f"{threads}t_min"] = best
 
+    only = {n for n in args.only.split(",") if n}
+    if only:
+        rows = []
     for row in rows:
         measure(row)
     # Students are looked up only now, so a student that finishes training while the
     # baselines are measured is still included.
     student_root = Path(args.students)
     for folder in sorted(student_root.glob("*/artifact")):
+        if only and folder.parent.name not in only:
+            continue
         card = json.loads((folder / "card.json").read_text())
         rows.append(artifact_row(folder.parent.name, str(card.get("adaptation")), folder))
         measure(rows[-1])
     shipped = [(f, c) for f, c in shipped_cards() if c.get("default")]
     default_row = None
-    if shipped:
+    if shipped and not only:
         from codequest.students import shipped_student_dir
 
         built = shipped_student_dir(resolved.identity) or built_dir(shipped[0][0])
@@ -341,6 +350,20 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"distill-{commit}.json"
+    if args.merge:
+        path = Path(args.merge)
+        merged = json.loads(path.read_text())
+        names = {r["name"] for r in result["rows"]}
+        kept = [r for r in merged["rows"] if r["name"] not in names]
+        # Students go before the hybrid rows, which stay last.
+        hybrid = [r for r in kept if r["adaptation"] == "hybrid"]
+        rest = [r for r in kept if r["adaptation"] != "hybrid"]
+        merged["rows"] = rest + result["rows"] + hybrid
+        merged.setdefault("merged_runs", []).append(
+            {"commit": commit, "machine": result["machine"], "rows": sorted(names)}
+        )
+        result = merged
+        commit = str(merged["commit"])
     path.write_text(json.dumps(result, indent=2))
     plot(result, out / f"distill-{commit}.png")
     print(table(result))

@@ -187,6 +187,7 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
             tokenizer=tokenizer,
         )
         assert len(result.history) == 1
+        assert bool(result.lora) == bool(spec.lora_rank)
         folder = cli.write_result(result, resolved, data.summary, tmp_path / "students" / name)
         encoder = open_query_artifact(folder / "artifact")
         assert isinstance(encoder, OnnxQueryEncoder)

@@ -127,7 +127,7 @@ def lora_delta(peft_model: Any) -> dict[str, np.ndarray]:
     for name, module in peft_model.named_modules():
         if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
             scale = float(module.scaling["default"])
-            key = name.split("model.", 1)[-1] if name.startswith("base_model.") else name
+            key = name.removeprefix("base_model.model.")
             out[f"{key}.A"] = module.lora_A["default"].weight.detach().numpy().copy()
             out[f"{key}.B"] = (module.lora_B["default"].weight.detach().numpy() * scale).copy()
     return out
@@ -139,7 +139,8 @@ def apply_lora_delta(transformer: Any, delta: dict[str, np.ndarray]) -> None:
     names = sorted({k[: -len(".A")] for k in delta if k.endswith(".A")})
     with torch.no_grad():
         for name in names:
-            target = modules.get(name)
+            # Older deltas named modules with a leftover "model." prefix.
+            target = modules.get(name) or modules.get(name.removeprefix("model."))
             if target is None:
                 raise KeyError(f"LoRA delta names module {name!r}, not in the transformer")
             update = torch.from_numpy(delta[f"{name}.B"] @ delta[f"{name}.A"])

@@ -399,7 +399,10 @@ def train_student(
     if state["epoch"] == 0:
         state["best"], state["best_epoch"] = initial, 0
         state["best_map"] = mapping.to_numpy()
-        state["best_lora"] = {}
+        # LoRA's B starts at zero, so the epoch-0 delta is the plain cut; keep its shape.
+        from codequest.distill.modules import lora_delta
+
+        state["best_lora"] = lora_delta(student.transformer) if student is not None else {}
         say(f"[distill] {spec.name}: ridge start, dev NDCG@10 {initial:.4f}")
     try:
         for epoch in range(state["epoch"] + 1, options.epochs + 1):
