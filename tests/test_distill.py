@@ -188,6 +188,19 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
         )
         assert len(result.history) == 1
         assert bool(result.lora) == bool(spec.lora_rank)
+        if not spec.lora_rank:
+            # Same data and options with one more epoch: resumes from the checkpoint.
+            more = train_student(
+                spec,
+                data,
+                dev,
+                teacher_path=resolved.path,
+                options=replace(options, epochs=2),
+                work_dir=tmp_path / "work" / name,
+                tokenizer=tokenizer,
+            )
+            assert [h["epoch"] for h in more.history] == [1, 2]
+            assert more.history[0] == result.history[0]
         folder = cli.write_result(result, resolved, data.summary, tmp_path / "students" / name)
         encoder = open_query_artifact(folder / "artifact")
         assert isinstance(encoder, OnnxQueryEncoder)

@@ -382,7 +382,8 @@ def train_student(
         dev_feats = cached_features(featurizer, spec, teacher_path, dev.queries)
     features_t = torch.from_numpy(features)
     checkpoint = work_dir / "checkpoint.pt"
-    key = json.dumps([asdict(spec), asdict(options), n], sort_keys=True)
+    # Everything but the epoch count: asking for more epochs resumes instead of restarting.
+    key = json.dumps([asdict(spec), asdict(replace(options, epochs=0)), n], sort_keys=True)
     state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "history": []}
     if checkpoint.is_file():
         saved = torch.load(checkpoint, weights_only=False)
