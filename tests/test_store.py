@@ -335,3 +335,62 @@ def test_writer_lock_is_exclusive(tmp_path: Path):
             assert second is False
     with writer_lock(tmp_path / "idx", wait=False) as again:
         assert again is True
+
+
+# -- churn --------------------------------------------------------------------------------
+
+CHURN_SCRIPT = """
+import sys
+import numpy as np
+from codequest.encoders import HashingEncoder
+from codequest.store import ChunkRecord, FileRecord, Store
+
+enc = HashingEncoder(dim=32, seed=3)
+store = Store(sys.argv[1], enc.identity, enc.dim)
+rng = np.random.default_rng(0)
+
+def put(path, count, tag):
+    records = [
+        (ChunkRecord(0, path, "python", "function", f"f{tag}_{i}", i, i, f"{path}-{tag}-{i}", "p"),
+         {f"f{tag}": 1})
+        for i in range(count)
+    ]
+    texts = [f"def f{tag}_{i}(): return {i}" for i in range(count)]
+    store.put_file(FileRecord(path, "python", str(tag), 1, 1, ()), records,
+                   enc.encode_documents(texts))
+
+for f in range(40):
+    put(f"f{f}.py", 4, 0)
+for cycle in range(1, int(sys.argv[2]) + 1):
+    put(f"f{int(rng.integers(40))}.py", int(rng.integers(1, 7)), cycle)
+    if cycle % 500 == 0:
+        store.save()
+        store = Store.load(sys.argv[1])
+assert len(store.vectors) == len(store.chunks), (len(store.vectors), len(store.chunks))
+ids = np.fromiter(store.chunks, dtype=np.uint64)
+assert all(v is not None for v in store.vectors.get(ids, dtype=np.float32))
+found, _ = store.search_vectors(enc.encode_query("f1"), len(store.chunks))
+assert set(found.tolist()) <= set(store.chunks)
+print("OK", len(store.chunks))
+"""
+
+
+def test_a_long_edit_session_neither_hangs_nor_loses_vectors(tmp_path: Path):
+    """usearch < 2.26 spins forever in remove() (or stops finding live keys) once its key
+    table is full of tombstones, after about as many removals as its capacity; an editor
+    session re-embedding one small project for an hour gets there. The store rebuilds the
+    vector index before that point."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "churn.py"
+    script.write_text(CHURN_SCRIPT)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / "idx"), "3000"],
+            capture_output=True, text=True, timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the store hung while files were replaced over and over")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("OK")

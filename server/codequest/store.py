@@ -41,6 +41,13 @@ EXPANSION_SEARCH = 200
 EXACT_SEARCH_LIMIT = 20_000
 # Loads retried when a concurrent writer replaced the store while it was being read.
 LOAD_ATTEMPTS = 10
+# usearch < 2.26 (pinned: 2.26 crashes next to onnxruntime) never reclaims the tombstones
+# remove() leaves in its key table. After about as many removals as the index's capacity,
+# remove() stops finding live keys (they linger as ghosts), then spins forever (upstream
+# issues #753 and #769). Saving and loading does not reset that; building a fresh index
+# from the live vectors does, so the store does it after REBUILD_AFTER x capacity removals.
+REBUILD_AFTER = 0.5
+REBUILD_MIN = 32
 
 
 class StoreError(Exception):
@@ -151,6 +158,7 @@ class Store:
         self.extra: dict[str, Any] = {}  # format-versioned extension data (e.g. prebuilt info)
         self.version = 0  # bumped on every mutation; search snapshots compare it
         self.vectors = _new_index(dim)
+        self.churn = 0  # vectors removed since self.vectors was last built fresh
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -273,6 +281,7 @@ class Store:
         self.vocab = list(payload["vocab"])
         self.vocab_ids = {term: i for i, term in enumerate(self.vocab)}
         self.extra = dict(payload.get("extra", {}))
+        self.churn = int(payload.get("churn", 0))
         for row in payload["chunks"]:
             cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row
             self.chunks[cid] = ChunkRecord(
@@ -358,6 +367,7 @@ class Store:
             "chunks": chunks,
             "files": files,
             "extra": self.extra,
+            "churn": self.churn,
             "vectors_file": vectors_name,
             "vectors_size": vectors_path.stat().st_size,
             "vectors_digest": _file_digest(vectors_path),
@@ -478,8 +488,26 @@ class Store:
             if record is not None and self.by_hash.get(record.content_hash) == cid:
                 del self.by_hash[record.content_hash]
         if old.chunk_ids:
-            self.vectors.remove(np.asarray(old.chunk_ids, dtype=np.uint64))
+            removed = self.vectors.remove(np.asarray(old.chunk_ids, dtype=np.uint64))
+            self.churn += len(old.chunk_ids)
+            limit = max(REBUILD_MIN, REBUILD_AFTER * self.vectors.capacity)
+            if int(np.sum(removed)) != len(old.chunk_ids) or self.churn >= limit:
+                self._rebuild_vectors()
         return True
+
+    def _rebuild_vectors(self) -> None:
+        """Build a fresh usearch index from the live vectors (see REBUILD_AFTER)."""
+        ids = np.fromiter(self.chunks, dtype=np.uint64, count=len(self.chunks))
+        fresh = _new_index(self.dim)
+        if len(ids):
+            got = self.vectors.get(ids, dtype=np.float32)
+            rows = [got] if isinstance(got, np.ndarray) and got.ndim == 1 else list(got)
+            if any(row is None for row in rows):
+                raise StoreError("index vectors were lost in memory; re-index from scratch")
+            fresh.add(ids, np.vstack(rows).astype(np.float32))
+        fresh.expansion_search = EXPANSION_SEARCH
+        self.vectors = fresh
+        self.churn = 0
 
     # -- queries -------------------------------------------------------------------------
     def search_vectors(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
