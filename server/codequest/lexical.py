@@ -54,10 +54,12 @@ class LexicalIndex:
                 np.zeros(vocab_size, np.float32),
                 0,
             )
-        lengths = np.fromiter((int(c.sum()) for _, c in terms), dtype=np.float32, count=size)
         term_ids = np.concatenate([t for t, _ in terms]).astype(np.int64)
         tfs = np.concatenate([c for _, c in terms]).astype(np.float32)
         doc = np.repeat(np.arange(size, dtype=np.int32), [len(t) for t, _ in terms])
+        # Chunk lengths (sums of term counts) in one pass; a numpy call per chunk took
+        # about a second at 100k chunks on every snapshot rebuild.
+        lengths = np.bincount(doc, weights=tfs, minlength=size).astype(np.float32)
         avg = float(lengths.mean()) or 1.0
         norm = K1 * (1.0 - B + B * lengths[doc] / avg)
         weights = tfs * (K1 + 1.0) / (tfs + norm)
