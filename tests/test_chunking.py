@@ -633,3 +633,12 @@ def test_decorators_and_templates_start_their_definitions() -> None:
         ("method", "Vec.push", 4, 4),
         ("method", "Vec.push", 6, 6),
     ]
+
+
+def test_one_long_line_does_not_hide_the_definitions_around_it() -> None:
+    blob = "DATA = '" + "A" * 30_000 + "'\n"
+    funcs = "".join(f"def func_{i}():\n    return {i}\n\n\n" for i in range(12))
+    chunks = chunk_source("gen.py", "python", blob + funcs)
+    symbols = {c.symbol for c in chunks}
+    assert {f"func_{i}" for i in range(12)} <= symbols
+    assert all(len(c.text) <= 20_000 for c in chunks)
