@@ -59,10 +59,10 @@ __all__ = ["MAX_CHUNK_CHARS", "chunk_source", "content_hash", "supported_languag
 
 # A chunk's text is truncated to this many characters (its line range is not).
 MAX_CHUNK_CHARS = 20_000
-# A file whose lines average more than this is minified or generated: definitions that share
-# one huge line cannot be told apart in the text anyway, so it gets plain windows. One long
-# line (a base64 constant) in ordinary code does not count; that file is still parsed.
-MINIFIED_MEAN_LINE = 500
+# A short file with a line longer than MAX_CHUNK_CHARS is minified: definitions that share one
+# huge line cannot be told apart in the text anyway, so it gets plain windows. A file with at
+# least this many lines is ordinary code with a long constant in it, and is still parsed.
+MINIFIED_MAX_LINES = 20
 # Gaps between definitions with fewer non-blank lines than this are noise (a closing brace,
 # a lone import) and are not worth a chunk of their own.
 MIN_GAP_LINES = 3
@@ -733,8 +733,9 @@ def chunk_source(
     """Split one file into chunks sorted by ``(start_line, end_line)``.
 
     Files in ``supported_languages()`` are split at definitions, the code between them goes
-    into windows; other languages, and minified files (lines averaging more than
-    ``MINIFIED_MEAN_LINE`` characters), are windows only. Whitespace-only files give ``[]``.
+    into windows; other languages, and minified files (fewer than ``MINIFIED_MAX_LINES``
+    lines, one of them longer than ``MAX_CHUNK_CHARS``), are windows only. Whitespace-only
+    files give ``[]``.
     """
     if window_lines < 1 or not 0 <= window_overlap < window_lines:
         raise ValueError(
@@ -751,7 +752,8 @@ def chunk_source(
     emitter = _Emitter(path, language, text, lines, window_lines, window_overlap)
 
     definitions: list[_Definition] = []
-    if language in _GRAMMARS and len(text) <= MINIFIED_MEAN_LINE * len(lines):
+    minified = len(lines) < MINIFIED_MAX_LINES and max(map(len, lines)) > MAX_CHUNK_CHARS
+    if language in _GRAMMARS and not minified:
         tree = _parser(language).parse(text.encode("utf-8", "replace"))
         comment_types = _LEADING.get(language, _DEFAULT_LEADING)
         walker = _Walker(_RULES[language], comment_types, small_class_lines)
