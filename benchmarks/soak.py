@@ -436,6 +436,9 @@ class EngineTarget:
 
 
 # -- the soak -------------------------------------------------------------------------------------
+MIN_CHANGES = 3
+
+
 def run_soak(
     *,
     target: str = "lsp",
@@ -500,8 +503,10 @@ def run_soak(
         rss_peak = rss_start
         done = 0
         bursts = 0
-        while done < requests:
-            size = min(requests - done, burst if rng.random() < 0.5 else 1)
+        # Keep searching until every request is sent and the files changed a few times, so a
+        # fast machine cannot finish before the changer has run.
+        while done < requests or (changer.changes < MIN_CHANGES and not change_errors):
+            size = max(1, min(requests - done, burst if rng.random() < 0.5 else 1))
             bursts += size > 1
             run_batch([_search_params(rng, root) for _ in range(size)])
             done += size
@@ -534,7 +539,7 @@ def run_soak(
     return {
         "benchmark": "soak",
         "target": target,
-        "requests": requests,
+        "requests": done,
         "answered": len(latencies),
         "bursts": bursts,
         "burst_size": burst,

@@ -12,7 +12,7 @@ from benchmarks.soak import INVALID_PARAMS, main, run_soak
 
 def check(report: dict, requests: int) -> None:
     assert report["errors"] == 0, report["error_samples"]
-    assert report["answered"] == requests
+    assert report["answered"] == report["requests"] >= requests
     assert report["invalid_requests_refused"] == len(INVALID_PARAMS)
     assert report["stale_results"] == 0, "a result for a file deleted before the request"
     assert report["file_changes"] >= 3 and not report["change_errors"]
