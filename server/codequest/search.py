@@ -355,7 +355,7 @@ def compile_glob(glob: str | None) -> pathspec.PathSpec | None:
     if not glob:
         return None
     try:
-        return pathspec.PathSpec.from_lines("gitwildmatch", [glob])
+        return pathspec.GitIgnoreSpec.from_lines([glob])
     except Exception as err:  # noqa: BLE001 - pathspec raises several types for bad patterns
         raise InvalidQuery(f"invalid glob {glob!r}: {err}") from err
 
