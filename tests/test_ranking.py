@@ -295,3 +295,16 @@ def test_rrf_fusion_still_available(searcher: Any) -> None:
     assert results and "name" not in results[0].explain
     with pytest.raises(ValueError, match="unknown fusion"):
         RankingOptions(fusion="bogus")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["how to sort a dict by value python", "How do I read a csv file", "how can i retry a request"],
+)
+def test_task_requests_are_natural_language_not_architecture_questions(query: str) -> None:
+    # "how to X" asks for code that does X; only "how does/is/where ..." ask about the codebase.
+    assert classify_query(query) == QUERY_NATURAL
+
+
+def test_how_does_questions_stay_questions() -> None:
+    assert classify_query("how does the event loop schedule callbacks") == QUERY_QUESTION
