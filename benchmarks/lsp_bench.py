@@ -64,6 +64,7 @@ def lsp_roundtrip(
     *,
     warmup: int = 20,
     limit: int = 20,
+    expected_chunks: int | None = None,
 ) -> dict[str, Any]:
     """Start a server on ``src_dir`` with ``settings`` (plus ``cacheDir``) and time searches.
 
@@ -73,11 +74,21 @@ def lsp_roundtrip(
     reason = server_available()
     if reason is not None:
         return {"status": "unavailable", "reason": reason}
-    options = {**settings, "cacheDir": str(store_dir)}
+    # Relative: the server uses it as is (root / cacheDir). An absolute cacheDir would get a
+    # per-folder subfolder (lsp.config.folder_config) and the server would build its own.
+    options = {**settings, "cacheDir": os.path.relpath(store_dir, src_dir)}
     with tempfile.TemporaryDirectory(prefix="codequest-serve-") as tmp:
         log_path = Path(tmp) / "serve.log"
         with open(log_path, "wb") as log_file:
-            out = _run(src_dir, options, queries, log_file, warmup=warmup, limit=limit)
+            out = _run(
+                src_dir,
+                options,
+                queries,
+                log_file,
+                warmup=warmup,
+                limit=limit,
+                expected_chunks=expected_chunks,
+            )
         if out.get("status") != "ok":
             tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
             out["server_log_tail"] = tail
@@ -92,6 +103,7 @@ def _run(
     *,
     warmup: int,
     limit: int,
+    expected_chunks: int | None,
 ) -> dict[str, Any]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
@@ -109,12 +121,16 @@ def _run(
         out["ready_s"] = round(time.perf_counter() - started, 2)
         if _state(ready) == "error":
             raise LspError(f"indexing failed: {ready.get('params')}")
-        logs = [
-            str((m.get("params") or {}).get("message", ""))
-            for m in client.notifications
-            if m.get("method") == "window/logMessage"
-        ]
-        out["server_index_log"] = next((x for x in logs if "indexed" in x), "")
+        status = client.request(
+            "workspace/executeCommand", {"command": "codequest.status", "arguments": []}
+        )
+        folders = (status or {}).get("folders") or [{}]
+        out["server_status"] = folders[0]
+        if expected_chunks is not None and folders[0].get("chunks") != expected_chunks:
+            raise LspError(
+                f"the server holds {folders[0].get('chunks')} chunks, not the prebuilt "
+                f"store's {expected_chunks}: it did not serve the store it was pointed at"
+            )
         first = client.request("codequest/search", {"query": queries[0], "limit": limit})
         results = (first or {}).get("results", [])
         if not results:
@@ -126,6 +142,12 @@ def _run(
             t0 = time.perf_counter()
             client.request("codequest/search", {"query": q, "limit": limit})
             seconds.append(time.perf_counter() - t0)
+        logs = [
+            str((m.get("params") or {}).get("message", ""))
+            for m in client.notifications
+            if m.get("method") == "window/logMessage"
+        ]
+        out["server_index_log"] = next((x for x in logs if "indexed" in x), "")
         out.update(
             {
                 "status": "ok",

@@ -113,6 +113,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=main)
 
 
+def _lsp_row(
+    size: int, variant: str, recall: float, inproc: dict[str, Any], lsp: dict[str, Any]
+) -> dict[str, Any]:
+    """An LSP result with the in-process search (same store, same encoder) beside it."""
+    row = {"chunks": size, "variant": variant, "recall@10": recall, **lsp}
+    row["in_process_p50_ms"] = inproc.get("p50_ms")
+    if lsp.get("status") == "ok" and inproc.get("p50_ms") is not None:
+        row["overhead_p50_ms"] = round(lsp["p50_ms"] - inproc["p50_ms"], 4)
+    return row
+
+
 def _sizes(text: str) -> list[int]:
     out = []
     for part in text.split(","):
@@ -259,14 +270,12 @@ class Bench:
             )
 
     def latency(self, with_lsp: bool) -> None:
-        import numpy as np
 
         from benchmarks.encoders import query_encoder
-        from benchmarks.latency import encode_latency, measure_store, vector_recall
+        from benchmarks.latency import encode_latency, measure_store
         from benchmarks.lsp_bench import lsp_roundtrip
         from benchmarks.quality import encode_queries
         from benchmarks.synthetic import DESCRIPTION, BaseCorpus, synthetic_store
-        from codequest.encoders import HashingEncoder
         from codequest.store import Store
 
         cosqa = eval_root() / "cosqa"
@@ -329,33 +338,40 @@ class Bench:
                 variant = "hashing" if self.model == "hashing" else f"{self.model} ({choice})"
                 with stage(f"LSP round trip: {size:,} chunks, {variant}", enabled=self.progress):
                     settings = {"model": self.model, "queryEncoder": choice}
-                    lsp = lsp_roundtrip(src_dir, store_dir, settings, queries)
+                    lsp = lsp_roundtrip(src_dir, store_dir, settings, queries, expected_chunks=size)
                     lat["lsp"].append(
-                        {"chunks": size, "variant": variant, "recall@10": recall, **lsp}
+                        _lsp_row(size, variant, recall, row["search_with_encode"], lsp)
                     )
                 if self.model != "hashing":
-                    # The same size with the hashing model: transport + search, no encoder.
-                    hashing = HashingEncoder()
-                    hvecs = hashing.encode_documents(list(base.texts))
-                    with stage(f"LSP round trip: {size:,} chunks, hashing", enabled=self.progress):
-                        h_store, h_src, _ = synthetic_store(
-                            base,
-                            hvecs,
-                            size,
-                            hashing.identity,
-                            with_files=True,
-                            progress=self.progress,
-                        )
-                        loaded = Store.load(h_store, model=hashing.identity)
-                        hq = np.stack([hashing.encode_query(q) for q in queries[:200]])
-                        h_recall = vector_recall(loaded, hq)
-                        del loaded
-                        assert h_src is not None
-                        lsp = lsp_roundtrip(h_src, h_store, {"model": "hashing"}, queries)
-                        lat["lsp"].append(
-                            {"chunks": size, "variant": "hashing", "recall@10": h_recall, **lsp}
-                        )
+                    self._lsp_hashing(lat, base, size, queries)
         self.result["latency"] = lat
+
+    def _lsp_hashing(self, lat: dict[str, Any], base: Any, size: int, queries: list[str]) -> None:
+        """The same size with the hashing model: transport + search, almost no encoding."""
+        from benchmarks.latency import measure_store
+        from benchmarks.lsp_bench import lsp_roundtrip
+        from benchmarks.synthetic import synthetic_store
+        from codequest.encoders import HashingEncoder
+        from codequest.store import Store
+
+        hashing = HashingEncoder()
+        hvecs = hashing.encode_documents(list(base.texts))
+        with stage(f"LSP round trip: {size:,} chunks, hashing", enabled=self.progress):
+            h_store, h_src, _ = synthetic_store(
+                base, hvecs, size, hashing.identity, with_files=True, progress=self.progress
+            )
+            assert h_src is not None
+            loaded = Store.load(h_store, model=hashing.identity)
+            qvecs = {q: hashing.encode_query(q) for q in queries}
+            inproc = measure_store(
+                loaded, queries, qvecs, encoder=hashing, sweep=False, progress=self.progress
+            )
+            del loaded
+            gc.collect()
+            lsp = lsp_roundtrip(h_src, h_store, {"model": "hashing"}, queries, expected_chunks=size)
+            lat["lsp"].append(
+                _lsp_row(size, "hashing", inproc["recall@10"], inproc["search_with_encode"], lsp)
+            )
 
     def indexing(self) -> None:
         with (
