@@ -205,3 +205,85 @@ def measure_store(
         f"recall@10 {recall:.3f}  search p50 {s50:.2f} ms (vectors {v50:.2f}, bm25 {l50:.2f})"
     )
     return out
+
+
+def ort_threading_check(
+    store: Store,
+    queries: Sequence[str],
+    query_vectors: dict[str, np.ndarray],
+    encoder: QueryEncoder,
+    *,
+    warmup: int = 20,
+) -> dict[str, Any] | None:
+    """Search + encode with the shipped ONNX session options, without intra-op spinning,
+    and with one intra-op thread (sessions rebuilt here; the product is not changed).
+
+    ONNX Runtime's intra-op threads spin after each run by default; on a 2-core machine the
+    spinning thread competes with the search that follows the encoding.
+    """
+    session = getattr(encoder, "_session", None)
+    folder = getattr(encoder, "folder", None)
+    card = getattr(encoder, "card", None)
+    if session is None or folder is None or card is None:
+        return None
+    import onnxruntime as ort
+
+    from codequest.encoders.onnx_query import default_threads
+
+    limit = Config().max_results
+    fixed = Searcher(store, FixedQueryEncoder(query_vectors, store.model))
+    fixed.snapshot()
+    real = Searcher(store, encoder)
+    real.snapshot()
+    out: dict[str, Any] = {
+        "search_only": latency_stats(
+            time_calls(lambda q: fixed.search(q, limit=limit), queries, warmup=warmup)
+        )
+    }
+    model_path = str(folder / str(card.get("onnx_file", "model.onnx")))
+    variants = {
+        "shipped": None,
+        "no_spinning": (default_threads(), "0"),
+        "one_thread": (1, "1"),
+    }
+    try:
+        for name, opts in variants.items():
+            if opts is not None:
+                so = ort.SessionOptions()
+                so.intra_op_num_threads = opts[0]
+                so.inter_op_num_threads = 1
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                so.add_session_config_entry("session.intra_op.allow_spinning", opts[1])
+                encoder._session = ort.InferenceSession(  # type: ignore[attr-defined]
+                    model_path, sess_options=so, providers=["CPUExecutionProvider"]
+                )
+            out[name] = {
+                "encode": latency_stats(time_calls(encoder.encode_query, queries, warmup=warmup)),
+                "search_with_encode": latency_stats(
+                    time_calls(lambda q: real.search(q, limit=limit), queries, warmup=warmup)
+                ),
+            }
+    finally:
+        encoder._session = session  # type: ignore[attr-defined]
+    return out
+
+
+def lsp_range_cost(
+    store: Store, src_dir: Path, queries: Sequence[str], encoder: QueryEncoder
+) -> dict[str, Any] | None:
+    """Time the language server's result conversion (LSP ranges read each result's file)."""
+    try:
+        from codequest.lsp.search import result_range
+    except ImportError:
+        return None
+    limit = Config().max_results
+    searcher = Searcher(store, encoder)
+    searcher.snapshot()
+    results = [searcher.search(q, limit=limit) for q in queries]
+    seconds: list[float] = []
+    for rows in results:
+        started = time.perf_counter()
+        for r in rows:
+            result_range(src_dir / r.path, r.start_line, r.end_line, "utf-16")
+        seconds.append(time.perf_counter() - started)
+    return {"results_per_request": limit, **latency_stats(seconds)}

@@ -233,6 +233,18 @@ def render(result: dict[str, Any]) -> str:
                 ],
             )
         )
+        for s in lat["sizes"]:
+            ort = s.get("onnx_threading")
+            if ort:
+                parts.append(
+                    f"ONNX Runtime threads @{s['chunks']:,}: search+encode p50 "
+                    + ", ".join(
+                        f"{k} {ort[k]['search_with_encode'].get('p50_ms')} ms "
+                        f"(encode {ort[k]['encode'].get('p50_ms')})"
+                        for k in ("shipped", "no_spinning", "one_thread")
+                    )
+                    + f"; search alone {ort['search_only'].get('p50_ms')} ms"
+                )
         sweeps = [(s["chunks"], r) for s in lat["sizes"] for r in s.get("ef_sweep", [])]
         if sweeps:
             parts.append("\nusearch expansion_search sweep (raw index.search, 100 candidates)")
@@ -287,6 +299,11 @@ def render(result: dict[str, Any]) -> str:
             )
         )
         for r in lat["lsp"]:
+            if r.get("lsp_range_ms"):
+                parts.append(
+                    f"  {r['variant']}: the server's LSP ranges (reading each result's file) "
+                    f"cost p50 {r['lsp_range_ms'].get('p50_ms')} ms per request in-process"
+                )
             if r.get("status") != "ok":
                 parts.append(f"  {r.get('variant')}: {r.get('reason')}")
     idx = result.get("indexing", {})
@@ -442,30 +459,67 @@ def plot(result: dict[str, Any], out_dir: Path, stem: str) -> list[str]:
         written.append(str(path))
     beir = result.get("quality", {}).get("beir", [])
     if beir:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        datasets = list(dict.fromkeys(r["dataset"] for r in beir))
-        for ds in datasets:
-            rows = [r for r in beir if r["dataset"] == ds]
-            xs = [max(r["encode_ms"].get("p50_ms") or 0.0, 0.01) for r in rows]
-            ys = [r.get("ndcg@10", 0.0) for r in rows]
-            ax.scatter(xs, ys, label=ds)
-            if ds == datasets[0]:
-                for r, x, y in zip(rows, xs, ys, strict=True):
-                    ax.annotate(
-                        r["config"], (x, y), fontsize=6, textcoords="offset points", xytext=(3, 3)
-                    )
-        ax.set_xscale("log")
-        ax.set_xlabel("query encode p50 (ms, log; BM25 drawn at 0.01)")
-        ax.set_ylabel("NDCG@10")
-        ax.set_title("Quality vs query-encode cost")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
         path = out_dir / f"{stem}-quality.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        _quality_plot(plt, result, beir, path)
         written.append(str(path))
     return written
+
+
+def _quality_plot(plt: Any, result: dict[str, Any], beir: list[dict[str, Any]], path: Path) -> None:
+    """NDCG@10 against query-encode cost: one x per config (its median encode p50 over all
+    sets), one series per set family (CoSQA, the csn-maxmin mean, stdlib-bench)."""
+    import statistics
+
+    configs = list(dict.fromkeys(r["config"] for r in beir))
+    cost: dict[str, float] = {}
+    for c in configs:
+        values = [r["encode_ms"].get("p50_ms") for r in beir if r["config"] == c]
+        known = [v for v in values if v]
+        cost[c] = max(statistics.median(known), 0.01) if known else 0.01
+    series: dict[str, dict[str, float]] = {}
+    for r in beir:
+        family = (
+            "csn-maxmin (mean of languages)" if r["dataset"].startswith("csn-") else r["dataset"]
+        )
+        series.setdefault(family, {}).setdefault(r["config"], 0.0)
+    for family, by_config in series.items():
+        for c in by_config:
+            rows = [
+                r
+                for r in beir
+                if r["config"] == c
+                and (
+                    r["dataset"] == family
+                    or (family.startswith("csn-") and r["dataset"].startswith("csn-"))
+                )
+            ]
+            by_config[c] = statistics.mean(r.get("ndcg@10", 0.0) for r in rows)
+    sb = result.get("quality", {}).get("stdlib_bench", {}).get("configs", [])
+    if sb:
+        series["stdlib-bench"] = {r["config"]: r["ndcg@10"] for r in sb if r["config"] in cost}
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for family, by_config in series.items():
+        xs = [cost[c] for c in by_config]
+        ax.plot(xs, list(by_config.values()), "o", label=family)
+    top = max(series.values(), key=lambda d: max(d.values(), default=0))
+    for c in configs:
+        ax.annotate(
+            c,
+            (cost[c], top.get(c, 0.0)),
+            fontsize=7,
+            rotation=20,
+            textcoords="offset points",
+            xytext=(3, 6),
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("query encode p50, ms (median over sets; log; BM25 drawn at 0.01)")
+    ax.set_ylabel("NDCG@10")
+    ax.set_title(f"Quality vs query-encode cost ({result['commit']['short']})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:

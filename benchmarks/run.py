@@ -272,7 +272,7 @@ class Bench:
     def latency(self, with_lsp: bool) -> None:
 
         from benchmarks.encoders import query_encoder
-        from benchmarks.latency import encode_latency, measure_store
+        from benchmarks.latency import encode_latency, measure_store, ort_threading_check
         from benchmarks.lsp_bench import lsp_roundtrip
         from benchmarks.quality import encode_queries
         from benchmarks.synthetic import DESCRIPTION, BaseCorpus, synthetic_store
@@ -307,7 +307,8 @@ class Bench:
         qvecs, _ = encode_queries(encoder, queries, label="latency", progress=False)
         lat["sizes"] = []
         lat["lsp"] = []
-        lsp_sizes = {10_000} if self.quick else {100_000}
+        # The round trip runs at one size: 100k in full mode, the smallest in quick mode.
+        lsp_sizes = {100_000} if not self.quick and 100_000 in self.sizes else {min(self.sizes)}
         for size in self.sizes:
             files = with_lsp and size in lsp_sizes
             with stage(f"latency: {size:,} chunks", enabled=self.progress):
@@ -330,6 +331,8 @@ class Bench:
                         "cached_store": build_s == 0.0,
                     }
                 )
+                if not self.quick and size == 100_000:
+                    row["onnx_threading"] = ort_threading_check(store, queries, qvecs, encoder)
                 lat["sizes"].append(row)
                 recall = row["recall@10"]
                 del store
@@ -348,7 +351,7 @@ class Bench:
 
     def _lsp_hashing(self, lat: dict[str, Any], base: Any, size: int, queries: list[str]) -> None:
         """The same size with the hashing model: transport + search, almost no encoding."""
-        from benchmarks.latency import measure_store
+        from benchmarks.latency import lsp_range_cost, measure_store
         from benchmarks.lsp_bench import lsp_roundtrip
         from benchmarks.synthetic import synthetic_store
         from codequest.encoders import HashingEncoder
@@ -366,12 +369,13 @@ class Bench:
             inproc = measure_store(
                 loaded, queries, qvecs, encoder=hashing, sweep=False, progress=self.progress
             )
+            ranges = lsp_range_cost(loaded, h_src, queries, hashing)
             del loaded
             gc.collect()
             lsp = lsp_roundtrip(h_src, h_store, {"model": "hashing"}, queries, expected_chunks=size)
-            lat["lsp"].append(
-                _lsp_row(size, "hashing", inproc["recall@10"], inproc["search_with_encode"], lsp)
-            )
+            row = _lsp_row(size, "hashing", inproc["recall@10"], inproc["search_with_encode"], lsp)
+            row["lsp_range_ms"] = ranges
+            lat["lsp"].append(row)
 
     def indexing(self) -> None:
         with (
