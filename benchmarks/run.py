@@ -409,7 +409,6 @@ class Bench:
         sub = self.result.get("indexing", {}).get("subset", {})
         if sub:
             out["indexing_peak_rss_mb"] = sub["memory"]["peak_rss_mb"]
-            out["indexing_ru_maxrss_mb"] = sub["memory"]["ru_maxrss_mb"]
             out["indexing_what"] = (
                 f"cold index of {sub['cold']['chunks']} chunks with {sub['model']} "
                 "(child process, includes the model)"
