@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Progress, latency_stats
+from benchmarks.common import Progress, latency_stats, round_stats
 from benchmarks.memstore import FixedQueryEncoder
 from codequest.config import Config
 from codequest.encoders import QueryEncoder
@@ -41,6 +41,16 @@ def time_calls(fn: Callable[[str], object], inputs: Sequence[str], *, warmup: in
         started = time.perf_counter()
         fn(text)
         out.append(time.perf_counter() - started)
+    return out
+
+
+def time_rounds(
+    fn: Callable[[str], object], inputs: Sequence[str], *, warmup: int, rounds: int
+) -> list[list[float]]:
+    """``rounds`` passes over ``inputs`` after one warm-up; one list of seconds per pass."""
+    out = [time_calls(fn, inputs, warmup=warmup)]
+    for _ in range(rounds - 1):
+        out.append(time_calls(fn, inputs, warmup=0))
     return out
 
 
@@ -138,8 +148,12 @@ def measure_store(
     recall_queries: int = 200,
     sweep: bool = True,
     progress: bool = True,
+    rounds: int = 1,
 ) -> dict[str, Any]:
-    """Latency and recall for one store; ``queries`` must all be in ``query_vectors``."""
+    """Latency and recall for one store; ``queries`` must all be in ``query_vectors``.
+
+    The full search (with and without the encoder) is timed over ``rounds`` passes.
+    """
     size = len(store.chunks)
     limit = Config().max_results
     bar = Progress(f"latency @ {size:,} chunks", 6, enabled=progress)
@@ -151,7 +165,9 @@ def measure_store(
     started = time.perf_counter()
     snapshot = searcher.snapshot()
     snapshot_ms = (time.perf_counter() - started) * 1000
-    search = time_calls(lambda q: searcher.search(q, limit=limit), queries, warmup=warmup)
+    search = time_rounds(
+        lambda q: searcher.search(q, limit=limit), queries, warmup=warmup, rounds=rounds
+    )
     bar.update()
     dense_only = time_calls(
         lambda q: searcher.search(q, limit=limit, hybrid=False), queries, warmup=warmup
@@ -172,8 +188,10 @@ def measure_store(
     if encoder is not None:
         real = Searcher(store, encoder)
         real.snapshot()
-        with_encode = latency_stats(
-            time_calls(lambda q: real.search(q, limit=limit), queries, warmup=warmup)
+        with_encode = round_stats(
+            time_rounds(
+                lambda q: real.search(q, limit=limit), queries, warmup=warmup, rounds=rounds
+            )
         )
     bar.update()
     exact = size <= EXACT_SEARCH_LIMIT
@@ -185,7 +203,7 @@ def measure_store(
         "recall@10": recall,
         "recall_queries": len(vectors),
         "snapshot_build_ms": round(snapshot_ms, 1),
-        "search": latency_stats(search),
+        "search": round_stats(search),
         "search_dense_only": latency_stats(dense_only),
         "search_with_encode": with_encode,
         "breakdown": {

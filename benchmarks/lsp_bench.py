@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks.common import latency_stats
+from benchmarks.common import round_stats
 from benchmarks.lsp_client import LspClient, LspError
 
 READY_TIMEOUT = 600.0
@@ -65,6 +65,7 @@ def lsp_roundtrip(
     warmup: int = 20,
     limit: int = 20,
     expected_chunks: int | None = None,
+    rounds: int = 1,
 ) -> dict[str, Any]:
     """Start a server on ``src_dir`` with ``settings`` (plus ``cacheDir``) and time searches.
 
@@ -88,6 +89,7 @@ def lsp_roundtrip(
                 warmup=warmup,
                 limit=limit,
                 expected_chunks=expected_chunks,
+                rounds=rounds,
             )
         if out.get("status") != "ok":
             tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
@@ -104,6 +106,7 @@ def _run(
     warmup: int,
     limit: int,
     expected_chunks: int | None,
+    rounds: int,
 ) -> dict[str, Any]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
@@ -137,11 +140,14 @@ def _run(
             raise LspError(f"the first search returned no results: {first!r:.300}")
         for q in queries[:warmup]:
             client.request("codequest/search", {"query": q, "limit": limit})
-        seconds: list[float] = []
-        for q in queries:
-            t0 = time.perf_counter()
-            client.request("codequest/search", {"query": q, "limit": limit})
-            seconds.append(time.perf_counter() - t0)
+        passes: list[list[float]] = []
+        for _ in range(rounds):
+            seconds: list[float] = []
+            for q in queries:
+                t0 = time.perf_counter()
+                client.request("codequest/search", {"query": q, "limit": limit})
+                seconds.append(time.perf_counter() - t0)
+            passes.append(seconds)
         logs = [
             str((m.get("params") or {}).get("message", ""))
             for m in client.notifications
@@ -154,7 +160,7 @@ def _run(
                 "server_rss_mb": _rss_mb(client.pid),
                 "results_first_query": len(results),
                 "limit": limit,
-                **latency_stats(seconds),
+                **round_stats(passes),
             }
         )
     except (LspError, OSError, ValueError) as err:

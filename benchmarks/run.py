@@ -103,6 +103,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default=None, help="index sizes for latency, e.g. 10k,100k,1M")
     parser.add_argument("--latency-queries", type=int, default=None)
     parser.add_argument(
+        "--rounds", type=int, default=None, help="passes over the latency queries (full: 3)"
+    )
+    parser.add_argument(
         "--index-chunks",
         type=int,
         default=None,
@@ -165,6 +168,7 @@ class Bench:
         )
         self.sizes = _sizes(args.sizes or ("10k" if self.quick else "10k,100k,1M"))
         self.latency_queries = args.latency_queries or (100 if self.quick else 300)
+        self.rounds = max(1, args.rounds or (1 if self.quick else 3))
         self.index_chunks = args.index_chunks or (200 if self.quick else 3000)
         self.out_dir: Path = args.output_dir or RESULTS_DIR
         commit = git_info()
@@ -188,6 +192,7 @@ class Bench:
                 "split": args.split,
                 "sizes": self.sizes,
                 "latency_queries": self.latency_queries,
+                "rounds": self.rounds,
                 "index_chunks": self.index_chunks,
                 "sections": self.sections,
                 "eval_root": str(eval_root()),
@@ -323,7 +328,14 @@ class Bench:
                 started = time.perf_counter()
                 store = Store.load(store_dir, model=doc.identity)
                 load_s = time.perf_counter() - started
-                row = measure_store(store, queries, qvecs, encoder=encoder, progress=self.progress)
+                row = measure_store(
+                    store,
+                    queries,
+                    qvecs,
+                    encoder=encoder,
+                    progress=self.progress,
+                    rounds=self.rounds,
+                )
                 row.update(
                     {
                         "build_s": round(build_s, 1),
@@ -341,7 +353,14 @@ class Bench:
                 variant = "hashing" if self.model == "hashing" else f"{self.model} ({choice})"
                 with stage(f"LSP round trip: {size:,} chunks, {variant}", enabled=self.progress):
                     settings = {"model": self.model, "queryEncoder": choice}
-                    lsp = lsp_roundtrip(src_dir, store_dir, settings, queries, expected_chunks=size)
+                    lsp = lsp_roundtrip(
+                        src_dir,
+                        store_dir,
+                        settings,
+                        queries,
+                        expected_chunks=size,
+                        rounds=self.rounds,
+                    )
                     lat["lsp"].append(
                         _lsp_row(size, variant, recall, row["search_with_encode"], lsp)
                     )
@@ -367,7 +386,13 @@ class Bench:
             loaded = Store.load(h_store, model=hashing.identity)
             qvecs = {q: hashing.encode_query(q) for q in queries}
             inproc = measure_store(
-                loaded, queries, qvecs, encoder=hashing, sweep=False, progress=self.progress
+                loaded,
+                queries,
+                qvecs,
+                encoder=hashing,
+                sweep=False,
+                progress=self.progress,
+                rounds=self.rounds,
             )
             ranges = lsp_range_cost(loaded, h_src, queries, hashing)
             del loaded
