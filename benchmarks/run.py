@@ -397,7 +397,14 @@ class Bench:
             ranges = lsp_range_cost(loaded, h_src, queries, hashing)
             del loaded
             gc.collect()
-            lsp = lsp_roundtrip(h_src, h_store, {"model": "hashing"}, queries, expected_chunks=size)
+            lsp = lsp_roundtrip(
+                h_src,
+                h_store,
+                {"model": "hashing"},
+                queries,
+                expected_chunks=size,
+                rounds=self.rounds,
+            )
             row = _lsp_row(size, "hashing", inproc["recall@10"], inproc["search_with_encode"], lsp)
             row["lsp_range_ms"] = ranges
             lat["lsp"].append(row)
