@@ -148,23 +148,6 @@ def apply_lora_delta(transformer: Any, delta: dict[str, np.ndarray]) -> None:
 
 
 def export_onnx(module: nn.Module, path: Path) -> None:
-    import warnings
+    from codequest.encoders.export import export_onnx as export_pooled
 
-    dummy = torch.ones((1, 8), dtype=torch.long)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module.eval(),
-            (dummy, dummy, torch.zeros_like(dummy)),
-            str(path),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["embedding"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "seq"},
-                "attention_mask": {0: "batch", 1: "seq"},
-                "token_type_ids": {0: "batch", 1: "seq"},
-                "embedding": {0: "batch"},
-            },
-            opset_version=17,
-            dynamo=False,
-        )
+    export_pooled(module, path)

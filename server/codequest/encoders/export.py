@@ -62,6 +62,32 @@ class _Pooled:
         return PooledEncoder().eval()
 
 
+def export_onnx(module: Any, path: Path) -> None:
+    """Export a pooled encoder (ids, mask, token types -> embedding) with dynamic shapes."""
+    import warnings
+
+    import torch
+
+    dummy = torch.ones((1, 8), dtype=torch.long)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about shapes we mark dynamic
+        torch.onnx.export(
+            module.eval(),
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(path),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "seq"},
+                "attention_mask": {0: "batch", 1: "seq"},
+                "token_type_ids": {0: "batch", 1: "seq"},
+                "embedding": {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+
+
 def export_teacher(
     resolved: ResolvedModel, *, int8: bool = False, out_dir: Path | None = None
 ) -> Path:
@@ -69,9 +95,7 @@ def export_teacher(
     target = out_dir or teacher_onnx_dir(resolved.identity, int8=int8)
     if (target / "card.json").is_file():
         return target
-    import warnings
 
-    import torch
     from sentence_transformers import SentenceTransformer
 
     from codequest.encoders.teacher import quiet_model_loading
@@ -91,25 +115,8 @@ def export_teacher(
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
-        dummy = torch.ones((1, 8), dtype=torch.long)
         fp32_path = work / "model.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about shapes we mark dynamic
-            torch.onnx.export(
-                module,
-                (dummy, dummy, torch.zeros_like(dummy)),
-                str(fp32_path),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["embedding"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "seq"},
-                    "attention_mask": {0: "batch", 1: "seq"},
-                    "token_type_ids": {0: "batch", 1: "seq"},
-                    "embedding": {0: "batch"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
+        export_onnx(module, fp32_path)
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
