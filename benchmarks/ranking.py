@@ -62,6 +62,11 @@ PREVIOUS_RRF = {
 }
 
 
+# The per-file cap before it was chosen by cross-validation (see ``cross_validate_cap``).
+PREVIOUS_CAP = 3
+CAP_GRID = (3, 4, 5, 6, 8, 10, 15, 20)
+
+
 def rows() -> dict[str, RankingOptions]:
     """The table: baselines, the shipped ranking, and the shipped ranking minus one feature."""
     shipped = RankingOptions()
@@ -82,6 +87,9 @@ def rows() -> dict[str, RankingOptions]:
         "- query expansion": dataclasses.replace(shipped, query_expansion=False),
         "- lexical": dataclasses.replace(shipped, lexical=False),
         "- dense": dataclasses.replace(shipped, dense=False),
+        f"per-file cap {PREVIOUS_CAP} (previous default)": dataclasses.replace(
+            shipped, max_per_file=PREVIOUS_CAP
+        ),
     }
 
 
@@ -270,11 +278,7 @@ def cross_validate(
             per_query[g, i] = scorer.ndcg(hits, item["relevant"] + item.get("secondary", []), 10)
     classes = np.array([classify_query(a["query"]) for a in annotations])
     cats = np.array([a["category"] for a in annotations])
-    order = list(range(len(annotations)))
-    random.Random(seed).shuffle(order)
-    fold_of = np.empty(len(annotations), int)
-    for j, i in enumerate(order):
-        fold_of[i] = j % folds
+    fold_of = _fold_of(len(annotations), folds, seed)
     held = np.zeros(len(annotations))
     picks: list[dict[str, Any]] = []
     for f in range(folds):
@@ -298,6 +302,50 @@ def cross_validate(
     for cat in CATEGORIES:
         cv[cat] = float(held[cats == cat].mean())
     return final, cv, picks
+
+
+def _fold_of(n: int, folds: int, seed: int) -> np.ndarray:
+    """The fold of each query: a seeded shuffle dealt round-robin."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    fold_of = np.empty(n, int)
+    for j, i in enumerate(order):
+        fold_of[i] = j % folds
+    return fold_of
+
+
+def cross_validate_cap(
+    searcher: Searcher, caps: Sequence[int] = CAP_GRID, folds: int = 5, seed: int = 0
+) -> tuple[int, dict[str, float], list[dict[str, Any]]]:
+    """The per-file cap: pick the best mean NDCG@10 on k-1 folds, score the held-out fold.
+
+    One cap for all queries (it is one user setting); ties go to the smaller cap. Uses the
+    shipped weights and the same folds as :func:`cross_validate`. Returns the cap picked on
+    all queries, the cross-validated NDCG per category, and the per-fold picks.
+    """
+    annotations = json.loads((STDLIB / "annotations.json").read_text())
+    scorer = _score_module()
+    per_query = np.zeros((len(caps), len(annotations)))
+    for c, cap in enumerate(caps):
+        opts = RankingOptions(max_per_file=cap)
+        for i, item in enumerate(annotations):
+            res = searcher.search(item["query"], limit=10, options=opts)
+            hits = [f"{r.path}:{r.start_line}-{r.end_line}" for r in res]
+            per_query[c, i] = scorer.ndcg(hits, item["relevant"] + item.get("secondary", []), 10)
+    cats = np.array([a["category"] for a in annotations])
+    fold_of = _fold_of(len(annotations), folds, seed)
+    held = np.zeros(len(annotations))
+    picks: list[dict[str, Any]] = []
+    for f in range(folds):
+        train, test = fold_of != f, fold_of == f
+        best = int(np.argmax(per_query[:, train].mean(axis=1)))  # first max: smallest cap
+        held[test] = per_query[best, test]
+        picks.append({"fold": f, "cap": caps[best]})
+    cv = {"overall": float(held.mean())}
+    for cat in CATEGORIES:
+        cv[cat] = float(held[cats == cat].mean())
+    cv.update({f"cap {cap}": float(per_query[c].mean()) for c, cap in enumerate(caps)})
+    return caps[int(np.argmax(per_query.mean(axis=1)))], cv, picks
 
 
 # -- latency -------------------------------------------------------------------------------
@@ -489,6 +537,10 @@ def main(argv: list[str] | None = None) -> int:
                 for r in run:
                     fh.write(json.dumps({"row": name, **r}) + "\n")
     if args.cv:
+        cap, cap_cv, cap_picks = cross_validate_cap(searcher)
+        report["cv_cap"] = {"stdlib_5fold": cap_cv, "picked_on_all": cap, "folds": cap_picks}
+        print("\nper-file cap, 5-fold CV NDCG@10:", json.dumps(cap_cv))
+        print("cap picked on all queries:", cap, "per fold:", [p["cap"] for p in cap_picks])
         final, cv, picks = cross_validate(searcher)
         report["cv"] = {
             "stdlib_5fold": cv,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from codequest.search import (
@@ -308,3 +309,12 @@ def test_task_requests_are_natural_language_not_architecture_questions(query: st
 
 def test_how_does_questions_stay_questions() -> None:
     assert classify_query("how does the event loop schedule callbacks") == QUERY_QUESTION
+
+
+def test_cv_folds_are_seeded_and_balanced() -> None:
+    from benchmarks.ranking import _fold_of
+
+    folds = _fold_of(120, 5, 0)
+    assert sorted(np.bincount(folds).tolist()) == [24] * 5
+    assert (folds == _fold_of(120, 5, 0)).all()
+    assert not (folds == _fold_of(120, 5, 1)).all()

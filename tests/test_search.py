@@ -70,6 +70,19 @@ def test_per_file_cap(ws: Workspace):
     assert max(per_file.values()) <= 2
 
 
+def test_default_per_file_cap_lets_one_file_hold_more_results(
+    make_project: Callable[..., Path], make_workspace: MakeWs
+):
+    # The default cap (10, chosen by cross-validation) no longer stops at 3 when one file
+    # holds most of the matches; it still stops at 10.
+    files = {"app/cache.py": CACHE_FILE + CACHE_FILE.replace("lookup_", "lookup_x"), "b.py": ""}
+    ws = make_workspace(make_project(files))
+    assert ws.config.max_chunks_per_file == 10
+    ws.index()
+    per_file = Counter(r.path for r in ws.search("cache lookup key", limit=20))
+    assert per_file["app/cache.py"] == 10  # 16 functions match
+
+
 def test_glob_filter(ws: Workspace):
     results = ws.search("function", limit=20, filters=SearchFilters(glob="src/**"))
     assert results

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pathspec
 
+from codequest.config import Config
 from codequest.encoders import QueryEncoder
 from codequest.files import is_example_path, is_test_path, is_vendored_or_generated
 from codequest.lexical import LexicalIndex
@@ -413,7 +414,7 @@ class Searcher:
         store: Store,
         query_encoder: QueryEncoder,
         *,
-        max_per_file: int = 3,
+        max_per_file: int = Config.max_chunks_per_file,
         options: RankingOptions | None = None,
     ) -> None:
         self.store = store
