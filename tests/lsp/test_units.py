@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from codequest.config import Config
 from codequest.lsp.config import folder_config, needs_reindex, parse_settings
 from codequest.lsp.indexing import IndexStatus, combine
 from codequest.lsp.progress import Throttle, percent
-from codequest.lsp.search import line_length, parse_params, result_range
+from codequest.lsp.search import FileLines, line_length, parse_params, result_range
 from codequest.lsp.symbols import symbol_kind
 from codequest.types import SearchFilters
 
@@ -78,6 +79,37 @@ def test_line_length_of_utf16_files(tmp_path: Path):
     path = tmp_path / "w.ts"
     path.write_bytes("let a = 1;\nlet bé = 2;\n".encode("utf-16"))
     assert line_length(path, 1, UTF16) == len("let bé = 2;")
+
+
+def test_file_lines_rereads_a_file_that_changed(tmp_path: Path):
+    path = tmp_path / "a.py"
+    path.write_text("one\ntwo\n")
+    cache = FileLines()
+    assert cache.lines(path) == [b"one", b"two", b""]
+    path.write_text("a much longer first line\n")  # another size: the cached lines are stale
+    assert cache.lines(path) == [b"a much longer first line", b""]
+    # The same size and a new mtime counts as changed too.
+    path.write_text("A much longer first line\n")
+    os.utime(path, ns=(1, 1))
+    assert cache.lines(path)[0] == b"A much longer first line"
+    path.unlink()
+    assert cache.lines(path) is None
+
+
+def test_file_lines_stays_within_its_byte_budget(tmp_path: Path):
+    cache = FileLines(max_bytes=100, max_file_bytes=60)
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"f{i}.py"
+        path.write_text(f"x = {i}\n" * 6)  # 36 bytes each
+        paths.append(path)
+        assert cache.lines(path) is not None
+    assert cache._bytes <= 100 and len(cache._files) == 2  # the two most recent
+    assert list(cache._files) == paths[-2:]
+    big = tmp_path / "big.py"
+    big.write_text("y = 1\n" * 20)  # over max_file_bytes: not kept, streamed by line_length
+    assert cache.lines(big) is None
+    assert line_length(big, 3, UTF16) == len("y = 1")
 
 
 def test_result_range_is_zero_based_to_the_end_of_the_last_line(tmp_path: Path):

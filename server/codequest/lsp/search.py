@@ -13,6 +13,9 @@ first line to the end of the last, measured in the client's position encoding.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,12 +111,85 @@ _WIDE_BOMS = (
 )
 
 
+class FileLines:
+    """The lines of recently used files, re-read when a file's size or mtime changes.
+
+    Every result's range needs the length of its last line, and a user typing a query sees
+    the same files again and again: reading each file once, not once per keystroke, takes
+    the disk out of the round trip. Bounded by total bytes; least recently used go first.
+    """
+
+    def __init__(self, max_bytes: int = 32 << 20, max_file_bytes: int = 4 << 20) -> None:
+        self.max_bytes = max_bytes
+        self.max_file_bytes = max_file_bytes
+        self._files: OrderedDict[Path, tuple[tuple[int, int], list[bytes] | list[str], int]] = (
+            OrderedDict()
+        )
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def lines(self, path: Path) -> list[bytes] | list[str] | None:
+        """The file's lines (bytes, or str for UTF-16/32 files); None if unreadable."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        key = (st.st_size, st.st_mtime_ns)
+        with self._lock:
+            hit = self._files.get(path)
+            if hit is not None and hit[0] == key:
+                self._files.move_to_end(path)
+                return hit[1]
+        if st.st_size > self.max_file_bytes:
+            return None  # the caller streams it instead
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(self.max_file_bytes + 1)
+        except OSError:
+            return None
+        lines = split_lines(data)
+        with self._lock:
+            old = self._files.pop(path, None)
+            if old is not None:
+                self._bytes -= old[2]
+            self._files[path] = (key, lines, len(data))
+            self._bytes += len(data)
+            while self._bytes > self.max_bytes and len(self._files) > 1:
+                _, (_, _, size) = self._files.popitem(last=False)
+                self._bytes -= size
+        return lines
+
+
+def split_lines(data: bytes) -> list[bytes] | list[str]:
+    """Lines split at ``\\n`` as the chunker counts them: str for UTF-16/32 (BOM) files."""
+    for bom, codec in _WIDE_BOMS:
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace").lstrip("\ufeff").split("\n")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.split(b"\n")
+
+
+FILE_LINES = FileLines()
+
+
 def line_length(path: Path, line: int, encoding: str) -> int | None:
     """Length of 0-based ``line`` of a file in ``encoding`` units; None if unreadable.
 
     Lines end at ``\\n`` (a trailing ``\\r`` is not counted), as the chunker counts them.
-    Reads up to that line only.
     """
+    lines = FILE_LINES.lines(path)
+    if lines is None:
+        return _stream_line_length(path, line, encoding)
+    if line >= len(lines):
+        return 0  # the file is shorter now than when it was indexed
+    raw = lines[line]
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
+    return _units(text.rstrip("\r"), encoding)
+
+
+def _stream_line_length(path: Path, line: int, encoding: str) -> int | None:
+    """:func:`line_length` for files too big to keep: reads up to that line only."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4)

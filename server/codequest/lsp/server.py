@@ -3,7 +3,9 @@
 :func:`create_server` builds a :class:`CodeQuestServer` and registers the features, each
 in its own module; :func:`run_server` serves it over stdio or TCP (``codequest serve``).
 
-Threads: pygls handles messages on an asyncio loop. Searches run in pygls' thread pool,
+Threads: pygls handles messages on an asyncio loop, which also reads stdin itself when it
+is a pipe or socket (:mod:`codequest.lsp.transport`; pygls would hop to a thread for every
+line). Searches run in pygls' thread pool,
 indexing in one :class:`~codequest.lsp.indexing.IndexWorker` thread, and the query encoder
 loads in a thread of its own, so no request ever waits for indexing or a model load on the
 loop. Other threads never write to the client themselves: :meth:`CodeQuestServer.post`
@@ -25,11 +27,12 @@ from lsprotocol import types
 from pygls import uris
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 
 from codequest import __version__
 from codequest.config import Config
-from codequest.lsp import commands, search, symbols, watching
+from codequest.lsp import commands, search, symbols, transport, watching
 from codequest.lsp.config import (
     INDEX_SETTINGS,
     QUERY_ENCODER_SETTINGS,
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 
 INDEX_STATUS = "codequest/indexStatus"
 PROGRESS_CREATE_TIMEOUT = 10.0
+SWITCH_INTERVAL = 0.001  # seconds; see run_server
 
 
 class CodeQuestServer(LanguageServer):
@@ -77,6 +81,33 @@ class CodeQuestServer(LanguageServer):
         self._status_lock = threading.Lock()
         self._last_status: dict[str, Any] | None = None
         self.watcher = watching.Watcher(self)
+
+    # -- transport -----------------------------------------------------------------------
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve on stdio, reading stdin on the event loop where possible (see transport)."""
+        stdin = stdin or sys.stdin.buffer
+        stdout = stdout or sys.stdout.buffer
+        stop = self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout))
+
+        async def serve() -> None:
+            reader = await transport.open_reader(stdin, stdout, self.thread_pool)
+            await run_async(
+                stop_event=stop,
+                reader=reader,
+                protocol=self.protocol,
+                logger=log,
+                error_handler=self.report_server_error,
+            )
+
+        try:
+            asyncio.run(serve())
+        except BrokenPipeError:
+            log.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # -- client capabilities -------------------------------------------------------------
     def client_supports(self, field: str) -> bool:
@@ -357,6 +388,10 @@ def run_server(tcp: str | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="codequest: %(levelname)s %(message)s"
     )
+    # A search thread that wants the GIL while the indexing thread runs Python waits up to
+    # one switch interval per hand-off (5 ms by default): a fifth of that keeps searches
+    # during indexing responsive at a small cost to indexing.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     server = create_server()
     quiet = _ExpectedNotAnError()
     logging.getLogger("pygls.protocol.json_rpc").addFilter(quiet)
