@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from codequest.config import Config
+from codequest.encoders import DOCUMENT_RECIPE, document_text
 from codequest.lexical import chunk_terms
 from codequest.search import (
     DEFAULT_WEIGHTS,
@@ -49,6 +50,7 @@ from codequest.search import (
     classify_query,
 )
 from codequest.store import ChunkRecord, FileRecord, Store, StoreError
+from codequest.types import Chunk
 
 EVAL_ROOT = Path(os.environ.get("CODEQUEST_EVAL", "/work/shared/eval"))
 STDLIB = EVAL_ROOT / "stdlib-bench"
@@ -192,7 +194,13 @@ def beir_store(
 ) -> tuple[Store, dict[str, str]]:
     """An in-memory store with one function chunk per document; returns it and path->doc id."""
     corpus = _read_jsonl(EVAL_ROOT / name / "corpus.jsonl")
-    texts = [d["text"] for d in corpus]
+    # The product's recipe (name in front; these documents have no path), so the cache key,
+    # a digest of the embedded texts, changes with the recipe.
+    texts = [
+        document_text(Chunk("", d.get("language", ""), "function", d.get("title", ""), 1, 1,
+                            d["text"], ""))
+        for d in corpus
+    ]  # fmt: skip
     digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:12]
     emb_file = cache / f"{name}-{digest}.npy"
     if emb_file.is_file():
@@ -491,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--latency", type=int, default=0, help="synthetic store size (0: skip)")
+    parser.add_argument(
+        "--recipe1-index", help="a stdlib index embedded with document recipe 1 (ablation rows)"
+    )
     parser.add_argument("--dump-runs", help="write per-query stdlib runs here (JSONL per row)")
     args = parser.parse_args(argv)
     if args.latency:
@@ -506,9 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(args.cache)
     config = Config(cache_dir=args.index)
     ws = Workspace(args.corpus, config)
-    if not ws.has_index():
-        print(f"indexing {args.corpus} into {args.index} ...", file=sys.stderr)
-        ws.index()
+    # Always: a current index is a no-op; one from another model or recipe is rebuilt.
+    print(f"indexing {args.corpus} into {args.index} ...", file=sys.stderr)
+    report_index = ws.index()
+    if report_index.rebuilt:
+        print(f"rebuilt: {report_index.rebuild_reason}", file=sys.stderr)
     queries = CachedQueries(ws.query_encoder(), cache / "queries-stdlib.npy")
     searcher = Searcher(ws.store, queries, max_per_file=config.max_chunks_per_file)  # type: ignore[arg-type]
     options = rows()
@@ -520,11 +533,21 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "stdlib_chunks": len(ws.store.chunks),
         "model": ws.store.model,
+        "document_recipe": DOCUMENT_RECIPE,
         "query_encoder": getattr(queries.inner, "name", "?"),
         "weights": {k: dataclasses.asdict(v) for k, v in DEFAULT_WEIGHTS.items()},
     }
     started = time.perf_counter()
     runs = stdlib_runs(searcher, options)
+    if args.recipe1_index:
+        # The same ranking over vectors embedded from the code alone (document recipe 1):
+        # the ablation of the context line. That store is loaded without a recipe check.
+        old_store = Store.load(args.recipe1_index, model=ws.store.model, read_only=True)
+        old_searcher = Searcher(old_store, queries, max_per_file=config.max_chunks_per_file)  # type: ignore[arg-type]
+        recipe1 = {"- context line (recipe 1 vectors)": RankingOptions()}
+        if not args.only or "dense only" in args.only:
+            recipe1["dense only, recipe 1 vectors"] = rows()["dense only"]
+        runs.update(stdlib_runs(old_searcher, recipe1))
     table = {name: summarize(run) for name, run in runs.items()}
     report["stdlib"] = table
     report["stdlib_seconds"] = time.perf_counter() - started
@@ -558,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             k: v for k, v in rows().items() if (not k.startswith(("- ", "class "))) or k in keep
         }
         # The dense:lexical ratio for natural language, read on CoSQA dev (not test).
-        for lex in (0.1, 0.35, 0.5, 1.0):
+        for lex in (0.05, 0.15, 0.2, 0.35):
             weights = dict(DEFAULT_WEIGHTS)
             weights[QUERY_NATURAL] = dataclasses.replace(weights[QUERY_NATURAL], lexical=lex)
             beir_rows[f"natural lexical={lex} (dense 0.5)"] = RankingOptions(weights=weights)

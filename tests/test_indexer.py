@@ -8,16 +8,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
+from codequest import store as store_mod
 from codequest import workspace as workspace_mod
 from codequest.config import Config
-from codequest.encoders import HashingEncoder
+from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder, document_text
 from codequest.indexer import index_workspace
-from codequest.store import META_FILE, Store
+from codequest.store import DIGEST_SIZE, META_FILE, META_MAGIC, Store
+from codequest.types import Chunk
 from codequest.workspace import Workspace
 
 MakeWs = Callable[..., Workspace]
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    raw = (directory / META_FILE).read_bytes()
+    payload: dict[str, Any] = msgpack.unpackb(
+        raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False, strict_map_key=False
+    )
+    return payload
+
+
+def write_meta(directory: Path, payload: dict[str, Any]) -> None:
+    body = msgpack.packb(payload, use_bin_type=True)
+    (directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
 
 
 def no_encoder() -> Any:
@@ -135,6 +151,50 @@ def test_changing_the_model_rebuilds_with_a_reason(project: Path, make_workspace
     assert Store.load(ws.cache_dir).model == "hashing-64-7"
     back = make_workspace(project).index()  # and back to the first model: rebuilds again
     assert back.rebuilt and "'hashing-256-0' is configured" in back.rebuild_reason
+
+
+def test_document_text_puts_path_and_name_in_front_of_the_code():
+    method = Chunk("pkg/tar_file.py", "python", "method", "TarFile.extract", 3, 4, "body", "h")
+    window = Chunk("pkg/tar_file.py", "python", "window", "", 1, 60, "body", "h")
+    no_path = Chunk("", "python", "function", "startsWith", 1, 2, "body", "h")
+    assert document_text(method) == "pkg/tar_file.py TarFile.extract\nbody"
+    assert document_text(window) == "pkg/tar_file.py\nbody"
+    assert document_text(no_path) == "startsWith\nbody"
+
+
+def test_indexer_embeds_the_recipe_text(
+    make_project: Callable[..., Path], make_workspace: MakeWs
+):
+    seen: list[str] = []
+
+    class Recording(HashingEncoder):
+        def encode_documents(self, texts, *, on_batch=None):  # type: ignore[no-untyped-def]
+            seen.extend(texts)
+            return super().encode_documents(texts, on_batch=on_batch)
+
+    root = make_project({"lib/wrap.py": "def fill(text):\n    return text\n"})
+    enc = Recording()
+    Workspace(root, Config(model="hashing"), document_encoder=enc, query_encoder=enc).index()
+    assert seen == ["lib/wrap.py fill\ndef fill(text):\n    return text"]
+
+
+def test_index_with_another_document_recipe_is_rebuilt_with_a_reason(
+    project: Path, make_workspace: MakeWs
+):
+    first = make_workspace(project)
+    chunks = first.index().chunks
+    payload = read_meta(first.cache_dir)
+    assert payload["recipe"] == DOCUMENT_RECIPE
+    del payload["recipe"]  # as an index from before the field: recipe 1
+    write_meta(first.cache_dir, payload)
+    ws = make_workspace(project)
+    report = ws.index()
+    assert report.rebuilt
+    reason = f"embedded with document recipe 1, this CodeQuest embeds with recipe {DOCUMENT_RECIPE}"
+    assert reason in report.rebuild_reason
+    assert report.embedded == report.chunks == chunks
+    assert read_meta(ws.cache_dir)["recipe"] == DOCUMENT_RECIPE
+    assert not make_workspace(project).index().rebuilt  # and then it is current
 
 
 def test_corrupt_store_is_rebuilt_with_a_reason(project: Path, make_workspace: MakeWs):

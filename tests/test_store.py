@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from codequest import store as store_mod
-from codequest.encoders import HashingEncoder
+from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
 from codequest.lexical import chunk_terms
 from codequest.store import (
     DIGEST_SIZE,
@@ -242,6 +242,33 @@ def test_format_version_mismatch(saved: Store):
         Store.load(saved.directory)
 
 
+def test_document_recipe_is_saved_and_checked(saved: Store, encoder: HashingEncoder):
+    raw = (saved.directory / META_FILE).read_bytes()
+    payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)
+    assert payload["recipe"] == DOCUMENT_RECIPE
+    loaded = Store.load(saved.directory, model=encoder.identity, recipe=DOCUMENT_RECIPE)
+    assert loaded.chunks == saved.chunks
+    rewrite_meta(saved.directory, recipe=DOCUMENT_RECIPE + 1)
+    with pytest.raises(StoreError) as info:
+        Store.load(saved.directory, recipe=DOCUMENT_RECIPE)
+    assert info.value.reason == (
+        f"index at {saved.directory} was embedded with document recipe "
+        f"{DOCUMENT_RECIPE + 1}, this CodeQuest embeds with recipe {DOCUMENT_RECIPE}"
+    )
+    # Without a recipe to check (synthetic benchmark stores) any recipe loads.
+    assert Store.load(saved.directory).chunks == saved.chunks
+
+
+def test_store_from_before_the_recipe_field_counts_as_recipe_1(saved: Store):
+    raw = (saved.directory / META_FILE).read_bytes()
+    payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)
+    del payload["recipe"]
+    body = msgpack.packb(payload, use_bin_type=True)
+    (saved.directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    with pytest.raises(StoreError, match="document recipe 1, this CodeQuest embeds"):
+        Store.load(saved.directory, recipe=DOCUMENT_RECIPE)
+
+
 def test_model_mismatch(saved: Store, encoder: HashingEncoder):
     with pytest.raises(StoreError) as info:
         Store.load(saved.directory, model="all-MiniLM-L6-v2@abc")
@@ -342,7 +369,7 @@ def test_writer_lock_is_exclusive(tmp_path: Path):
 CHURN_SCRIPT = """
 import sys
 import numpy as np
-from codequest.encoders import HashingEncoder
+from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
 from codequest.store import ChunkRecord, FileRecord, Store
 
 enc = HashingEncoder(dim=32, seed=3)

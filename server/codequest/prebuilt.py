@@ -32,7 +32,7 @@ from typing import Any, cast
 import numpy as np
 
 from codequest.config import Config
-from codequest.encoders import DocumentEncoder, QueryEncoder
+from codequest.encoders import DOCUMENT_RECIPE, DocumentEncoder, QueryEncoder
 from codequest.files import read_source
 from codequest.indexer import ProgressFn, file_hash, index_workspace
 from codequest.store import META_FILE, ChunkRecord, FileRecord, Store, StoreError, writer_lock
@@ -156,7 +156,7 @@ def open_base(path: Path, root: Path, model_identity: str) -> tuple[Store, dict[
     if not (path / META_FILE).is_file():
         raise PrebuiltError(f"no prebuilt index at {path}")
     try:
-        base = Store.load(path, model=model_identity, read_only=True)
+        base = Store.load(path, model=model_identity, recipe=DOCUMENT_RECIPE, read_only=True)
     except StoreError as err:
         raise PrebuiltError(err.reason) from err
     info = base.extra.get(PREBUILT_KEY)
@@ -455,7 +455,10 @@ class LayeredWorkspace(Workspace):
         overlay: _OverlayStore
         try:
             overlay = cast(
-                _OverlayStore, _OverlayStore.load(self.overlay_dir, model=self.model_identity)
+                _OverlayStore,
+                _OverlayStore.load(
+                    self.overlay_dir, model=self.model_identity, recipe=DOCUMENT_RECIPE
+                ),
             )
             if overlay.extra.get("base") != key:
                 raise StoreError("the overlay belongs to another prebuilt index")

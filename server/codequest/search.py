@@ -115,13 +115,13 @@ class FusionWeights:
 
 
 # Chosen on data (docs/ranking.md): per query class, the best point of a 144-point grid on
-# stdlib-bench, with 5-fold cross-validation giving the held-out estimate. The natural-language
-# lexical weight is then picked on CoSQA dev (0.1 of 0.05/0.1/0.15/0.2: web-style task queries
-# want little keyword weight). Equal-weight fusion measurably hurts natural language.
+# stdlib-bench (document recipe 2, per-file cap 10), with 5-fold cross-validation giving the
+# held-out estimate. The natural-language lexical weight is then picked on CoSQA dev (0.1 of
+# 0.05/0.1/0.15/0.2: web-style task queries want little keyword weight).
 DEFAULT_WEIGHTS: Mapping[str, FusionWeights] = {
-    QUERY_IDENTIFIER: FusionWeights(dense=1.0, lexical=0.5, name=0.5, path=0.3, file=0.3),
+    QUERY_IDENTIFIER: FusionWeights(dense=1.0, lexical=1.0, name=0.5, path=0.3, file=0.3),
     QUERY_NATURAL: FusionWeights(dense=0.5, lexical=0.1, name=0.0, path=0.0, file=0.3),
-    QUERY_QUESTION: FusionWeights(dense=0.5, lexical=1.0, name=0.2, path=0.0, file=0.3),
+    QUERY_QUESTION: FusionWeights(dense=0.5, lexical=0.2, name=0.0, path=0.1, file=0.3),
 }
 
 

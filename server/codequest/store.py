@@ -3,7 +3,8 @@
 Layout of a store folder:
 
 * ``meta.msgpack`` is the commit point: magic, a blake2b digest, then a msgpack payload
-  with the format version, the model identity, chunk and file records, the lexical
+  with the format version, the model identity, the document recipe (the text embedded per
+  chunk, ``encoders.base.DOCUMENT_RECIPE``), chunk and file records, the lexical
   vocabulary and the name, size and digest of the vectors file it belongs to.
 * ``vectors-<generation>.usearch`` is written completely before the meta that names it is
   renamed into place. A process killed at any moment leaves the previous pair intact.
@@ -28,6 +29,8 @@ from typing import Any
 
 import msgpack
 import numpy as np
+
+from codequest.encoders.base import DOCUMENT_RECIPE
 
 FORMAT_VERSION = 1
 META_MAGIC = b"CQMETA\x00\x01"
@@ -163,9 +166,18 @@ class Store:
     # -- loading -------------------------------------------------------------------------
     @classmethod
     def load(
-        cls, directory: str | os.PathLike[str], *, model: str | None = None, read_only: bool = False
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        model: str | None = None,
+        recipe: int | None = None,
+        read_only: bool = False,
     ) -> Store:
         """Load a store or raise :class:`StoreError` saying what is wrong with it.
+
+        ``model`` and ``recipe`` (the document recipe, ``DOCUMENT_RECIPE``), when given, must
+        match what the store was embedded with; indexes pass both, benchmarks with
+        synthetic vectors neither.
 
         A writer in another process may commit a new generation while we read (and then
         delete the vectors our meta names); when the meta changed under us we read the new
@@ -181,7 +193,9 @@ class Store:
             except OSError as err:
                 raise StoreError(f"cannot read {meta_path}: {err.strerror}") from err
             try:
-                return cls._load_payload(directory, raw, model=model, read_only=read_only)
+                return cls._load_payload(
+                    directory, raw, model=model, recipe=recipe, read_only=read_only
+                )
             except StoreError:
                 if attempt + 1 < LOAD_ATTEMPTS and _changed(meta_path, raw):
                     continue
@@ -190,7 +204,7 @@ class Store:
 
     @classmethod
     def _load_payload(
-        cls, directory: Path, raw: bytes, *, model: str | None, read_only: bool
+        cls, directory: Path, raw: bytes, *, model: str | None, recipe: int | None, read_only: bool
     ) -> Store:
         meta_path = directory / META_FILE
         payload = cls._check_meta(raw, meta_path)
@@ -198,6 +212,12 @@ class Store:
             raise StoreError(
                 f"index at {directory} has format version {payload.get('format')!r}, "
                 f"this CodeQuest reads version {FORMAT_VERSION}"
+            )
+        stored_recipe = payload.get("recipe", 1)  # stores from before the field: recipe 1
+        if recipe is not None and stored_recipe != recipe:
+            raise StoreError(
+                f"index at {directory} was embedded with document recipe {stored_recipe!r}, "
+                f"this CodeQuest embeds with recipe {recipe}"
             )
         if model is not None and payload.get("model") != model:
             raise StoreError(
@@ -359,6 +379,7 @@ class Store:
         return {
             "format": FORMAT_VERSION,
             "model": self.model,
+            "recipe": DOCUMENT_RECIPE,
             "dim": self.dim,
             "generation": generation,
             "saved_at": time.time(),

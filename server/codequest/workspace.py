@@ -11,6 +11,7 @@ from typing import Any
 
 from codequest.config import Config
 from codequest.encoders import (
+    DOCUMENT_RECIPE,
     DocumentEncoder,
     EncoderError,
     HashingEncoder,
@@ -100,7 +101,7 @@ class Workspace:
 
     def _load_or_create(self) -> Store:
         try:
-            return Store.load(self.cache_dir, model=self.model_identity)
+            return Store.load(self.cache_dir, model=self.model_identity, recipe=DOCUMENT_RECIPE)
         except StoreError as err:
             if self.has_index():
                 self.problem = f"{err.reason}; rebuilding the index"

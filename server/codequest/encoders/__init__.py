@@ -6,6 +6,7 @@ from pathlib import Path
 
 from codequest.config import Config
 from codequest.encoders.base import (
+    DOCUMENT_RECIPE,
     DocumentEncoder,
     EncoderError,
     QueryEncoder,
@@ -16,6 +17,7 @@ from codequest.encoders.hashing import HashingEncoder
 from codequest.models import ModelNotFoundError, resolve_model
 
 __all__ = [
+    "DOCUMENT_RECIPE",
     "DocumentEncoder",
     "EncoderError",
     "HashingEncoder",

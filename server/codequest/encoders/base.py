@@ -56,13 +56,22 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.maximum(norms, 1e-12)
 
 
-def document_text(chunk: Chunk) -> str:
-    """The text the teacher embeds for a chunk.
+# The recipe below, as a number. Vectors made from different texts are not comparable, so a
+# store records the recipe it was embedded with, and one with another recipe is rebuilt
+# rather than mixed (``codequest.store``). Bump it whenever document_text changes.
+# 1: the code, methods prefixed with their class name. 2: a context line (path, name).
+DOCUMENT_RECIPE = 2
 
-    Methods get their class name in front, because a method body alone rarely says which
-    object it belongs to; everything else is embedded as written.
+
+def document_text(chunk: Chunk) -> str:
+    """The text the teacher embeds for a chunk: a context line, then the code as written.
+
+    The context line is the file path and the chunk's qualified name (``tarfile.py
+    TarFile.extractall``; line windows have no name), because a body alone rarely says
+    which module or class it belongs to. Only the vector sees it: results, previews and
+    lexical terms are unchanged. Documents without a path (benchmark sets) get the name.
+    Vectors are reused by content hash, which leaves the path out, so a renamed file keeps
+    vectors whose context line names the old path until its code changes.
     """
-    if chunk.kind == "method" and "." in chunk.symbol:
-        owner = chunk.symbol.rsplit(".", 1)[0]
-        return f"{owner}\n{chunk.text}"
-    return chunk.text
+    head = " ".join(part for part in (chunk.path, chunk.symbol) if part)
+    return f"{head}\n{chunk.text}" if head else chunk.text
