@@ -26,7 +26,7 @@ from benchmarks.memstore import FixedQueryEncoder
 from codequest.config import Config
 from codequest.encoders import QueryEncoder
 from codequest.search import CANDIDATES, Searcher
-from codequest.store import EXACT_SEARCH_LIMIT, Store
+from codequest.store import EXACT_SEARCH_LIMIT, Store, expansion_for
 from codequest.tokens import tokenize
 
 EF_SWEEP = (64, 128, 200, 400)
@@ -77,7 +77,7 @@ def vector_recall(store: Store, vectors: np.ndarray, *, k: int = 10) -> float:
 def ef_sweep(store: Store, vectors: np.ndarray, *, k: int = 10) -> list[dict[str, Any]]:
     """Raw usearch recall@k and single-query latency at several expansion_search values."""
     index = store.vectors
-    shipped = index.expansion_search
+    shipped = expansion_for(len(index))
     exact = index.search(vectors, k, exact=True)
     truth = [{int(x) for x in exact.keys[r][: exact.counts[r]]} for r in range(len(vectors))]
     rows: list[dict[str, Any]] = []
@@ -199,7 +199,7 @@ def measure_store(
         "chunks": size,
         "dim": store.dim,
         "vector_search_mode": "exact" if exact else "hnsw",
-        "expansion_search": int(store.vectors.expansion_search),
+        "expansion_search": expansion_for(len(store.vectors)),
         "recall@10": recall,
         "recall_queries": len(vectors),
         "snapshot_build_ms": round(snapshot_ms, 1),

@@ -35,6 +35,7 @@ import numpy as np
 from benchmarks.common import SEED, Progress, bench_cache, sha256_texts
 from benchmarks.memstore import FileMeta, Item, build_store
 from codequest import store as store_module
+from codequest.encoders import DOCUMENT_RECIPE
 from codequest.indexer import file_hash
 from codequest.lexical import chunk_terms, path_terms
 from codequest.store import Store
@@ -157,6 +158,9 @@ def synthetic_store(
             "format": store_module.FORMAT_VERSION,
             "settings": [store_module.CONNECTIVITY, store_module.EXPANSION_ADD],
             "files": with_files,
+            # A store with files is served by `codequest serve`, which rebuilds one whose
+            # document recipe is not its own: such a store must be remade when the recipe moves.
+            "recipe": DOCUMENT_RECIPE if with_files else None,
             "generator": GENERATOR_VERSION,
         }
     )

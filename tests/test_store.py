@@ -421,3 +421,14 @@ def test_a_long_edit_session_neither_hangs_nor_loses_vectors(tmp_path: Path):
         pytest.fail("the store hung while files were replaced over and over")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("OK")
+
+
+def test_search_breadth_grows_with_the_index(saved: Store, encoder: HashingEncoder):
+    # Large graphs need a wider HNSW search for the same recall; small ones stay cheap.
+    assert store_mod.expansion_for(100_000) == store_mod.EXPANSION_SEARCH
+    assert store_mod.expansion_for(1_000_000) == store_mod.EXPANSION_SEARCH_LARGE
+    assert store_mod.EXPANSION_SEARCH < store_mod.EXPANSION_SEARCH_LARGE
+    saved.vectors.expansion_search = 7  # whatever it was, a search sets the breadth it needs
+    keys, _ = saved.search_vectors(encoder.encode_query("parse config"), 3)
+    assert len(keys) == 3
+    assert saved.vectors.expansion_search == store_mod.expansion_for(len(saved.vectors))

@@ -40,7 +40,14 @@ DIGEST_SIZE = 16
 # HNSW settings. Below EXACT_SEARCH_LIMIT vectors a brute-force scan is both exact and fast.
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 200
+# Search breadth: usearch searches with max(ef, count), and searches ask for about 100
+# candidates. Measured on 100k real MiniLM code vectors (CoSQA queries, int8 query encoder):
+# ef 128 keeps recall@10 0.999 against exact search (recall@100 0.977) at 0.67 ms of CPU a
+# query, where ef 200 took 1.0 ms for 0.9997. Bigger graphs need more breadth for the
+# same recall (ef 200 gave 0.971 at 1M), so they keep 200.
+EXPANSION_SEARCH = 128
+EXPANSION_SEARCH_LARGE = 200
+LARGE_INDEX = 250_000
 EXACT_SEARCH_LIMIT = 20_000
 # Loads retried when a concurrent writer replaced the store while it was being read.
 LOAD_ATTEMPTS = 10
@@ -122,6 +129,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
+
+
+def expansion_for(size: int) -> int:
+    """The HNSW search breadth (ef) used for an index of ``size`` vectors."""
+    return EXPANSION_SEARCH if size <= LARGE_INDEX else EXPANSION_SEARCH_LARGE
 
 
 def _new_index(dim: int) -> Any:
@@ -537,6 +549,9 @@ class Store:
             size = len(self.vectors)
             if size == 0 or count <= 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            expansion = expansion_for(size)
+            if self.vectors.expansion_search != expansion:
+                self.vectors.expansion_search = expansion
             matches = self.vectors.search(query, min(count, size), exact=size <= EXACT_SEARCH_LIMIT)
         keys = np.asarray(matches.keys, dtype=np.int64)
         sims = 1.0 - np.asarray(matches.distances, dtype=np.float32)
