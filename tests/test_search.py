@@ -143,3 +143,54 @@ def test_search_on_a_folder_never_indexed_is_empty(make_project, make_workspace:
     ws = make_workspace(make_project({"a.py": "def a():\n    pass\n"}, name="fresh"))
     assert ws.search("a") == []
     assert not ws.has_index()
+
+
+class _ThreadRecordingEncoder:
+    """Wraps the workspace's encoder; claims to release the GIL and records where it ran."""
+
+    releases_gil = True
+
+    def __init__(self, inner: Any, fail: bool = False) -> None:
+        self.inner = inner
+        self.fail = fail
+        self.threads: list[str] = []
+        self.teacher_identity = inner.teacher_identity
+        self.name = inner.name
+        self.dim = inner.dim
+
+    def encode_query(self, text: str) -> Any:
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        if self.fail:
+            from codequest.encoders import EncoderError
+
+            raise EncoderError("the query encoder broke")
+        return self.inner.encode_query(text)
+
+
+def test_query_encoding_overlaps_lexical_work_with_the_same_results(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+):
+    import os
+
+    from codequest.encoders import EncoderError
+
+    searcher = ws.searcher()
+    queries = ["cache lookup", "parse email address", "CACHE.get"]
+    before = [[(r.path, r.start_line, r.score) for r in ws.search(q)] for q in queries]
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    wrapped = _ThreadRecordingEncoder(searcher.query_encoder)
+    monkeypatch.setattr(searcher, "query_encoder", wrapped)
+    after = [[(r.path, r.start_line, r.score) for r in ws.search(q)] for q in queries]
+    assert after == before
+    assert wrapped.threads and all(t.startswith("codequest-encode") for t in wrapped.threads)
+    # An encoder failure reaches the caller as itself, not as a thread-pool error.
+    monkeypatch.setattr(searcher, "query_encoder", _ThreadRecordingEncoder(wrapped.inner, True))
+    with pytest.raises(EncoderError, match="broke"):
+        ws.search("cache lookup")
+    # Lexical-only searches (hybrid off) have nothing to overlap: encoded inline.
+    inline = _ThreadRecordingEncoder(wrapped.inner)
+    monkeypatch.setattr(searcher, "query_encoder", inline)
+    searcher.search("cache lookup", hybrid=False)
+    assert inline.threads and not any(t.startswith("codequest-encode") for t in inline.threads)

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import os
 import re
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -408,6 +410,22 @@ def _understand(query: str, filters: SearchFilters) -> _Query:
     )
 
 
+_ENCODE_POOL: ThreadPoolExecutor | None = None
+_ENCODE_POOL_LOCK = threading.Lock()
+
+
+def _encode_pool() -> ThreadPoolExecutor | None:
+    """One shared thread that encodes queries while the searching thread does BM25 and
+    the symbol table; None on a single core, where the overlap cannot happen."""
+    global _ENCODE_POOL
+    if (os.cpu_count() or 1) < 2:
+        return None
+    with _ENCODE_POOL_LOCK:
+        if _ENCODE_POOL is None:
+            _ENCODE_POOL = ThreadPoolExecutor(1, thread_name_prefix="codequest-encode")
+        return _ENCODE_POOL
+
+
 class Searcher:
     def __init__(
         self,
@@ -463,21 +481,34 @@ class Searcher:
         pool = max(opts.candidates, limit * 5)
         max_per_file = opts.max_per_file or self.max_per_file
 
-        # 1. candidates: dense neighbours, BM25 top, symbol-table matches
+        # 1. candidates: dense neighbours, BM25 top, symbol-table matches. The query is
+        # encoded beside the lexical and symbol work when the encoder leaves the GIL free.
         restrictive = spec is not None or bool(filters.languages) or filters.exclude_tests
-        vector = self.query_encoder.encode_query(query) if opts.dense or restrictive else None
+        want_vector = opts.dense or restrictive
+        pending: Future[np.ndarray] | None = None
+        vector: np.ndarray | None = None
+        if want_vector:
+            encode_pool = _encode_pool() if use_lexical else None
+            if encode_pool is not None and getattr(self.query_encoder, "releases_gil", False):
+                pending = encode_pool.submit(self.query_encoder.encode_query, query)
+            else:
+                vector = self.query_encoder.encode_query(query)
+        lex_all: np.ndarray | None = None
+        lex_top = np.zeros(0, np.int64)
+        names: dict[int, float] = {}
+        try:
+            if use_lexical:
+                lex_all = snap.lexical.scores_weighted(self._query_terms(snap, q, opts))
+                lex_top = snap.lexical.top_of(lex_all, pool)
+            if opts.symbol_match and q.kind == QUERY_IDENTIFIER:
+                names = self._symbol_matches(snap, q)
+        finally:
+            if pending is not None:
+                vector = pending.result()
         dense_ids = np.zeros(0, np.int64)
         dense_sims = np.zeros(0, np.float32)
         if opts.dense and vector is not None:
             dense_ids, dense_sims = self.store.search_vectors(vector, pool)
-        lex_all: np.ndarray | None = None
-        lex_top = np.zeros(0, np.int64)
-        if use_lexical:
-            lex_all = snap.lexical.scores_weighted(self._query_terms(snap, q, opts))
-            lex_top = snap.lexical.top_of(lex_all, pool)
-        names: dict[int, float] = {}
-        if opts.symbol_match and q.kind == QUERY_IDENTIFIER:
-            names = self._symbol_matches(snap, q)
 
         if opts.fusion == "rrf":
             scored, parts = self._rrf(snap, q, opts, dense_ids, dense_sims, lex_all, lex_top)

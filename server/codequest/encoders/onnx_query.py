@@ -33,6 +33,10 @@ def default_threads() -> int:
 class OnnxQueryEncoder:
     """Embeds one query at a time with ONNX Runtime."""
 
+    # ONNX Runtime runs the graph without the GIL, so a search can encode the query on
+    # another thread while it scores BM25 (codequest.search).
+    releases_gil = True
+
     def __init__(self, folder: str | os.PathLike[str], *, threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer

@@ -92,6 +92,11 @@ class SharedQueryEncoder:
         return self.describe()
 
     @property
+    def releases_gil(self) -> bool:
+        encoder = self._encoder if self.ready else None
+        return bool(getattr(encoder, "releases_gil", False))
+
+    @property
     def dim(self) -> int:
         return int(self.get().dim)
 
