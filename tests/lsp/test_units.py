@@ -205,3 +205,23 @@ def test_workspace_folders_then_root_uri_then_root_path():
     by_path = types.InitializeParams(capabilities=caps, root_path="/my proj")
     assert _folders_from(by_path) == [("file:///my%20proj", "")]
     assert _folders_from(types.InitializeParams(capabilities=caps)) == []
+
+
+def test_warm_search_builds_the_snapshot_before_the_first_query(make_project, make_workspace):
+    import gc
+
+    from codequest.lsp.indexing import warm_search
+
+    ws = make_workspace(make_project())
+    ws.index()
+    searcher = ws.searcher()
+    assert searcher._snapshot is None  # nothing has searched yet
+    try:
+        warm_search(ws)
+        snap = searcher._snapshot
+        assert snap is not None and snap.version == ws.store.version
+        assert gc.get_freeze_count() > 0
+        assert ws.search("hash password")  # and the query uses that very snapshot
+        assert searcher._snapshot is snap
+    finally:
+        gc.unfreeze()  # leave the test process's collector as it was

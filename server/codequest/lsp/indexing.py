@@ -11,6 +11,7 @@ is being filled.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -120,6 +121,22 @@ class FolderIndex:
         """The workspace, once the stored index is loaded (a moment at start-up)."""
         self.opened.wait(timeout)
         return self.workspace
+
+
+def warm_search(ws: Workspace) -> None:
+    """Get a folder ready for fast queries, in the calling (indexing or loading) thread.
+
+    The search snapshot (symbol table, BM25 postings) is otherwise built by the first query
+    after every index run: about a second at 100k chunks. Then the long-lived heap (the
+    store's records, the snapshot) is frozen out of the garbage collector's scans: a full
+    collection over it stalled every thread for 0.1-0.2 s, mid-search, at 100k chunks.
+    """
+    try:
+        ws.searcher().snapshot()
+    except Exception:  # noqa: BLE001 - the first search will build it (and report why)
+        log.exception("could not prepare the search snapshot of %s", ws.root)
+    gc.collect(1)  # the young generations only: the frozen heap is not scanned again
+    gc.freeze()
 
 
 class IndexWorker:
@@ -234,6 +251,8 @@ class IndexWorker:
     def _finish(
         self, folder: FolderIndex, progress: IndexProgress, report: IndexReport, seconds: float
     ) -> None:
+        if folder.workspace is not None:
+            warm_search(folder.workspace)
         done = folder.status.indexed_files
         total = folder.status.total_files
         if report.cancelled:

@@ -42,7 +42,15 @@ from codequest.lsp.config import (
     parse_settings,
 )
 from codequest.lsp.encoder import SharedQueryEncoder
-from codequest.lsp.indexing import ERROR, IDLE, FolderIndex, IndexStatus, IndexWorker, combine
+from codequest.lsp.indexing import (
+    ERROR,
+    IDLE,
+    FolderIndex,
+    IndexStatus,
+    IndexWorker,
+    combine,
+    warm_search,
+)
 from codequest.lsp.progress import REPORT_INTERVAL, Throttle
 from codequest.lsp.protocol import CodeQuestProtocol, plain_converter
 from codequest.prebuilt import open_workspace
@@ -274,6 +282,7 @@ class CodeQuestServer(LanguageServer):
             self.publish_status(force=True)
             self.show(f"CodeQuest: {message}", types.MessageType.Error)
             return
+        warm_search(ws)
         folder.workspace = ws
         folder.outdated = False
         folder.problem = ws.problem or getattr(ws, "fallback_reason", "")
