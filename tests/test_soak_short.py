@@ -17,7 +17,10 @@ def check(report: dict, requests: int) -> None:
     assert report["stale_results"] == 0, "a result for a file deleted before the request"
     assert report["file_changes"] >= 3 and not report["change_errors"]
     assert report["bursts"] > 0
-    assert report["latency"]["p99_ms"] < 5000  # generous: CI machines are shared
+    # Not a speed check (CI machines are shared): a stall detector. A search that waits out
+    # the watcher's 5 s SETTLE_TIMEOUT (a removal starved behind searches in one thread pool)
+    # lands well above this bound; ordinary searches under load stay far below it.
+    assert report["latency"]["p99_ms"] < 2500
     assert report["rss_mb"]["growth"] < 100, report["rss_mb"]
     assert report["server"]["exit_code"] == 0
 

@@ -49,6 +49,11 @@ class Watcher:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._removals: list[futures.Future[None]] = []
         self._removals_lock = threading.Lock()
+        # Removals get a thread of their own. Searches wait for them (settle), and searches
+        # run in the request pool: with every pool thread busy in a search that waits for a
+        # removal queued behind them in the same pool, each waited the full SETTLE_TIMEOUT
+        # (seen as 5 s stalls under bursts of concurrent searches).
+        self._removal_pool = futures.ThreadPoolExecutor(1, thread_name_prefix="codequest-remove")
         self.registration_id: str | None = None
 
     async def register(self) -> None:
@@ -117,7 +122,7 @@ class Watcher:
 
         # The store's lock may be held for a moment by a save: not on the event loop. A
         # search that arrives after the deletion waits for it (see settle()).
-        future = self.ls.thread_pool.submit(remove)
+        future = self._removal_pool.submit(remove)
         with self._removals_lock:
             self._removals = [f for f in self._removals if not f.done()] + [future]
 
