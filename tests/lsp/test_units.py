@@ -84,7 +84,7 @@ def test_line_length_of_utf16_files(tmp_path: Path):
 def test_file_lines_rereads_a_file_that_changed(tmp_path: Path):
     path = tmp_path / "a.py"
     path.write_text("one\ntwo\n")
-    cache = FileLines()
+    cache = FileLines(recheck=0.0)
     assert cache.lines(path) == [b"one", b"two", b""]
     path.write_text("a much longer first line\n")  # another size: the cached lines are stale
     assert cache.lines(path) == [b"a much longer first line", b""]
@@ -94,6 +94,12 @@ def test_file_lines_rereads_a_file_that_changed(tmp_path: Path):
     assert cache.lines(path)[0] == b"A much longer first line"
     path.unlink()
     assert cache.lines(path) is None
+    # Within ``recheck`` seconds of a look, the cached lines are used without a stat().
+    lazy = FileLines(recheck=3600.0)
+    path.write_text("first\n")
+    assert lazy.lines(path) == [b"first", b""]
+    path.write_text("second version\n")
+    assert lazy.lines(path) == [b"first", b""]
 
 
 def test_file_lines_stays_within_its_byte_budget(tmp_path: Path):

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -120,17 +121,28 @@ class FileLines:
     the disk out of the round trip. Bounded by total bytes; least recently used go first.
     """
 
-    def __init__(self, max_bytes: int = 32 << 20, max_file_bytes: int = 4 << 20) -> None:
+    def __init__(
+        self, max_bytes: int = 32 << 20, max_file_bytes: int = 4 << 20, recheck: float = 1.0
+    ) -> None:
         self.max_bytes = max_bytes
         self.max_file_bytes = max_file_bytes
-        self._files: OrderedDict[Path, tuple[tuple[int, int], list[bytes] | list[str], int]] = (
-            OrderedDict()
-        )
+        # A file looked at less than ``recheck`` seconds ago is not stat()ed again: a search
+        # shows 20 results, and a range end that lags a save by a second is harmless.
+        self.recheck = recheck
+        self._files: OrderedDict[
+            Path, tuple[tuple[int, int], list[bytes] | list[str], int, float]
+        ] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def lines(self, path: Path) -> list[bytes] | list[str] | None:
         """The file's lines (bytes, or str for UTF-16/32 files); None if unreadable."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._files.get(path)
+            if hit is not None and now - hit[3] < self.recheck:
+                self._files.move_to_end(path)
+                return hit[1]
         try:
             st = os.stat(path)
         except OSError:
@@ -139,6 +151,7 @@ class FileLines:
         with self._lock:
             hit = self._files.get(path)
             if hit is not None and hit[0] == key:
+                self._files[path] = (*hit[:3], now)
                 self._files.move_to_end(path)
                 return hit[1]
         if st.st_size > self.max_file_bytes:
@@ -153,10 +166,10 @@ class FileLines:
             old = self._files.pop(path, None)
             if old is not None:
                 self._bytes -= old[2]
-            self._files[path] = (key, lines, len(data))
+            self._files[path] = (key, lines, len(data), now)
             self._bytes += len(data)
             while self._bytes > self.max_bytes and len(self._files) > 1:
-                _, (_, _, size) = self._files.popitem(last=False)
+                _, (_, _, size, _) = self._files.popitem(last=False)
                 self._bytes -= size
         return lines
 
