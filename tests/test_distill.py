@@ -242,6 +242,87 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
         load_query_encoder(config, "other-teacher@123")
 
 
+def test_kept_layers_lora_int8_student(
+    tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
+) -> None:
+    """A student with its own recipe: pairs drawn per kind, chosen teacher layers, LoRA on
+    every linear layer, served as int8 ONNX, and rebuilt from its shipped delta."""
+    monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
+    project = tmp_path / "project"
+    for rel, text in PROJECT.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    eval_dir = _eval_set(tmp_path / "eval")
+
+    from codequest import students
+    from codequest.distill import cli
+    from codequest.distill.data import prepare
+    from codequest.distill.train import SPECS, TrainOptions, replace, train_student
+    from codequest.encoders import open_query_artifact
+
+    teacher, resolved, tokenizer = cli.load_teacher(str(tiny_teacher), threads=1)
+    data = prepare(
+        teacher,
+        resolved.identity,
+        roots=[project],
+        max_codes=1000,
+        seed=0,
+        pairs_limit=40,
+        kind_shares={"doc": 2, "comment": 1, "name": 1},
+        code_limit=10,
+    )
+    assert len(data.pairs) == 40 and data.summary["kinds"]["doc"] == 20
+    assert int((data.code_index >= 0).sum()) >= 10 and data.code_vectors.shape[0] == 10
+    dev = cli.load_dev(teacher, resolved.identity, eval_dir)
+
+    shipped = SPECS["lora32-keep025"]
+    assert shipped.recipe is not None and shipped.keep == (0, 2, 5)
+    # The tiny teacher has 3 layers: keep the first and the last.
+    spec = replace(shipped, name="kept", layers=2, keep=(0, 2), lora_rank=2)
+    options = TrainOptions(epochs=5, batch_size=8, seed=0, threads=1)
+    assert options.for_spec(spec).epochs == shipped.recipe.epochs
+    options = options.for_spec(spec, epochs_given=True)
+    assert options.epochs == 5 and options.dropout is False
+    # The recipe embeds no code (code_limit 0): matching only.
+    no_code = replace(
+        data, code_vectors=data.code_vectors[:0], code_index=-np.ones_like(data.code_index)
+    )
+    result = train_student(
+        spec,
+        no_code,
+        dev,
+        teacher_path=resolved.path,
+        options=replace(options, epochs=1),
+        work_dir=tmp_path / "work",
+        tokenizer=tokenizer,
+    )
+    # LoRA on all six linear layers of both kept blocks, and none on the pooler.
+    modules = {k.rsplit(".", 1)[0] for k in result.lora}
+    assert len(modules) == 2 * 6 and not any("pooler" in m for m in modules)
+    folder = cli.write_result(result, resolved, data.summary, tmp_path / "students" / "kept")
+    card = json.loads((folder / "artifact" / "card.json").read_text())
+    assert card["base"] == {
+        "kind": "cut",
+        "dim": 32,
+        "layers": 2,
+        "keep": [0, 2],
+        "precision": "int8",
+    }
+    import onnx
+
+    graph = onnx.load(str(folder / "artifact" / "model.onnx")).graph
+    assert any(n.op_type in ("MatMulInteger", "DynamicQuantizeLinear") for n in graph.node)
+    vec = open_query_artifact(folder / "artifact").encode_query("read json file")
+    assert vec.shape == (32,) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-4
+
+    monkeypatch.setattr(students, "SHIPPED", tmp_path / "shipped")
+    (tmp_path / "shipped").mkdir()
+    cli.ship(folder)
+    built = students.shipped_student_dir(resolved.identity)
+    assert built is not None
+    assert float(open_query_artifact(built).encode_query("read json file") @ vec) > 0.98
+
+
 def test_static_encoder_matches_numpy_map(tmp_path: Path) -> None:
     """The static encoder: table lookup, mean, residual map, normalise."""
     from tokenizers import Tokenizer, models, pre_tokenizers

@@ -103,12 +103,14 @@ def build_artifact(
                 export_onnx,
             )
 
-            transformer = cut_teacher(teacher_path, int(base["layers"]))
+            keep = [int(i) for i in base.get("keep", [])]
+            transformer = cut_teacher(teacher_path, int(base["layers"]), keep)
             if lora:
                 apply_lora_delta(transformer, lora)
             module_map = Map(int(base["dim"]), int(card["dim"]), str(card["map"]))
             module_map.load_numpy(mapping)
-            export_onnx(CutStudent(transformer, module_map), work / "model.onnx")
+            int8 = base.get("precision") == "int8"
+            export_onnx(CutStudent(transformer, module_map), work / "model.onnx", int8=int8)
             AutoTokenizer.from_pretrained(teacher_path).backend_tokenizer.save(
                 str(work / "tokenizer.json")
             )

