@@ -252,7 +252,7 @@ def render(result: dict[str, Any]) -> str:
                     + ", ".join(
                         f"{k} {ort[k]['search_with_encode'].get('p50_ms')} ms "
                         f"(encode {ort[k]['encode'].get('p50_ms')})"
-                        for k in ("shipped", "no_spinning", "one_thread")
+                        for k in ("shipped", "two_threads_no_spinning", "two_threads_spinning")
                     )
                     + f"; search alone {ort['search_only'].get('p50_ms')} ms"
                 )
