@@ -174,6 +174,9 @@ class Bench:
         commit = git_info()
         machine = machine_info()
         self.stem = f"{commit['short']}-{machine['slug']}" + ("-quick" if self.quick else "")
+        if set(self.sections) != set(ALL_SECTIONS):
+            # A partial run must not overwrite the full run of the same commit.
+            self.stem += "-" + "-".join(s for s in ALL_SECTIONS if s in self.sections)
         self.detail_dir = self.out_dir / self.stem
         self.encoders: dict[str, Any] = {}
         self._doc_encoder: Any = None

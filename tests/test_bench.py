@@ -222,7 +222,8 @@ def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
         ]
     )
     assert code == 0
-    (path,) = out.glob("*-quick.json")
+    # A partial run is named after its sections, so it never overwrites a full run.
+    (path,) = out.glob("*-quick-quality-latency-lsp-indexing.json")
     result = json.loads(path.read_text())
     assert result["schema"] == "codequest-bench/1" and result["mode"] == "quick"
     assert {"sha", "short"} <= set(result["commit"])
