@@ -13,13 +13,12 @@ first line to the end of the last, measured in the client's position encoding.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -27,6 +26,7 @@ from pygls.exceptions import JsonRpcException
 
 from codequest.encoders import EncoderError
 from codequest.languages import ALL_LANGUAGES
+from codequest.lsp.indexing import file_location
 from codequest.lsp.protocol import invalid_params, show
 from codequest.search import InvalidQuery
 from codequest.types import SearchFilters, SearchResult
@@ -246,14 +246,6 @@ def result_range(path: Path, start_line: int, end_line: int, encoding: str) -> d
         }
     )
     return {"start": {"line": start_line - 1, "character": 0}, "end": end_pos}
-
-
-@functools.lru_cache(maxsize=8192)
-def file_location(root: Path, relpath: str) -> tuple[Path, str]:
-    """The absolute path and file URI of a stored path: pathlib's parsing is slow enough
-    (~20 us a result) to matter in a 3 ms round trip, and results repeat while typing."""
-    path = root.joinpath(*PurePosixPath(relpath).parts)
-    return path, path.as_uri()
 
 
 def result_json(folder: FolderIndex, result: SearchResult, encoding: str) -> dict[str, Any]:
