@@ -273,17 +273,11 @@ def cross_validate(
     per-fold picks. Query classes come from :func:`classify_query`, not from the labels.
     """
     annotations = json.loads((STDLIB / "annotations.json").read_text())
-    scorer = _score_module()
     grid = weight_grid()
     # ndcg[g][i]: grid point g on query i, each query run with its own class's weights
-    per_query = np.zeros((len(grid), len(annotations)))
-    for g, fw in enumerate(grid):
-        weights = {k: fw for k in (QUERY_IDENTIFIER, QUERY_NATURAL, QUERY_QUESTION)}
-        opts = RankingOptions(weights=weights)
-        for i, item in enumerate(annotations):
-            res = searcher.search(item["query"], limit=10, options=opts)
-            hits = [f"{r.path}:{r.start_line}-{r.end_line}" for r in res]
-            per_query[g, i] = scorer.ndcg(hits, item["relevant"] + item.get("secondary", []), 10)
+    kinds = (QUERY_IDENTIFIER, QUERY_NATURAL, QUERY_QUESTION)
+    options = [RankingOptions(weights=dict.fromkeys(kinds, fw)) for fw in grid]
+    per_query = _per_query_ndcg(searcher, annotations, options)
     classes = np.array([classify_query(a["query"]) for a in annotations])
     cats = np.array([a["category"] for a in annotations])
     fold_of = _fold_of(len(annotations), folds, seed)
@@ -312,6 +306,20 @@ def cross_validate(
     return final, cv, picks
 
 
+def _per_query_ndcg(
+    searcher: Searcher, annotations: list[dict[str, Any]], options: Sequence[RankingOptions]
+) -> np.ndarray:
+    """NDCG@10 of every query (columns) under every ranking option set (rows)."""
+    scorer = _score_module()
+    out = np.zeros((len(options), len(annotations)))
+    for row, opts in enumerate(options):
+        for i, item in enumerate(annotations):
+            res = searcher.search(item["query"], limit=10, options=opts)
+            hits = [f"{r.path}:{r.start_line}-{r.end_line}" for r in res]
+            out[row, i] = scorer.ndcg(hits, item["relevant"] + item.get("secondary", []), 10)
+    return out
+
+
 def _fold_of(n: int, folds: int, seed: int) -> np.ndarray:
     """The fold of each query: a seeded shuffle dealt round-robin."""
     order = list(range(n))
@@ -332,14 +340,9 @@ def cross_validate_cap(
     all queries, the cross-validated NDCG per category, and the per-fold picks.
     """
     annotations = json.loads((STDLIB / "annotations.json").read_text())
-    scorer = _score_module()
-    per_query = np.zeros((len(caps), len(annotations)))
-    for c, cap in enumerate(caps):
-        opts = RankingOptions(max_per_file=cap)
-        for i, item in enumerate(annotations):
-            res = searcher.search(item["query"], limit=10, options=opts)
-            hits = [f"{r.path}:{r.start_line}-{r.end_line}" for r in res]
-            per_query[c, i] = scorer.ndcg(hits, item["relevant"] + item.get("secondary", []), 10)
+    per_query = _per_query_ndcg(
+        searcher, annotations, [RankingOptions(max_per_file=cap) for cap in caps]
+    )
     cats = np.array([a["category"] for a in annotations])
     fold_of = _fold_of(len(annotations), folds, seed)
     held = np.zeros(len(annotations))
