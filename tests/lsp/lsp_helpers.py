@@ -213,6 +213,21 @@ async def status(client: Client) -> dict[str, Any]:
     return reply
 
 
+async def wait_logged(client: Client, start: str, count: int = 1) -> list[str]:
+    """Wait for ``count`` log messages starting with ``start``; returns all of them.
+
+    The indexing thread posts a folder's "indexed" line right after the folder turns ready,
+    so it may arrive just after a status reply that already says "ready".
+    """
+
+    async def logged() -> list[str]:
+        lines = [m.message for m in client.log_messages if m.message.startswith(start)]
+        return lines if len(lines) >= count else []
+
+    result: list[str] = await eventually(logged, what=f"{count} log line(s) {start!r}")
+    return result
+
+
 async def wait_ready(client: Client) -> dict[str, Any]:
     """Wait until every folder's index is ready; returns the status reply."""
 

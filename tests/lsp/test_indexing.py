@@ -24,6 +24,7 @@ from lsp_helpers import (
     status,
     stop,
     vscode_capabilities,
+    wait_logged,
     wait_ready,
     write_tree,
 )
@@ -326,16 +327,8 @@ async def test_restart_reuses_the_index_and_logs_without_progress_support(tmp_pa
         assert any("CodeQuest: indexing béta é" in m for m in logged)
         # The stored index was loaded before the run, and nothing had to be embedded again.
         assert client.index_statuses[0]["indexedFiles"] > 0
-
-        # The log line of the last folder is posted by the indexing thread right after that
-        # folder turns ready, so it may arrive just after the status reply that said so.
-        async def both_logged() -> list[str]:
-            lines = [m.message for m in client.log_messages]
-            indexed = [m for m in lines if m.startswith("CodeQuest: indexed ")]
-            return indexed if len(indexed) == 2 else []
-
-        indexed = await eventually(both_logged, what="both folders' 'indexed' log lines")
-        assert all(", 0 embedded," in m for m in indexed)
+        indexed = await wait_logged(client, "CodeQuest: indexed ", count=2)
+        assert len(indexed) == 2 and all(", 0 embedded," in m for m in indexed)
     finally:
         await stop(client)
     assert client._server is not None and client._server.returncode == 0

@@ -14,6 +14,7 @@ from lsp_helpers import (
     start,
     status,
     stop,
+    wait_logged,
     wait_ready,
     write_tree,
 )
@@ -48,8 +49,8 @@ async def test_prebuilt_index_is_used_and_local_edits_overlay_it(tmp_path: Path)
         reply = await wait_ready(client)
         (folder,) = reply["folders"]
         assert folder["problem"] == "" and folder["indexedFiles"] == 4
-        indexed = [m.message for m in client.log_messages if "CodeQuest: indexed" in m.message]
-        assert indexed and ", 0 embedded," in indexed[-1]
+        indexed = await wait_logged(client, "CodeQuest: indexed ")
+        assert ", 0 embedded," in indexed[-1]
         hits = (await search(client, {"query": "formatCurrency", "limit": 1}))["results"]
         assert hits[0]["uri"] == (root / "web" / "currency.ts").as_uri()
 
