@@ -126,3 +126,21 @@ def test_counts_beyond_uint16_are_clipped_by_the_store(tmp_path):
     ids, tfs = store.term_ids(Counter({"x": 70_000, "y": 3}))
     assert tfs.tolist() == [65535, 3]
     assert [store.vocab[i] for i in ids] == ["x", "y"]
+
+
+def test_top_of_matches_a_full_sort_on_large_tied_score_arrays() -> None:
+    # Large enough for the sampled floor (more than 8x count non-zero scores), with ties
+    # (quantised values) and zeros, which must never be returned.
+    rng = np.random.default_rng(7)
+    for trial in range(20):
+        scores = np.round(rng.random(20_000), 2).astype(np.float32)
+        scores[rng.random(20_000) < 0.6] = 0.0
+        count = [1, 10, 100, 500][trial % 4]
+        got = LexicalIndex.top_of(scores, count)
+        # Best first; equal scores in position order.
+        expected = sorted(np.flatnonzero(scores).tolist(), key=lambda i: (-scores[i], i))[:count]
+        assert got.tolist() == expected
+    sparse = np.zeros(1000, np.float32)
+    sparse[[3, 50, 900]] = [0.5, 2.0, 1.0]
+    assert LexicalIndex.top_of(sparse, 10).tolist() == [50, 900, 3]
+    assert LexicalIndex.top_of(np.zeros(10, np.float32), 5).tolist() == []

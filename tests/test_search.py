@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from codequest.search import InvalidQuery
@@ -194,3 +195,16 @@ def test_query_encoding_overlaps_lexical_work_with_the_same_results(
     monkeypatch.setattr(searcher, "query_encoder", inline)
     searcher.search("cache lookup", hybrid=False)
     assert inline.threads and not any(t.startswith("codequest-encode") for t in inline.threads)
+
+
+def test_snapshot_maps_chunk_ids_to_positions_and_drops_unknown_ids(ws: Workspace):
+    snap = ws.searcher().snapshot()
+    assert len(snap.ids) > 3
+    picked = np.array([snap.ids[2], 123456789, snap.ids[0], snap.ids[-1]], dtype=np.int64)
+    sims = np.array([0.9, 0.8, 0.7, 0.6], dtype=np.float32)
+    positions, kept = snap.positions_of(picked, sims)
+    # The unknown id (a chunk added after the snapshot) is dropped with its value.
+    assert positions.tolist() == [2, 0, len(snap.ids) - 1]
+    assert kept.tolist() == pytest.approx([0.9, 0.7, 0.6])
+    empty_positions, empty_values = snap.positions_of(np.zeros(0, np.int64), sims[:0])
+    assert len(empty_positions) == 0 and len(empty_values) == 0

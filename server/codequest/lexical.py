@@ -93,22 +93,26 @@ class LexicalIndex:
 
     @staticmethod
     def top_of(scores: np.ndarray, count: int) -> np.ndarray:
-        """Positions of the ``count`` best non-zero scores, best first."""
-        nonzero = np.flatnonzero(scores)
+        """Positions of the ``count`` best non-zero scores, best first (scores are >= 0)."""
+        # ``scores > 0`` then flatnonzero: nonzero() on floats was 5x slower at 100k.
+        nonzero = np.flatnonzero(scores > 0)
         if len(nonzero) > count:
-            part = np.argpartition(-scores[nonzero], count - 1)[:count]
-            nonzero = nonzero[part]
+            values = scores[nonzero]
+            if len(nonzero) > 8 * count:
+                # The count-th best of a subset is at most the count-th best of all, so
+                # every 4th value gives a floor that drops most candidates before the
+                # sort (a common query word matches a sixth of a 100k-chunk index).
+                sample = values[::4]
+                floor = np.partition(sample, len(sample) - count)[len(sample) - count]
+                keep = np.flatnonzero(values >= floor)
+                nonzero, values = nonzero[keep], values[keep]
+            # A stable sort of what is left: equal scores keep position order, so which of
+            # several tied chunks makes the cut does not depend on the selection algorithm.
+            return nonzero[np.argsort(-values, kind="stable")[:count]].astype(np.int64)
         order = np.argsort(-scores[nonzero], kind="stable")
         return nonzero[order].astype(np.int64)
 
     def top(self, query_term_ids: list[int], count: int) -> tuple[np.ndarray, np.ndarray]:
         scores = self.scores(query_term_ids)
-        nonzero = np.flatnonzero(scores)
-        if len(nonzero) == 0:
-            return nonzero.astype(np.int64), np.zeros(0, np.float32)
-        if len(nonzero) > count:
-            part = np.argpartition(-scores[nonzero], count - 1)[:count]
-            nonzero = nonzero[part]
-        order = np.argsort(-scores[nonzero], kind="stable")
-        picked = nonzero[order]
-        return picked.astype(np.int64), scores[picked]
+        picked = self.top_of(scores, count)
+        return picked, scores[picked]

@@ -286,6 +286,19 @@ class Snapshot:
     file_words: tuple[frozenset[str], ...]  # stemmed path words per file
     classes: dict[tuple[str, str], tuple[int, int, int]]  # (path, class) -> start, end, pos
     owners: tuple[tuple[str, str] | None, ...]  # position -> its split class, if any
+    id_order: np.ndarray  # positions sorted by chunk id, for vectorised id -> position
+
+    def positions_of(
+        self, chunk_ids: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of ``chunk_ids`` with their ``values``, dropping ids this snapshot lacks
+        (chunks added since it was built)."""
+        if not len(chunk_ids) or not len(self.ids):
+            return np.zeros(0, np.int64), values[:0]
+        sorted_ids = self.ids[self.id_order]
+        at = np.minimum(np.searchsorted(sorted_ids, chunk_ids), len(sorted_ids) - 1)
+        found = sorted_ids[at] == chunk_ids
+        return self.id_order[at[found]], values[found]
 
     @classmethod
     def build(cls, store: Store) -> Snapshot:
@@ -329,6 +342,7 @@ class Snapshot:
             file_words,
             classes,
             owners,
+            np.argsort(ids, kind="stable"),
         )
 
 
@@ -620,32 +634,30 @@ class Searcher:
         explain: bool,
     ) -> tuple[list[tuple[int, float]], dict[int, dict[str, float]]]:
         w = opts.weights[q.kind]
-        # Candidate positions, in a fixed order.
-        dense_of: dict[int, float] = {}
-        for cid, sim in zip(dense_ids.tolist(), dense_sims.tolist(), strict=True):
-            pos = snap.position.get(cid)
-            if pos is not None:
-                dense_of[pos] = sim
-        cand: dict[int, None] = dict.fromkeys(dense_of)
-        cand.update(dict.fromkeys(lex_top.tolist()))
-        cand.update(dict.fromkeys(names))
-        if not cand:
+        # Candidate positions in a fixed order: dense neighbours (unique, so they stay
+        # first), then BM25's top, then symbol-table matches.
+        dense_pos, dense_sims = snap.positions_of(dense_ids, dense_sims)
+        everything = np.concatenate(
+            [dense_pos, lex_top, np.fromiter(names, np.int64, count=len(names))]
+        )
+        if not len(everything):
             return [], {}
-        positions = np.fromiter(cand, dtype=np.int64, count=len(cand))
+        _, first = np.unique(everything, return_index=True)
+        first.sort()
+        positions = everything[first]
+        n_dense = len(dense_pos)
 
         # Exact dense similarity for every candidate (lexical/name-only ones included).
-        plist = positions.tolist()
-        dense = np.fromiter((dense_of.get(p, 0.0) for p in plist), np.float32, len(plist))
-        if opts.dense and vector is not None and w.dense:
-            missing = [i for i, p in enumerate(plist) if p not in dense_of]
-            if missing:
-                keys = snap.ids[positions[missing]].astype(np.uint64)
-                with self.store.lock:
-                    got = self.store.vectors.get(keys, dtype=np.float32)
-                rows = [i for i, vec in zip(missing, got, strict=True) if vec is not None]
-                if rows:
-                    matrix = np.vstack([v for v in got if v is not None]).astype(np.float32)
-                    dense[rows] = matrix @ vector
+        dense = np.zeros(len(positions), np.float32)
+        dense[:n_dense] = dense_sims
+        if opts.dense and vector is not None and w.dense and len(positions) > n_dense:
+            keys = snap.ids[positions[n_dense:]].astype(np.uint64)
+            with self.store.lock:
+                got = self.store.vectors.get(keys, dtype=np.float32)
+            rows = [n_dense + i for i, vec in enumerate(got) if vec is not None]
+            if rows:
+                matrix = np.vstack([v for v in got if v is not None]).astype(np.float32)
+                dense[rows] = matrix @ vector
         lexical = (
             lex_all[positions] if lex_all is not None else np.zeros(len(positions), np.float32)
         )
@@ -689,6 +701,7 @@ class Searcher:
         ranked = list(zip(positions[order].tolist(), score[order].tolist(), strict=True))
         parts: dict[int, dict[str, float]] = {}
         if explain:
+            plist = positions.tolist()
             for i in order[:200].tolist():
                 parts[plist[i]] = {
                     "dense": float(dense[i]),
