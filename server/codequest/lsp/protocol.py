@@ -52,6 +52,16 @@ def plain_converter() -> cattrs.Converter:
     return converter
 
 
+class PlainResult(dict[str, Any]):
+    """A handler result that is plain JSON already (str keys; str, number, bool, None,
+    list and dict values), so it is sent as it is.
+
+    pygls hands every response to cattrs, which walks a result value by value before
+    ``json.dumps`` sees it: for a 20-result search that walk cost as much CPU as the JSON
+    encoding itself, on the request's critical path.
+    """
+
+
 @attrs.define
 class _Malformed:
     """A message whose params did not fit the method's type; answered, never dispatched."""
@@ -86,6 +96,15 @@ class CodeQuestProtocol(LanguageServerProtocol):
                 self._send_response(message.id, error=error)
             return
         super().handle_message(message)
+
+    def _send_response(
+        self, msg_id: Any, result: Any | None = None, error: types.ResponseError | None = None
+    ) -> None:
+        if error is None and type(result) is PlainResult:
+            self._result_types.pop(msg_id, None)
+            self._send_data({"jsonrpc": self.VERSION, "id": msg_id, "result": result})
+            return
+        super()._send_response(msg_id, result=result, error=error)
 
 
 def invalid_params(message: str) -> JsonRpcInvalidParams:

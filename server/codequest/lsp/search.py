@@ -27,7 +27,7 @@ from pygls.exceptions import JsonRpcException
 from codequest.encoders import EncoderError
 from codequest.languages import ALL_LANGUAGES
 from codequest.lsp.indexing import file_location
-from codequest.lsp.protocol import invalid_params, show
+from codequest.lsp.protocol import PlainResult, invalid_params, show
 from codequest.search import InvalidQuery
 from codequest.types import SearchFilters, SearchResult
 
@@ -198,7 +198,12 @@ def line_length(path: Path, line: int, encoding: str) -> int | None:
     if line >= len(lines):
         return 0  # the file is shorter now than when it was indexed
     raw = lines[line]
-    text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
+    if isinstance(raw, str):
+        text = raw
+    elif raw.isascii():  # one unit a byte in every encoding: most lines of code
+        return len(raw.rstrip(b"\r"))
+    else:
+        text = raw.decode("utf-8", errors="replace")
     return _units(text.rstrip("\r"), encoding)
 
 
@@ -293,10 +298,10 @@ def run_search(ls: CodeQuestServer, request: SearchRequest) -> dict[str, Any]:
         found.extend((folder, hit) for hit in hits)
     found.sort(key=lambda item: -item[1].score)
     encoding = position_encoding(ls)
-    return {
-        "results": [result_json(folder, hit, encoding) for folder, hit in found[:limit]],
-        "index": ls.index_status(folders).to_json(),
-    }
+    return PlainResult(
+        results=[result_json(folder, hit, encoding) for folder, hit in found[:limit]],
+        index=ls.index_status(folders).to_json(),
+    )
 
 
 def position_encoding(ls: CodeQuestServer) -> str:
