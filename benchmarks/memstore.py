@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codequest.chunking import content_hash
+from codequest.chunking import content_hash, line_units
 from codequest.indexer import preview_line
 from codequest.lexical import chunk_terms
 from codequest.store import ChunkRecord, FileRecord, Store
@@ -86,6 +86,7 @@ def build_store(
             item.end_line,
             chash,
             preview_line(item.text),
+            line_units(item.text.rsplit("\n", 1)[-1]),  # items hold whole lines
         )
         if term_arrays is not None:
             store.terms[cid] = term_arrays(store, i)

@@ -303,3 +303,21 @@ def test_two_workspaces_in_one_process_see_each_others_saves(
     b_report = b.index()
     assert b_report.embedded == 0  # a's save is picked up
     assert "extra.py" in b.store.files
+
+
+def test_records_keep_their_end_line_lengths_in_every_position_encoding(
+    make_project: Callable[..., Path], make_workspace: MakeWs
+):
+    # CRLF endings (the CR is not part of the line), a non-ASCII end line (é: 2 UTF-8
+    # bytes, 1 UTF-16 unit; 𝔸: 4 bytes, 2 units, 1 code point) and a plain ASCII one.
+    source = (
+        "def greet(name):\r\n    return 'héllo 𝔸' + name\r\n\r\n\r\n"
+        "def add(a, b):\r\n    return a + b\r\n"
+    )
+    root = make_project({"m.py": source.encode("utf-8")})
+    ws = make_workspace(root)
+    ws.index()
+    units = {r.symbol: r.end_units for r in ws.store.chunks.values()}
+    end = "    return 'héllo 𝔸' + name"
+    assert units["greet"] == (len(end.encode("utf-8")), len(end) + 1, len(end))
+    assert units["add"] == (16, 16, 16)

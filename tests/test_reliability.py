@@ -489,7 +489,7 @@ def test_store_from_another_format_version_is_rebuilt_with_the_reason(
     monkeypatch.undo()
     report = Workspace(project, HASHING).index()
     assert report.rebuilt
-    assert "format version 0, this CodeQuest reads version 1" in report.rebuild_reason
+    assert "format version 0, this CodeQuest reads versions 1, 2" in report.rebuild_reason
 
 
 def test_store_from_another_model_is_rebuilt_with_the_reason(project: Path, encoder: Any):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from codequest import store as store_mod
+from codequest.chunking import line_units
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
 from codequest.lexical import chunk_terms
 from codequest.store import (
@@ -38,7 +39,8 @@ def fill(store: Store, encoder: HashingEncoder, files=FILES) -> None:
         records = []
         for i, (symbol, text) in enumerate(defs):
             record = ChunkRecord(0, path, "python", "function", symbol, 1 + i * 5, 3 + i * 5,
-                                 f"hash-{path}-{symbol}", text.splitlines()[0])
+                                 f"hash-{path}-{symbol}", text.splitlines()[0],
+                                 line_units(text.splitlines()[-1]))
             records.append((record, chunk_terms(path, symbol, text)))
         vectors = encoder.encode_documents([text for _, text in defs])
         store.put_file(FileRecord(path, "python", f"fh-{path}", 10, 20, ()), records, vectors)
@@ -238,8 +240,30 @@ def test_vector_count_mismatch(saved: Store, encoder: HashingEncoder):
 
 def test_format_version_mismatch(saved: Store):
     rewrite_meta(saved.directory, format=99)
-    with pytest.raises(StoreError, match="format version 99, this CodeQuest reads version 1"):
+    with pytest.raises(StoreError, match="format version 99, this CodeQuest reads versions 1, 2"):
         Store.load(saved.directory)
+
+
+def test_end_line_lengths_round_trip(saved: Store):
+    assert all(r.end_units is not None for r in saved.chunks.values())
+    loaded = Store.load(saved.directory)
+    assert loaded.chunks == saved.chunks
+
+
+def test_format_1_store_loads_without_end_line_lengths_and_saves_as_format_2(saved: Store):
+    raw = (saved.directory / META_FILE).read_bytes()
+    payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)
+    old_rows = [row[:11] for row in payload["chunks"]]  # format 1: no end lengths
+    rewrite_meta(saved.directory, format=1, chunks=old_rows)
+    loaded = Store.load(saved.directory)
+    assert [r.end_units for r in loaded.chunks.values()] == [None] * len(saved.chunks)
+    assert {cid: r.preview for cid, r in loaded.chunks.items()} == {
+        cid: r.preview for cid, r in saved.chunks.items()
+    }
+    loaded.save()
+    raw = (saved.directory / META_FILE).read_bytes()
+    assert msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)["format"] == 2
+    assert Store.load(saved.directory).chunks == loaded.chunks
 
 
 def test_document_recipe_is_saved_and_checked(saved: Store, encoder: HashingEncoder):

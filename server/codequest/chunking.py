@@ -720,6 +720,19 @@ class _Emitter:
 # --------------------------------------------------------------------------- entry point
 
 
+def line_units(line: str) -> tuple[int, int, int]:
+    """A line's length (a trailing CR not counted) in UTF-8 bytes, UTF-16 code units and
+    code points: the three position encodings an LSP client may negotiate."""
+    line = line.rstrip("\r")
+    if line.isascii():
+        return (len(line), len(line), len(line))
+    return (
+        len(line.encode("utf-8", errors="surrogatepass")),
+        len(line.encode("utf-16-le", errors="surrogatepass")) // 2,
+        len(line),
+    )
+
+
 def chunk_source(
     path: str,
     language: str,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codequest.chunking import chunk_source
+from codequest.chunking import chunk_source, line_units
 from codequest.config import Config
 from codequest.encoders import DocumentEncoder, document_text
 from codequest.files import discover, read_source
@@ -59,6 +59,7 @@ class _PendingFile:
     file_hash: str
     chunks: list[Chunk]
     vectors: list[np.ndarray | None]
+    end_units: list[tuple[int, int, int]]  # per chunk: its end line's lengths
 
 
 @dataclass
@@ -111,10 +112,11 @@ class _Run:
                         c.end_line,
                         c.content_hash,
                         preview_line(c.text),
+                        units,
                     ),
                     chunk_terms(c.path, c.symbol, c.text),
                 )
-                for c in pf.chunks
+                for c, units in zip(pf.chunks, pf.end_units, strict=True)
             ]
             dim = self.store.dim
             matrix = (
@@ -259,7 +261,12 @@ def _process_file(run: _Run, source: SourceFile, config: Config, skipped: Counte
         else:
             run.reused += 1
         vectors.append(vec)
-    run.pending.append(_PendingFile(source, digest, chunks, vectors))
+    lines = text.split("\n")
+    end_units = [
+        line_units(lines[c.end_line - 1]) if c.end_line <= len(lines) else (0, 0, 0)
+        for c in chunks
+    ]
+    run.pending.append(_PendingFile(source, digest, chunks, vectors, end_units))
     run.pending_chunks += len(chunks)
     run.pending_growth += growth
     return False

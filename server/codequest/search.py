@@ -901,4 +901,5 @@ def _result(record: ChunkRecord, score: float, explain: dict[str, float]) -> Sea
         score=score,
         preview=record.preview,
         explain=explain,
+        end_units=record.end_units,
     )

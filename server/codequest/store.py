@@ -4,7 +4,8 @@ Layout of a store folder:
 
 * ``meta.msgpack`` is the commit point: magic, a blake2b digest, then a msgpack payload
   with the format version, the model identity, the document recipe (the text embedded per
-  chunk, ``encoders.base.DOCUMENT_RECIPE``), chunk and file records, the lexical
+  chunk, ``encoders.base.DOCUMENT_RECIPE``), chunk records (with the lengths of each
+  chunk's end line, for editors' ranges) and file records, the lexical
   vocabulary and the name, size and digest of the vectors file it belongs to.
 * ``vectors-<generation>.usearch`` is written completely before the meta that names it is
   renamed into place. A process killed at any moment leaves the previous pair intact.
@@ -32,7 +33,10 @@ import numpy as np
 
 from codequest.encoders.base import DOCUMENT_RECIPE
 
-FORMAT_VERSION = 1
+# 2: each chunk record carries the lengths of its end line (``ChunkRecord.end_units``).
+# Format-1 stores are still read (their records have no end lengths) and saved as 2.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 META_MAGIC = b"CQMETA\x00\x01"
 META_FILE = "meta.msgpack"
 LOCK_FILE = "lock"
@@ -79,6 +83,9 @@ class ChunkRecord:
     end_line: int
     content_hash: str
     preview: str
+    # Length of the end line in UTF-8 bytes, UTF-16 units and code points, so an editor's
+    # range for the chunk needs no file read at query time; None in format-1 stores.
+    end_units: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,10 +227,11 @@ class Store:
     ) -> Store:
         meta_path = directory / META_FILE
         payload = cls._check_meta(raw, meta_path)
-        if payload.get("format") != FORMAT_VERSION:
+        if payload.get("format") not in READABLE_FORMATS:
+            readable = ", ".join(str(v) for v in READABLE_FORMATS)
             raise StoreError(
                 f"index at {directory} has format version {payload.get('format')!r}, "
-                f"this CodeQuest reads version {FORMAT_VERSION}"
+                f"this CodeQuest reads versions {readable}"
             )
         stored_recipe = payload.get("recipe", 1)  # stores from before the field: recipe 1
         if recipe is not None and stored_recipe != recipe:
@@ -315,9 +323,21 @@ class Store:
         self.extra = dict(payload.get("extra", {}))
         self.churn = int(payload.get("churn", 0))
         for row in payload["chunks"]:
-            cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row
+            cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row[
+                :11
+            ]
+            units = row[11] if len(row) > 11 and row[11] is not None else None
             self.chunks[cid] = ChunkRecord(
-                cid, path, language, kind, symbol, start, end, chash, preview
+                cid,
+                path,
+                language,
+                kind,
+                symbol,
+                start,
+                end,
+                chash,
+                preview,
+                (int(units[0]), int(units[1]), int(units[2])) if units is not None else None,
             )
             self.terms[cid] = (
                 np.frombuffer(term_ids, dtype=np.uint32),
@@ -381,6 +401,7 @@ class Store:
                 r.preview,
                 self.terms[r.id][0].astype(np.uint32).tobytes(),
                 self.terms[r.id][1].astype(np.uint16).tobytes(),
+                list(r.end_units) if r.end_units is not None else None,
             ]
             for r in self.chunks.values()
         ]
@@ -482,6 +503,7 @@ class Store:
                     record.end_line,
                     record.content_hash,
                     record.preview,
+                    record.end_units,
                 )
                 self.terms[cid] = self.term_ids(counts)
                 self.by_hash[record.content_hash] = cid

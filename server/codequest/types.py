@@ -76,6 +76,9 @@ class SearchResult:
     preview: str
     # Score components (dense, lexical, name match, ...), filled when asked to explain.
     explain: dict[str, float] = field(default_factory=dict)
+    # The end line's length in UTF-8 bytes, UTF-16 units and code points, when the index
+    # recorded it (see ``store.ChunkRecord``); editors' ranges need it.
+    end_units: tuple[int, int, int] | None = None
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {

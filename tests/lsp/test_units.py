@@ -13,7 +13,13 @@ from codequest.config import Config
 from codequest.lsp.config import folder_config, needs_reindex, parse_settings
 from codequest.lsp.indexing import IndexStatus, combine
 from codequest.lsp.progress import Throttle, percent
-from codequest.lsp.search import FileLines, line_length, parse_params, result_range
+from codequest.lsp.search import (
+    FileLines,
+    line_length,
+    parse_params,
+    position_encoding,
+    result_range,
+)
 from codequest.lsp.symbols import symbol_kind
 from codequest.types import SearchFilters
 
@@ -73,6 +79,30 @@ def test_line_length_in_each_position_encoding(tmp_path: Path):
     assert line_length(path, 1, UTF32) == len(line)
     assert line_length(path, 9, UTF16) == 0  # the file shrank since it was indexed
     assert line_length(tmp_path / "gone.py", 0, UTF16) is None
+
+
+def test_result_range_uses_the_recorded_end_line_lengths_without_reading(tmp_path: Path):
+    gone = tmp_path / "gone.py"  # never read: the lengths come from the index
+    for encoding, expected in (("utf-8", 9), ("utf-16", 6), ("utf-32", 5), (UTF16, 6)):
+        rng = result_range(gone, 3, 7, str(getattr(encoding, "value", encoding)), (9, 6, 5))
+        assert rng["start"] == {"line": 2, "character": 0}
+        assert rng["end"] == {"line": 6, "character": expected}
+    # Without them (a format-1 index) the file is read; a missing one ends at the next line.
+    assert result_range(gone, 3, 7, "utf-16")["end"] == {"line": 7, "character": 0}
+
+
+@pytest.mark.parametrize(
+    ("negotiated", "wire"),
+    [(UTF8, "utf-8"), (UTF16, "utf-16"), (UTF32, "utf-32"), ("utf-8", "utf-8"), (None, "utf-16")],
+)
+def test_position_encoding_is_the_wire_value(negotiated: object, wire: str):
+    class Workspace:
+        position_encoding = negotiated
+
+    class Server:
+        workspace = Workspace()
+
+    assert position_encoding(Server()) == wire  # type: ignore[arg-type]
 
 
 def test_line_length_of_utf16_files(tmp_path: Path):

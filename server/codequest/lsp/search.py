@@ -13,6 +13,7 @@ first line to the end of the last, measured in the client's position encoding.
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import threading
 import time
@@ -238,10 +239,30 @@ def _units(text: str, encoding: str) -> int:
     return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
 
 
-def result_range(path: Path, start_line: int, end_line: int, encoding: str) -> dict[str, Any]:
-    """The LSP range of 1-based inclusive lines: start of the first to end of the last."""
+_UNIT_INDEX: dict[str, int] = {
+    types.PositionEncodingKind.Utf8.value: 0,
+    types.PositionEncodingKind.Utf16.value: 1,
+    types.PositionEncodingKind.Utf32.value: 2,
+}
+
+
+def result_range(
+    path: Path,
+    start_line: int,
+    end_line: int,
+    encoding: str,
+    end_units: tuple[int, int, int] | None = None,
+) -> dict[str, Any]:
+    """The LSP range of 1-based inclusive lines: start of the first to end of the last.
+
+    ``end_units``, the end line's lengths recorded at indexing, saves reading the file.
+    """
     end = end_line - 1
-    length = line_length(path, end, encoding)
+    unit = _UNIT_INDEX.get(encoding)
+    if end_units is not None and unit is not None:
+        length: int | None = end_units[unit]
+    else:
+        length = line_length(path, end, encoding)
     end_pos = (
         {"line": end, "character": length}
         if length is not None
@@ -257,7 +278,9 @@ def result_json(folder: FolderIndex, result: SearchResult, encoding: str) -> dic
     path, uri = file_location(folder.path, result.path)
     out: dict[str, Any] = {
         "uri": uri,
-        "range": result_range(path, result.start_line, result.end_line, encoding),
+        "range": result_range(
+            path, result.start_line, result.end_line, encoding, result.end_units
+        ),
         "name": result.symbol,
         "kind": result.kind,
         "language": result.language,
@@ -305,9 +328,15 @@ def run_search(ls: CodeQuestServer, request: SearchRequest) -> dict[str, Any]:
 
 
 def position_encoding(ls: CodeQuestServer) -> str:
+    """The negotiated position encoding as its wire value ("utf-8", "utf-16", "utf-32").
+
+    pygls keeps it as an enum member, whose ``str()`` is "PositionEncodingKind.Utf8": that
+    once made every range UTF-16 whatever the client had asked for.
+    """
+    encoding: Any = types.PositionEncodingKind.Utf16
     with contextlib.suppress(RuntimeError):
-        return str(ls.workspace.position_encoding or types.PositionEncodingKind.Utf16)
-    return types.PositionEncodingKind.Utf16
+        encoding = ls.workspace.position_encoding or encoding
+    return str(encoding.value if isinstance(encoding, enum.Enum) else encoding)
 
 
 def register(server: CodeQuestServer) -> None:

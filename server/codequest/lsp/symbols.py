@@ -140,9 +140,10 @@ def to_symbol(
     end: int,
     encoding: str,
     supported: set[int] | None,
+    end_units: tuple[int, int, int] | None = None,
 ) -> types.SymbolInformation:
     path = folder.file_path(record_path)
-    rng = result_range(path, start, end, encoding)
+    rng = result_range(path, start, end, encoding, end_units)
     qualifier = symbol.rsplit(".", 1)[0] if "." in symbol else ""
     return types.SymbolInformation(
         name=last_part(symbol),
@@ -181,7 +182,15 @@ def workspace_symbols(ls: CodeQuestServer, query: str) -> list[types.SymbolInfor
         seen.add((folder.uri, r.path, r.start_line))
         out.append(
             to_symbol(
-                folder, r.path, r.symbol, r.kind, r.start_line, r.end_line, encoding, supported
+                folder,
+                r.path,
+                r.symbol,
+                r.kind,
+                r.start_line,
+                r.end_line,
+                encoding,
+                supported,
+                r.end_units,
             )
         )
 
@@ -213,6 +222,7 @@ def workspace_symbols(ls: CodeQuestServer, query: str) -> list[types.SymbolInfor
                 hit.end_line,
                 encoding,
                 supported,
+                hit.end_units,
             )
         )
     return out
