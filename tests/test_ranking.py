@@ -8,6 +8,7 @@ stops working, not only when the output changes.
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from codequest.chunking import line_units
 from codequest.search import (
     QUERY_IDENTIFIER,
     QUERY_NATURAL,
@@ -260,6 +262,10 @@ def test_question_gets_class_result_spanning_members(searcher: Any) -> None:
     assert results[0].path == "eventloop/scheduler.py"
     assert results[0].kind == "class" and results[0].symbol == "EventLoop"
     assert results[0].start_line == 1 and results[0].end_line >= 45
+    # Its range ends with the class's last line, whose length the index recorded.
+    source = textwrap.dedent(PROJECT["eventloop/scheduler.py"])  # as make_project writes it
+    last_line = source.split("\n")[results[0].end_line - 1]
+    assert results[0].end_units == line_units(last_line) and len(last_line.strip()) > 0
     # Members of a class already shown are not repeated below it.
     assert not any(r.symbol.startswith("EventLoop.") for r in results)
     off = top(searcher, query, dataclasses.replace(SHIPPED, class_results=False))

@@ -284,7 +284,8 @@ class Snapshot:
     file_of: np.ndarray  # int32 per position -> index into file_paths
     file_paths: tuple[str, ...]
     file_words: tuple[frozenset[str], ...]  # stemmed path words per file
-    classes: dict[tuple[str, str], tuple[int, int, int]]  # (path, class) -> start, end, pos
+    # (path, class) -> first line, last line, header position, position of the last chunk
+    classes: dict[tuple[str, str], tuple[int, int, int, int]]
     owners: tuple[tuple[str, str] | None, ...]  # position -> its split class, if any
     id_order: np.ndarray  # positions sorted by chunk id, for vectorised id -> position
 
@@ -356,24 +357,28 @@ def _demotion(path: str) -> int:
     return 0
 
 
-def _class_extents(records: tuple[ChunkRecord, ...]) -> dict[tuple[str, str], tuple[int, int, int]]:
-    """Line span of every class that was split into a header chunk and member chunks."""
-    extents: dict[tuple[str, str], tuple[int, int, int]] = {}
+def _class_extents(
+    records: tuple[ChunkRecord, ...],
+) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    """Every class that was split into a header chunk and member chunks: its first line,
+    last line, the header's position and the position of the chunk that ends it."""
+    extents: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+
+    def widen(key: tuple[str, str], pos: int, r: ChunkRecord, head: int | None) -> None:
+        old = extents.get(key)
+        if old is None:
+            if head is not None:
+                extents[key] = (r.start_line, r.end_line, head, pos)
+            return
+        last = pos if r.end_line > old[1] else old[3]
+        extents[key] = (min(old[0], r.start_line), max(old[1], r.end_line), old[2], last)
+
     for pos, r in enumerate(records):
         if r.kind == KIND_CLASS and r.symbol:
-            key = (r.path, r.symbol)
-            old = extents.get(key)
-            extents[key] = (
-                (r.start_line, r.end_line, pos)
-                if old is None
-                else (min(old[0], r.start_line), max(old[1], r.end_line), old[2])
-            )
-    for r in records:
+            widen((r.path, r.symbol), pos, r, pos)
+    for pos, r in enumerate(records):
         if "." in r.symbol and r.kind != KIND_WINDOW:
-            owner = (r.path, r.symbol.rsplit(".", 1)[0])
-            old = extents.get(owner)
-            if old is not None:
-                extents[owner] = (min(old[0], r.start_line), max(old[1], r.end_line), old[2])
+            widen((r.path, r.symbol.rsplit(".", 1)[0]), pos, r, None)
     return extents
 
 
@@ -790,7 +795,7 @@ class Searcher:
                 and owners.get(owner, 0) >= 2
                 and snap.classes[owner][1] - snap.classes[owner][0] < opts.class_max_lines
             ):
-                start, end, head = snap.classes[owner]
+                start, end, head, last = snap.classes[owner]
                 emitted_classes.add(owner)
                 if explain:
                     comp["class_members"] = float(owners[owner])
@@ -806,6 +811,7 @@ class Searcher:
                         score=score,
                         preview=head_rec.preview,
                         explain=comp,
+                        end_units=snap.records[last].end_units,
                     )
                 )
             else:
@@ -855,7 +861,7 @@ class Searcher:
 
 
 def _owner_of(
-    record: ChunkRecord, classes: Mapping[tuple[str, str], tuple[int, int, int]]
+    record: ChunkRecord, classes: Mapping[tuple[str, str], tuple[int, int, int, int]]
 ) -> tuple[str, str] | None:
     """The split class a method chunk (or a class header chunk) belongs to, if any."""
     if not record.symbol or record.kind == KIND_WINDOW:
