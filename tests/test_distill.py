@@ -296,6 +296,12 @@ def test_kept_layers_lora_int8_student(
         work_dir=tmp_path / "work",
         tokenizer=tokenizer,
     )
+    # The epoch is selected on the served int8 artifact's dev score, recorded beside the
+    # torch student's.
+    (row,) = result.history
+    assert set(row) == {"epoch", "loss", "dev_ndcg@10", "dev_ndcg@10_int8"}
+    assert result.dev_ndcg >= row["dev_ndcg@10_int8"]
+    assert not (tmp_path / "work" / "served").exists()
     # LoRA on all six linear layers of both kept blocks, and none on the pooler.
     modules = {k.rsplit(".", 1)[0] for k in result.lora}
     assert len(modules) == 2 * 6 and not any("pooler" in m for m in modules)
@@ -354,3 +360,19 @@ def test_static_encoder_matches_numpy_map(tmp_path: Path) -> None:
     )[0]
     np.testing.assert_allclose(got, want / np.linalg.norm(want), rtol=1e-5)
     assert encoder.teacher_identity == "t@1" and encoder.dim == 5
+
+
+def test_learning_rate_schedules() -> None:
+    """Constant is flat; cosine warms up linearly, peaks at 1 and decays to zero."""
+    from codequest.distill.train import SPECS, TrainOptions
+
+    assert TrainOptions().lr_factor(7, 100) == 1.0
+    cosine = TrainOptions(schedule="cosine", warmup=0.1)
+    factors = [cosine.lr_factor(step, 100) for step in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:], strict=False))
+    assert factors[-1] < 0.01
+    with pytest.raises(ValueError, match="'step'"):
+        TrainOptions(schedule="step").lr_factor(0, 10)
+    spec = SPECS["lora32-keep025-cos"]
+    assert TrainOptions().for_spec(spec).schedule == "cosine"

@@ -20,7 +20,8 @@ from typing import Any
 COMPACT = "teacher-int8"  # the compact adaptation: nothing to train, only to measure
 RECIPE_MAX_CODES = 1_000_000  # a student with its own recipe draws from every mined pair
 DEFAULT_STUDENTS = (
-    "teacher-int8,cut2-linear,cut2-mlp,static-linear,static-mlp,lora-cut2,lora32-keep025"
+    "teacher-int8,cut2-linear,cut2-mlp,static-linear,static-mlp,lora-cut2,lora32-keep025,"
+    "lora32-keep025-cos"
 )
 
 
@@ -234,15 +235,7 @@ def write_result(result: Any, resolved: Any, summary: dict[str, Any], folder: Pa
     from codequest.distill.artifact import build_artifact, delta_arrays, write_delta
 
     spec = result.spec
-    base: dict[str, Any] = {"kind": spec.base, "dim": int(result.map_arrays["W"].shape[0])}
-    if spec.base == "static":
-        base.update(pca_dims=spec.pca_dims)
-    elif spec.base == "cut":
-        base.update(layers=spec.layers)
-        if spec.keep:
-            base.update(keep=list(spec.keep))
-        if spec.recipe is not None:
-            base.update(precision="int8")
+    base = spec.served_base(int(result.map_arrays["W"].shape[0]))
     card: dict[str, Any] = {
         "name": spec.name,
         "adaptation": spec.adaptation,
@@ -261,6 +254,7 @@ def write_result(result: Any, resolved: Any, summary: dict[str, Any], folder: Pa
             "history": result.history,
             "seconds": round(result.seconds, 1),
         },
+        # Of the served form: the int8 artifact for an int8 student (what selected the epoch).
         "metrics": {"cosqa-dev": {"ndcg@10": result.dev_ndcg}},
     }
     arrays = delta_arrays(result.map_arrays, result.lora)

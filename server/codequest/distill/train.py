@@ -7,7 +7,9 @@ the cut transformer are trained together with the map, end to end.
 The loss combines embedding matching, ``1 - cos(student(q), teacher(q))``, with InfoNCE that
 pulls ``student(q)`` towards ``teacher(code)`` against in-batch negatives (pairs that share
 the same code are not counted as negatives). The epoch with the best CoSQA *dev* NDCG@10 is
-kept; the test split is never looked at here.
+kept, scored in the form that is served: a student served as int8 ONNX is exported and
+quantised after every epoch (seconds) and selected on that artifact's dev score, since int8
+reorders the epochs (see docs/distill.md). The test split is never looked at here.
 
 A spec may carry its own :class:`Recipe` (how many mined pairs of which kinds, epochs,
 learning rate, loss weights); the CLI's shared data and options apply to the others.
@@ -16,7 +18,9 @@ learning rate, loss weights); the CLI's shared data and options apply to the oth
 from __future__ import annotations
 
 import json
+import math
 import random
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -63,6 +67,10 @@ class Recipe:
     # Matching only: with InfoNCE (weight 0.2 against 4,000 embedded codes) the first epoch
     # reached CoSQA dev 0.538, without it 0.552 (docs/distill.md).
     w_nce: float = 0.0
+    # constant, or cosine: linear warm-up over ``warmup`` of all steps, then a cosine decay
+    # to zero at the last step of the last epoch.
+    schedule: str = "constant"
+    warmup: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +88,24 @@ class StudentSpec:
     @property
     def adaptation(self) -> str:
         return "internal" if self.lora_rank else "external"
+
+    @property
+    def served_int8(self) -> bool:
+        """A cut student with its own recipe is served as per-channel int8 ONNX."""
+        return self.base == "cut" and self.recipe is not None
+
+    def served_base(self, dim: int) -> dict[str, Any]:
+        """The artifact card's ``base`` entry (``dim``: the base's output dimension)."""
+        base: dict[str, Any] = {"kind": self.base, "dim": dim}
+        if self.base == "static":
+            base.update(pca_dims=self.pca_dims)
+        elif self.base == "cut":
+            base.update(layers=self.layers)
+            if self.keep:
+                base.update(keep=list(self.keep))
+            if self.served_int8:
+                base.update(precision="int8")
+        return base
 
 
 SPECS: dict[str, StudentSpec] = {
@@ -105,6 +131,17 @@ SPECS: dict[str, StudentSpec] = {
             lora_targets=tuple(ALL_LINEAR),
             recipe=Recipe(pairs=48_000),
         ),
+        # The same student with a learning-rate schedule: 5% warm-up, cosine decay to zero.
+        StudentSpec(
+            name="lora32-keep025-cos",
+            base="cut",
+            layers=3,
+            keep=(0, 2, 5),
+            map="linear",
+            lora_rank=32,
+            lora_targets=tuple(ALL_LINEAR),
+            recipe=Recipe(pairs=48_000, schedule="cosine", warmup=0.05),
+        ),
     )
 }
 
@@ -124,6 +161,8 @@ class TrainOptions:
     threads: int = 2
     max_length: int = 128  # tokens per training query
     dropout: bool = True  # the teacher's dropout during LoRA training (off: pure imitation)
+    schedule: str = "constant"  # see Recipe
+    warmup: float = 0.0
 
     def for_spec(self, spec: StudentSpec, *, epochs_given: bool = False) -> TrainOptions:
         """These options with the spec's recipe applied (explicit ``--epochs`` wins)."""
@@ -139,7 +178,21 @@ class TrainOptions:
             batch_size=r.batch_size,
             w_nce=r.w_nce,
             dropout=False,
+            schedule=r.schedule,
+            warmup=r.warmup,
         )
+
+    def lr_factor(self, step: int, total: int) -> float:
+        """The learning-rate multiplier at optimizer step ``step`` (0-based) of ``total``."""
+        if self.schedule == "constant":
+            return 1.0
+        if self.schedule != "cosine":
+            raise ValueError(f"unknown schedule {self.schedule!r}; expected constant or cosine")
+        warm = int(self.warmup * total)
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, total - warm)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 @dataclass
@@ -160,7 +213,7 @@ class TrainResult:
     map_arrays: dict[str, np.ndarray]
     lora: dict[str, np.ndarray]
     best_epoch: int
-    dev_ndcg: float
+    dev_ndcg: float  # of the served form (int8 ONNX for an int8 student)
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     base_state: dict[str, Any] = field(default_factory=dict)  # static table, tokenizer
@@ -336,6 +389,35 @@ def dev_ndcg(dev: DevSet, vectors: np.ndarray) -> float:
     return metrics_from_ranked(ranked, dev.ids, dev.qrels)["ndcg@10"]
 
 
+def served_dev_ndcg(
+    spec: StudentSpec,
+    map_arrays: dict[str, np.ndarray],
+    lora: dict[str, np.ndarray],
+    dev: DevSet,
+    *,
+    teacher_path: str,
+    folder: Path,
+    threads: int,
+) -> float:
+    """Dev NDCG@10 of the artifact the server would load (export, quantise, ONNX Runtime)."""
+    from codequest.distill.artifact import build_artifact, delta_arrays
+    from codequest.encoders.onnx_query import OnnxQueryEncoder
+
+    card = {
+        "name": spec.name,
+        "teacher": "selection",
+        "dim": int(map_arrays["W"].shape[1]),
+        "base": spec.served_base(int(map_arrays["W"].shape[0])),
+        "map": spec.map,
+    }
+    build_artifact(card, delta_arrays(map_arrays, lora), teacher_path, folder)
+    try:
+        encoder = OnnxQueryEncoder(folder, threads=threads)
+        return dev_ndcg(dev, encoder.encode_queries(dev.queries))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # -- loss ----------------------------------------------------------------------------------
 def distill_loss(
     student: torch.Tensor,
@@ -470,7 +552,9 @@ def train_student(
         if spec.recipe
         else asdict(spec)
     )
-    key = json.dumps([spec_key, asdict(replace(options, epochs=0)), n], sort_keys=True)
+    # A schedule depends on the total step count, so there the epoch count is part of the key.
+    key_options = options if options.schedule != "constant" else replace(options, epochs=0)
+    key = json.dumps([spec_key, asdict(key_options), n], sort_keys=True)
     state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "history": []}
     if checkpoint.is_file():
         saved = torch.load(checkpoint, weights_only=False)
@@ -483,15 +567,39 @@ def train_student(
             torch.set_rng_state(saved["rng"])
             say(f"[distill] {spec.name}: resumed after epoch {state['epoch']}")
 
-    initial = dev_ndcg(dev, student_vectors(dev.queries, dev_feats))
+    from codequest.distill.modules import lora_delta
+
+    def current_lora() -> dict[str, np.ndarray]:
+        return lora_delta(student.transformer) if student is not None else {}
+
+    def scores() -> tuple[float, float]:
+        """Dev NDCG@10 of the torch student and of its served form (the same when fp32)."""
+        torch_score = dev_ndcg(dev, student_vectors(dev.queries, dev_feats))
+        if not spec.served_int8:
+            return torch_score, torch_score
+        served = served_dev_ndcg(
+            spec,
+            mapping.to_numpy(),
+            current_lora(),
+            dev,
+            teacher_path=teacher_path,
+            folder=work_dir / "served",
+            threads=options.threads,
+        )
+        return torch_score, served
+
     if state["epoch"] == 0:
-        state["best"], state["best_epoch"] = initial, 0
+        initial, initial_served = scores()
+        state["best"], state["best_epoch"] = initial_served, 0
         state["best_map"] = mapping.to_numpy()
         # LoRA's B starts at zero, so the epoch-0 delta is the plain cut; keep its shape.
-        from codequest.distill.modules import lora_delta
-
-        state["best_lora"] = lora_delta(student.transformer) if student is not None else {}
-        say(f"[distill] {spec.name}: ridge start, dev NDCG@10 {initial:.4f}")
+        state["best_lora"] = current_lora()
+        say(
+            f"[distill] {spec.name}: ridge start, dev NDCG@10 {initial:.4f}"
+            + (f", served int8 {initial_served:.4f}" if spec.served_int8 else "")
+        )
+    steps_per_epoch = math.ceil(n / options.batch_size)
+    total_steps = options.epochs * steps_per_epoch
     try:
         for epoch in range(state["epoch"] + 1, options.epochs + 1):
             if student is None:
@@ -507,6 +615,9 @@ def train_student(
             for idx in batches:
                 if len(idx) < 2:
                     continue
+                factor = options.lr_factor((epoch - 1) * steps_per_epoch + steps, total_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
                 if student is None:
                     out = mapping(features_t[idx])
                 else:
@@ -532,16 +643,15 @@ def train_student(
                         f"[distill] {spec.name}: epoch {epoch} step {steps}/{len(batches)} "
                         f"loss {total / steps:.4f} ({time.monotonic() - started:.0f}s)"
                     )
-            score = dev_ndcg(dev, student_vectors(dev.queries, dev_feats))
-            row = {"epoch": epoch, "loss": total / max(1, steps), "dev_ndcg@10": score}
+            torch_score, score = scores()
+            row = {"epoch": epoch, "loss": total / max(1, steps), "dev_ndcg@10": torch_score}
+            if spec.served_int8:
+                row["dev_ndcg@10_int8"] = score
             state["history"].append(row)
             if score > state["best"]:
                 state["best"], state["best_epoch"] = score, epoch
                 state["best_map"] = mapping.to_numpy()
-                if student is not None:
-                    from codequest.distill.modules import lora_delta
-
-                    state["best_lora"] = lora_delta(student.transformer)
+                state["best_lora"] = current_lora()
             state["epoch"] = epoch
             torch.save(
                 {
@@ -556,7 +666,9 @@ def train_student(
             )
             say(
                 f"[distill] {spec.name}: epoch {epoch}/{options.epochs} loss {row['loss']:.4f} "
-                f"dev NDCG@10 {score:.4f} ({time.monotonic() - started:.0f}s)"
+                f"dev NDCG@10 {torch_score:.4f}"
+                + (f", served int8 {score:.4f}" if spec.served_int8 else "")
+                + f" ({time.monotonic() - started:.0f}s)"
             )
             if on_epoch is not None:
                 on_epoch(epoch, row)
