@@ -332,3 +332,25 @@ async def test_restart_reuses_the_index_and_logs_without_progress_support(tmp_pa
     finally:
         await stop(client)
     assert client._server is not None and client._server.returncode == 0
+
+
+@pytest.mark.parametrize(("offered", "units"), [("utf-8", "utf-8"), ("utf-32", "utf-32")])
+async def test_ranges_count_in_the_position_encoding_the_client_negotiated(
+    tmp_path: Path, clients: Callable[..., Any], offered: str, units: str
+):
+    folders = make_project(tmp_path)
+    capabilities = vscode_capabilities()
+    capabilities.general = types.GeneralClientCapabilities(
+        position_encodings=[types.PositionEncodingKind(offered), types.PositionEncodingKind.Utf16]
+    )
+    client = await clients(folders, hashing_options(tmp_path / "cache"), capabilities=capabilities)
+    assert client.initialize_result is not None
+    assert client.initialize_result.capabilities.position_encoding == offered
+    await wait_ready(client)
+    reply = await search(client, {"query": "celebrate_release", "limit": 3})
+    hit = next(r for r in reply["results"] if r["name"] == "celebrate_release")
+    lines = (folders[BETA] / "lib" / "naïve_parse.py").read_text(encoding="utf-8").split("\n")
+    last = next(i for i, line in enumerate(lines) if "🎉" in line)
+    # The emoji is 4 UTF-8 bytes and 1 code point (2 UTF-16 units, what VS Code counts).
+    expected = len(lines[last].encode("utf-8")) if units == "utf-8" else len(lines[last])
+    assert hit["range"]["end"] == {"line": last, "character": expected}
