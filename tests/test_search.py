@@ -173,14 +173,13 @@ class _ThreadRecordingEncoder:
 def test_query_encoding_overlaps_lexical_work_with_the_same_results(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ):
-    import os
-
+    from codequest import search as search_mod
     from codequest.encoders import EncoderError
 
     searcher = ws.searcher()
     queries = ["cache lookup", "parse email address", "CACHE.get"]
     before = [[(r.path, r.start_line, r.score) for r in ws.search(q)] for q in queries]
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(search_mod, "_CPUS", 4)  # the overlap needs two cores or more
     wrapped = _ThreadRecordingEncoder(searcher.query_encoder)
     monkeypatch.setattr(searcher, "query_encoder", wrapped)
     after = [[(r.path, r.start_line, r.score) for r in ws.search(q)] for q in queries]

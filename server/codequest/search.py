@@ -431,14 +431,18 @@ def _understand(query: str, filters: SearchFilters) -> _Query:
 
 _ENCODE_POOL: ThreadPoolExecutor | None = None
 _ENCODE_POOL_LOCK = threading.Lock()
+# os.cpu_count() reads /sys on every call: 47 us a query, once counted per process.
+_CPUS = os.cpu_count() or 1
 
 
 def _encode_pool() -> ThreadPoolExecutor | None:
     """One shared thread that encodes queries while the searching thread does BM25 and
     the symbol table; None on a single core, where the overlap cannot happen."""
     global _ENCODE_POOL
-    if (os.cpu_count() or 1) < 2:
+    if _CPUS < 2:
         return None
+    if _ENCODE_POOL is not None:
+        return _ENCODE_POOL
     with _ENCODE_POOL_LOCK:
         if _ENCODE_POOL is None:
             _ENCODE_POOL = ThreadPoolExecutor(1, thread_name_prefix="codequest-encode")
