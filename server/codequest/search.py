@@ -288,6 +288,7 @@ class Snapshot:
     classes: dict[tuple[str, str], tuple[int, int, int, int]]
     owners: tuple[tuple[str, str] | None, ...]  # position -> its split class, if any
     id_order: np.ndarray  # positions sorted by chunk id, for vectorised id -> position
+    sorted_ids: np.ndarray  # ids[id_order]
 
     def positions_of(
         self, chunk_ids: np.ndarray, values: np.ndarray
@@ -296,7 +297,7 @@ class Snapshot:
         (chunks added since it was built)."""
         if not len(chunk_ids) or not len(self.ids):
             return np.zeros(0, np.int64), values[:0]
-        sorted_ids = self.ids[self.id_order]
+        sorted_ids = self.sorted_ids
         at = np.minimum(np.searchsorted(sorted_ids, chunk_ids), len(sorted_ids) - 1)
         found = sorted_ids[at] == chunk_ids
         return self.id_order[at[found]], values[found]
@@ -327,6 +328,7 @@ class Snapshot:
         demoted = np.asarray([file_demotion[f] for f in file_of.tolist()], dtype=np.int8)
         classes = _class_extents(records)
         owners = tuple(_owner_of(r, classes) for r in records)
+        id_order = np.argsort(ids, kind="stable")
         return cls(
             version,
             time.monotonic(),
@@ -343,7 +345,8 @@ class Snapshot:
             file_words,
             classes,
             owners,
-            np.argsort(ids, kind="stable"),
+            id_order,
+            ids[id_order],
         )
 
 
