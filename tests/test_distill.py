@@ -328,6 +328,18 @@ def test_kept_layers_lora_int8_student(
     assert built is not None
     assert float(open_query_artifact(built).encode_query("read json file") @ vec) > 0.98
 
+    # Shipped beside another default, a student stays out of "auto" but builds by name.
+    other = tmp_path / "shipped" / "other"
+    other.mkdir()
+    (other / "card.json").write_text(json.dumps({"name": "other", "default": True}))
+    cli.ship(folder, default=False)
+    cards = {c["name"]: c for _, c in students.shipped_cards()}
+    assert cards["other"]["default"] is True and "default" not in cards["kept"]
+    assert students.shipped_cards()[0][0] == other
+    named = students.shipped_student_dir(resolved.identity, name="kept")
+    assert named is not None and named.name.startswith("kept-")
+    assert students.shipped_student_dir(resolved.identity, name="missing") is None
+
 
 def test_static_encoder_matches_numpy_map(tmp_path: Path) -> None:
     """The static encoder: table lookup, mean, residual map, normalise."""

@@ -44,14 +44,17 @@ def built_dir(delta_folder: Path) -> Path:
     return codequest_home() / "students" / f"{delta_folder.name}-{delta_digest(delta_folder)}"
 
 
-def shipped_student_dir(teacher_identity: str) -> Path | None:
+def shipped_student_dir(teacher_identity: str, name: str | None = None) -> Path | None:
     """The built artifact of the default shipped student for this teacher, or None.
 
-    None when no student was trained for this teacher, or when the artifact is not built yet
-    and cannot be (no torch, or the teacher's weights are not available locally).
+    ``name`` asks for that shipped student instead of the default. None when no such student
+    was trained for this teacher, or when the artifact is not built yet and cannot be (no
+    torch, or the teacher's weights are not available locally).
     """
     for folder, card in shipped_cards():
         if card.get("teacher") != teacher_identity:
+            continue
+        if name is not None and card.get("name", folder.name) != name:
             continue
         base = card.get("base")
         compact = isinstance(base, dict) and base.get("kind") == "teacher-int8"

@@ -64,6 +64,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also write the first student's delta into the package as the shipped default",
     )
+    parser.add_argument(
+        "--not-default",
+        action="store_true",
+        help="with --ship: add the delta to the package but keep the current default",
+    )
     parser.set_defaults(func=run)
 
 
@@ -166,7 +171,7 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
         if name == COMPACT:
             folder = write_compact(resolved, dev, out_root / name)
             if args.ship and name == names[0]:
-                say(f"[distill] shipped {name} as the default: {ship(folder)}")
+                say(f"[distill] shipped {name}: {ship(folder, default=not args.not_default)}")
             continue
         spec = SPECS[name]
         data = data_for(spec.recipe)
@@ -190,8 +195,8 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
             f"{result.dev_ndcg:.4f}, trained in {result.seconds:.0f}s -> {folder}"
         )
         if args.ship and name == names[0]:
-            shipped = ship(folder)
-            say(f"[distill] shipped {name} as the default student: {shipped}")
+            shipped = ship(folder, default=not args.not_default)
+            say(f"[distill] shipped {name} (default: {not args.not_default}): {shipped}")
     say(f"[distill] done in {time.monotonic() - started:.0f}s")
     return 0
 
@@ -300,21 +305,25 @@ def write_compact(resolved: Any, dev: Any, folder: Path) -> Path:
     return folder
 
 
-def ship(folder: Path) -> Path:
-    """Copy a student's delta into the package (``data/students/<name>``) as the default."""
+def ship(folder: Path, *, default: bool = True) -> Path:
+    """Copy a student's delta into the package (``data/students/<name>``), by default as the
+    default student; ``default=False`` adds it beside the current default."""
     import shutil
 
     import codequest.students as students
 
     target = students.SHIPPED / json.loads((folder / "delta" / "card.json").read_text())["name"]
-    for other in students.SHIPPED.glob("*/card.json") if students.SHIPPED.is_dir() else []:
-        card = json.loads(other.read_text())
-        if card.pop("default", None):
-            other.write_text(json.dumps(card, indent=2, sort_keys=True))
+    if default:
+        for other in students.SHIPPED.glob("*/card.json") if students.SHIPPED.is_dir() else []:
+            card = json.loads(other.read_text())
+            if card.pop("default", None):
+                other.write_text(json.dumps(card, indent=2, sort_keys=True))
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(folder / "delta", target)
     card = json.loads((target / "card.json").read_text())
-    card["default"] = True
+    card.pop("default", None)
+    if default:
+        card["default"] = True
     (target / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
     return target
