@@ -20,6 +20,7 @@ pytest.importorskip("torch")
 
 from codequest.distill.evalsets import evaluate_dense, load_beir  # noqa: E402
 from codequest.distill.mine import first_sentence, mine_pairs  # noqa: E402
+from codequest.encoders.export import INT8_FOLDER  # noqa: E402
 
 WORDS = [
     "read",
@@ -230,7 +231,8 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
     # The compact adaptation ships only a card; the int8 teacher is exported at first use.
     cli.ship(cli.write_compact(resolved, dev, tmp_path / "students" / cli.COMPACT))
     compact = students.shipped_student_dir(resolved.identity)
-    assert compact is not None and compact.name == "teacher-int8"
+    assert compact is not None and compact.name == INT8_FOLDER
+    assert json.loads((compact / "card.json").read_text())["quantization"] == "dynamic, per channel"
     assert open_query_artifact(compact).encode_query("read json file").shape == (32,)
 
     # A student for another teacher is refused with a message naming both.

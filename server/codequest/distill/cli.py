@@ -298,7 +298,11 @@ def write_compact(resolved: Any, dev: Any, folder: Path) -> Path:
         "teacher": resolved.identity,
         "teacher_name": resolved.name,
         "dim": encoder.dim,
-        "base": {"kind": COMPACT, "precision": "int8", "quantization": "onnxruntime dynamic"},
+        "base": {
+            "kind": COMPACT,
+            "precision": "int8",
+            "quantization": "onnxruntime dynamic, per channel",
+        },
         "metrics": {"cosqa-dev": {"ndcg@10": score}},
     }
     write_card(folder / "delta", card)

