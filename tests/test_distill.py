@@ -341,6 +341,16 @@ def test_kept_layers_lora_int8_student(
     named = students.shipped_student_dir(resolved.identity, name="kept")
     assert named is not None and named.name.startswith("kept-")
     assert students.shipped_student_dir(resolved.identity, name="missing") is None
+    # The queryEncoder setting takes a shipped student's name as well as a folder.
+    from codequest.config import Config
+    from codequest.encoders import EncoderError, load_query_encoder
+
+    config = Config(model=str(tiny_teacher), query_encoder="kept")
+    by_name = load_query_encoder(config, resolved.identity)
+    assert float(by_name.encode_query("read json file") @ vec) > 0.98
+    with pytest.raises(EncoderError, match="missing"):
+        missing = Config(model=str(tiny_teacher), query_encoder="missing")
+        load_query_encoder(missing, resolved.identity)
 
 
 def test_static_encoder_matches_numpy_map(tmp_path: Path) -> None:

@@ -57,13 +57,14 @@ def load_document_encoder(config: Config) -> DocumentEncoder:
     )
 
 
-def find_shipped_student(teacher_identity: str) -> Path | None:
-    """A distilled student shipped for this teacher, if any (see codequest.distill)."""
+def find_shipped_student(teacher_identity: str, name: str | None = None) -> Path | None:
+    """A distilled student shipped for this teacher, if any (see codequest.distill): the
+    default one, or the one called ``name``."""
     try:
         from codequest.students import shipped_student_dir
     except ImportError:
         return None
-    return shipped_student_dir(teacher_identity)
+    return shipped_student_dir(teacher_identity, name)
 
 
 def open_query_artifact(folder: Path) -> QueryEncoder:
@@ -97,8 +98,9 @@ def load_query_encoder(config: Config, teacher_identity: str) -> QueryEncoder:
     """The resident query encoder for an index built by ``teacher_identity``.
 
     ``auto`` prefers a shipped student for this teacher and falls back to the teacher's own
-    ONNX export (exported once, with torch, then cached). An explicit artifact whose teacher
-    differs from the index is refused with a clear message.
+    ONNX export (exported once, with torch, then cached). Any other value is an artifact
+    folder or the name of a student shipped for this teacher (``lora32-keep025-cos``). An
+    explicit artifact whose teacher differs from the index is refused with a clear message.
     """
     if _is_hashing(config.model) or teacher_identity.startswith("hashing-"):
         return HashingEncoder()
@@ -110,9 +112,13 @@ def load_query_encoder(config: Config, teacher_identity: str) -> QueryEncoder:
 
         return SentenceTransformerEncoder(config.model, device="cpu")
     if choice not in ("auto", "teacher-onnx", "teacher-int8"):
-        return _check_teacher(
-            open_query_artifact(Path(choice).expanduser()), repr(choice), teacher_identity
-        )
+        folder = Path(choice).expanduser()
+        if not folder.exists() and "/" not in choice:
+            # Not a folder: the name of a student shipped beside the default.
+            named = find_shipped_student(teacher_identity, choice)
+            if named is not None:
+                folder = named
+        return _check_teacher(open_query_artifact(folder), repr(choice), teacher_identity)
     if choice == "auto":
         student = find_shipped_student(teacher_identity)
         if student is not None:
