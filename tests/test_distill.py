@@ -149,12 +149,16 @@ def _eval_set(root: Path) -> Path:
     return root
 
 
+def _project(root: Path) -> Path:
+    for rel, text in PROJECT.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
 def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
-    project = tmp_path / "project"
-    for rel, text in PROJECT.items():
-        (project / rel).parent.mkdir(parents=True, exist_ok=True)
-        (project / rel).write_text(text)
+    project = _project(tmp_path / "project")
     eval_dir = _eval_set(tmp_path / "eval")
 
     # Mining: all three query kinds, and nothing from an excluded root.
@@ -250,10 +254,7 @@ def test_kept_layers_lora_int8_student(
     """A student with its own recipe: pairs drawn per kind, chosen teacher layers, LoRA on
     every linear layer, served as int8 ONNX, and rebuilt from its shipped delta."""
     monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
-    project = tmp_path / "project"
-    for rel, text in PROJECT.items():
-        (project / rel).parent.mkdir(parents=True, exist_ok=True)
-        (project / rel).write_text(text)
+    project = _project(tmp_path / "project")
     eval_dir = _eval_set(tmp_path / "eval")
 
     from codequest import students

@@ -108,6 +108,19 @@ class StudentSpec:
         return base
 
 
+# Internal adaptation sized for the 1 ms target: first, middle and last teacher layer (half
+# the depth; int8 ONNX), LoRA on every linear layer, 48k pairs.
+_KEEP025 = StudentSpec(
+    name="lora32-keep025",
+    base="cut",
+    layers=3,
+    keep=(0, 2, 5),
+    map="linear",
+    lora_rank=32,
+    lora_targets=tuple(ALL_LINEAR),
+    recipe=Recipe(pairs=48_000),
+)
+
 SPECS: dict[str, StudentSpec] = {
     s.name: s
     for s in (
@@ -119,27 +132,11 @@ SPECS: dict[str, StudentSpec] = {
         StudentSpec(name="l3-mlp", base="l3", map="mlp"),
         StudentSpec(name="lora-cut2", base="cut", layers=2, map="linear", lora_rank=8),
         StudentSpec(name="lora-cut3", base="cut", layers=3, map="linear", lora_rank=8),
-        # Internal adaptation sized for the 1 ms target: first, middle and last teacher layer
-        # (half the depth; int8 ONNX), LoRA on every linear layer, 48k pairs.
-        StudentSpec(
-            name="lora32-keep025",
-            base="cut",
-            layers=3,
-            keep=(0, 2, 5),
-            map="linear",
-            lora_rank=32,
-            lora_targets=tuple(ALL_LINEAR),
-            recipe=Recipe(pairs=48_000),
-        ),
+        _KEEP025,
         # The same student with a learning-rate schedule: 5% warm-up, cosine decay to zero.
-        StudentSpec(
+        replace(
+            _KEEP025,
             name="lora32-keep025-cos",
-            base="cut",
-            layers=3,
-            keep=(0, 2, 5),
-            map="linear",
-            lora_rank=32,
-            lora_targets=tuple(ALL_LINEAR),
             recipe=Recipe(pairs=48_000, schedule="cosine", warmup=0.05),
         ),
     )
