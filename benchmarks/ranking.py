@@ -4,13 +4,16 @@ Every row is a :class:`~codequest.search.RankingOptions`; the query embeddings a
 once and shared by all rows, so the rows differ only in ranking.
 
     python -m benchmarks.ranking --corpus /tmp/stdlib-corpus --index /tmp/stdlib-bench-index \\
-        [--beir cosqa csn-maxmin-python ...] [--cv] [--out benchmarks/results]
+        [--beir cosqa csn-maxmin-python ...] [--cv] [--query-encoder NAME] \\
+        [--out benchmarks/results]
 
 The stdlib-bench corpus comes from ``materialize.py`` (CPython 3.11.7) and is indexed with a
 real :class:`~codequest.workspace.Workspace` and the default model. BEIR-style sets are put
 into an in-memory store, one document per chunk (``kind=function``, ``symbol=title``), with
-document embeddings cached as ``.npy`` under ``--cache``. Results go to
-``benchmarks/results/ranking-<commit>.json``.
+document embeddings cached as ``.npy`` under ``--cache``. Query embeddings are cached there
+too, one file per query set and query encoder (``--query-encoder``, the ``queryEncoder``
+setting; default: the config's). Results go to ``benchmarks/results/ranking-<commit>.json``,
+or ``ranking-<encoder>-<commit>.json`` for a query encoder other than the default.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import math
 import os
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -95,8 +99,30 @@ def rows() -> dict[str, RankingOptions]:
     }
 
 
+def query_cache_key(encoder: Any) -> str:
+    """A file-name part that tells query encoders apart: the name and a digest of the card.
+
+    Names alone collide (both int8 teacher exports are ``teacher-onnx-int8``); the card
+    records the precision, quantization and training. Encoders without a card are keyed by
+    name and teacher.
+    """
+    name = str(getattr(encoder, "name", type(encoder).__name__))
+    card = getattr(encoder, "card", None)
+    identity = (
+        json.dumps(card, sort_keys=True)
+        if isinstance(card, dict)
+        else f"{name}\x00{getattr(encoder, 'teacher_identity', '')}"
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{digest}"
+
+
 class CachedQueries:
-    """A query encoder that remembers (and can persist) what it has embedded."""
+    """A query encoder that remembers (and can persist) what it has embedded.
+
+    ``cache_file`` should be keyed by the encoder (:func:`query_cache_key`): the file holds
+    vectors by query text only.
+    """
 
     def __init__(self, inner: Any, cache_file: Path | None = None) -> None:
         self.inner = inner
@@ -492,12 +518,17 @@ def _print_table(title: str, table: Mapping[str, Mapping[str, float]], cols: Seq
         print(f"| {row} | " + " | ".join(f"{vals.get(c, math.nan):.4f}" for c in cols) + " |")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="/tmp/stdlib-corpus")
     parser.add_argument("--index", default="/tmp/stdlib-bench-index")
     parser.add_argument("--beir", nargs="*", default=[], help="cosqa, csn-maxmin-python, ...")
     parser.add_argument("--cache", default="/tmp/cq-bench-emb", help="embedding cache folder")
+    parser.add_argument(
+        "--query-encoder",
+        default=Config().query_encoder,
+        help="the queryEncoder setting: auto, teacher-int8, a shipped student's name, a folder",
+    )
     parser.add_argument("--cv", action="store_true", help="5-fold weight selection on stdlib")
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
     parser.add_argument("--out", default="benchmarks/results")
@@ -506,7 +537,11 @@ def main(argv: list[str] | None = None) -> int:
         "--recipe1-index", help="a stdlib index embedded with document recipe 1 (ablation rows)"
     )
     parser.add_argument("--dump-runs", help="write per-query stdlib runs here (JSONL per row)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.latency:
         result = latency(args.latency)
         print(json.dumps(result, indent=2))
@@ -518,14 +553,16 @@ def main(argv: list[str] | None = None) -> int:
     from codequest.workspace import Workspace
 
     cache = Path(args.cache)
-    config = Config(cache_dir=args.index)
+    config = Config(cache_dir=args.index, query_encoder=args.query_encoder)
     ws = Workspace(args.corpus, config)
     # Always: a current index is a no-op; one from another model or recipe is rebuilt.
     print(f"indexing {args.corpus} into {args.index} ...", file=sys.stderr)
     report_index = ws.index()
     if report_index.rebuilt:
         print(f"rebuilt: {report_index.rebuild_reason}", file=sys.stderr)
-    queries = CachedQueries(ws.query_encoder(), cache / "queries-stdlib.npy")
+    query_encoder = ws.query_encoder()
+    qkey = query_cache_key(query_encoder)
+    queries = CachedQueries(query_encoder, cache / f"queries-stdlib-{qkey}.npy")
     searcher = Searcher(ws.store, queries, max_per_file=config.max_chunks_per_file)  # type: ignore[arg-type]
     options = rows()
     if args.only:
@@ -538,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
         "model": ws.store.model,
         "document_recipe": DOCUMENT_RECIPE,
         "query_encoder": getattr(queries.inner, "name", "?"),
+        "query_encoder_setting": args.query_encoder,
+        "query_encoder_key": qkey,
         "weights": {k: dataclasses.asdict(v) for k, v in DEFAULT_WEIGHTS.items()},
     }
     started = time.perf_counter()
@@ -591,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         report["beir"] = {}
         for name in args.beir:
             store, doc_of = beir_store(name, encoder.encode_documents, cache)
-            bq = CachedQueries(ws.query_encoder(), cache / f"queries-{name}.npy")
+            bq = CachedQueries(query_encoder, cache / f"queries-{name}-{qkey}.npy")
             splits = ("test", "dev") if name == "cosqa" else ("test",)
             for split in splits:
                 res = beir_eval(store, doc_of, name, split, bq, beir_rows)
@@ -601,7 +640,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"ranking-{report['commit']}.json"
+    label = "" if args.query_encoder == Config().query_encoder else f"{qkey.rsplit('-', 1)[0]}-"
+    path = out / f"ranking-{label}{report['commit']}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {path}")
     return 0

@@ -259,3 +259,44 @@ def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
     assert isinstance(result["targets"], list)
     for plot in result.get("plots", []):
         assert (out / plot).is_file()
+
+
+class _CardEncoder:
+    """A query encoder with a card, like an ONNX export; vectors from a seeded hash."""
+
+    def __init__(self, card: dict[str, str]) -> None:
+        self.card = card
+        self.name = card["name"]
+        self.teacher_identity = "fake@0"
+
+    def encode_query(self, text: str) -> np.ndarray:
+        rng = np.random.default_rng(sum(map(ord, text)))
+        return rng.standard_normal(4).astype(np.float32)
+
+
+def test_ranking_query_cache_is_keyed_by_encoder(tmp_path: Path) -> None:
+    from benchmarks.ranking import CachedQueries, query_cache_key
+
+    tensor = _CardEncoder({"name": "teacher-onnx-int8", "precision": "int8"})
+    channel = _CardEncoder({"name": "teacher-onnx-int8", "quantization": "per channel"})
+    key = query_cache_key(tensor)
+    assert key.startswith("teacher-onnx-int8-") and key == query_cache_key(tensor)
+    assert key != query_cache_key(channel) != query_cache_key(HashingEncoder())
+
+    first = CachedQueries(tensor, tmp_path / f"queries-set-{key}.npy")
+    vec = first.encode_query("read a file")
+    first.save()
+    reloaded = CachedQueries(tensor, tmp_path / f"queries-set-{key}.npy")
+    assert np.array_equal(reloaded.vectors["read a file"], vec)
+    other = CachedQueries(channel, tmp_path / f"queries-set-{query_cache_key(channel)}.npy")
+    assert other.vectors == {}  # another encoder never reads the first one's vectors
+
+
+def test_ranking_query_encoder_option_defaults_to_config() -> None:
+    from benchmarks.ranking import build_parser
+
+    from codequest.config import Config
+
+    assert build_parser().parse_args([]).query_encoder == Config().query_encoder
+    args = build_parser().parse_args(["--query-encoder", "lora32-keep025-cos"])
+    assert args.query_encoder == "lora32-keep025-cos"
