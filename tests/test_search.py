@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from codequest.search import InvalidQuery
+from codequest.search import InvalidQuery, RankingOptions, _position_table, _understand
 from codequest.types import SearchFilters
 from codequest.workspace import Workspace
 
@@ -134,9 +135,7 @@ def test_result_records_point_at_real_lines(ws: Workspace):
         lines = (ws.root / r.path).read_text().splitlines()
         assert 1 <= r.start_line <= r.end_line <= len(lines)
         if r.symbol:
-            assert r.symbol.rsplit(".", 1)[-1] in "\n".join(
-                lines[r.start_line - 1 : r.end_line]
-            )
+            assert r.symbol.rsplit(".", 1)[-1] in "\n".join(lines[r.start_line - 1 : r.end_line])
         assert r.preview and r.preview in "\n".join(lines[r.start_line - 1 : r.end_line])
 
 
@@ -207,3 +206,39 @@ def test_snapshot_maps_chunk_ids_to_positions_and_drops_unknown_ids(ws: Workspac
     assert kept.tolist() == pytest.approx([0.9, 0.7, 0.6])
     empty_positions, empty_values = snap.positions_of(np.zeros(0, np.int64), sims[:0])
     assert len(empty_positions) == 0 and len(empty_values) == 0
+    # Ids far apart (a long-lived index) use the binary search instead of a table.
+    assert snap.position_table is not None
+    sparse = dataclasses.replace(snap, position_table=None)
+    assert sparse.positions_of(picked, sims)[0].tolist() == positions.tolist()
+    assert _position_table(np.array([5, 10**9], np.int64)) is None
+
+
+def test_lexical_candidates_get_their_exact_dense_similarity(ws: Workspace):
+    """Candidates that only BM25 found are scored with their stored vector, whether it was
+    fetched while the query was being encoded (prefetched) or afterwards."""
+    searcher = ws.searcher()
+    snap = searcher.snapshot()
+    opts = RankingOptions()
+    q = _understand("cache lookup", SearchFilters())
+    vector = searcher.query_encoder.encode_query("cache lookup")
+    lex_all = snap.lexical.scores_weighted(searcher._query_terms(snap, q, opts))
+    lex_top = snap.lexical.top_of(lex_all, 100)
+    assert len(lex_top) >= 3
+    # Dense neighbours: only the first chunk, so every other candidate is lexical-only.
+    dense_ids = snap.ids[:1].astype(np.int64)
+    dense_sims = np.array([0.5], np.float32)
+    exact = {
+        int(pos): float(ws.store.vectors.get(int(snap.ids[pos]), dtype=np.float32) @ vector)
+        for pos in lex_top.tolist()
+    }
+    prefetched = searcher._candidate_vectors(snap, lex_top, {})
+    for fetched in (None, prefetched):
+        _, parts = searcher._weighted(
+            snap, q, opts, vector, dense_ids, dense_sims, lex_all, lex_top, {}, True, fetched
+        )
+        for pos, value in exact.items():
+            if pos != 0:
+                assert parts[pos]["dense"] == pytest.approx(value, abs=1e-5)
+    # A candidate without a stored vector keeps dense 0 instead of failing.
+    found, matrix = ws.store.vectors_of(np.array([snap.ids[1], 987654321], np.int64))
+    assert found.tolist() == [True, False] and matrix.shape == (1, ws.store.dim)

@@ -456,3 +456,19 @@ def test_search_breadth_grows_with_the_index(saved: Store, encoder: HashingEncod
     keys, _ = saved.search_vectors(encoder.encode_query("parse config"), 3)
     assert len(keys) == 3
     assert saved.vectors.expansion_search == store_mod.expansion_for(len(saved.vectors))
+
+
+def test_vectors_of_returns_found_rows_by_either_lookup(saved: Store):
+    ids = np.array(sorted(saved.chunks)[:2] + [10**9], np.int64)
+    found, matrix = saved.vectors_of(ids)
+    assert found.tolist() == [True, True, False] and matrix.shape == (2, saved.dim)
+    expected = np.vstack([saved.vectors.get(int(i), dtype=np.float32) for i in ids[:2]])
+    assert np.allclose(matrix, expected)
+
+    class PublicOnly:  # a usearch build without the compiled handle
+        def __init__(self, inner: object) -> None:
+            self.get = inner.get  # type: ignore[attr-defined]
+
+    saved.vectors = PublicOnly(saved.vectors)
+    again_found, again = saved.vectors_of(ids)
+    assert again_found.tolist() == found.tolist() and np.allclose(again, matrix)

@@ -284,9 +284,7 @@ class Store:
         return payload
 
     @staticmethod
-    def _read_vectors(
-        directory: Path, payload: dict[str, Any], *, read_only: bool
-    ) -> bytes | None:
+    def _read_vectors(directory: Path, payload: dict[str, Any], *, read_only: bool) -> bytes | None:
         """The checked bytes of the vectors file the meta names (None: map it read-only).
 
         A writable load restores from these very bytes, so a writer that commits a new
@@ -354,9 +352,7 @@ class Store:
             else:
                 self.vectors.load(data)
         except Exception as err:  # noqa: BLE001 - usearch raises RuntimeError subclasses
-            raise StoreError(
-                f"index vectors {vectors_path.name} cannot be read: {err}"
-            ) from err
+            raise StoreError(f"index vectors {vectors_path.name} cannot be read: {err}") from err
         self.vectors.expansion_search = EXPANSION_SEARCH
         if len(self.vectors) != len(self.chunks):
             raise StoreError(
@@ -578,6 +574,31 @@ class Store:
         keys = np.asarray(matches.keys, dtype=np.int64)
         sims = 1.0 - np.asarray(matches.distances, dtype=np.float32)
         return keys, sims
+
+    def vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of chunk ``ids`` as float32 rows, with a mask of the ids found.
+
+        One native lookup: usearch's public ``Index.get`` wraps every row in a Python-level
+        cast, which cost about as much as the lookup itself for the ~100 lexical candidates
+        of a query.
+        """
+        keys = np.ascontiguousarray(ids, dtype=np.uint64)
+        with self.lock:
+            compiled = getattr(self.vectors, "_compiled", None)
+            if compiled is not None and hasattr(compiled, "get_many"):
+                from usearch.index import ScalarKind
+
+                rows = compiled.get_many(keys, ScalarKind.F32)
+                view = np.float32
+            else:  # a usearch without the compiled handle: the public, slower path
+                rows = self.vectors.get(keys, dtype=np.float32)
+                view = None
+        found = np.fromiter((row is not None for row in rows), bool, count=len(keys))
+        if not found.any():
+            return found, np.zeros((0, self.dim), np.float32)
+        present = [row for row in rows if row is not None]
+        matrix = np.concatenate(present).view(np.float32) if view else np.vstack(present)
+        return found, matrix.reshape(len(present), self.dim).astype(np.float32, copy=False)
 
     def iter_records(self) -> Iterator[ChunkRecord]:
         return iter(list(self.chunks.values()))
