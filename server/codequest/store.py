@@ -44,12 +44,14 @@ DIGEST_SIZE = 16
 # HNSW settings. Below EXACT_SEARCH_LIMIT vectors a brute-force scan is both exact and fast.
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-# Search breadth: usearch searches with max(ef, count), and searches ask for about 100
-# candidates. Measured on 100k real MiniLM code vectors (CoSQA queries, int8 query encoder):
-# ef 128 keeps recall@10 0.999 against exact search (recall@100 0.977) at 0.67 ms of CPU a
-# query, where ef 200 took 1.0 ms for 0.9997. Bigger graphs need more breadth for the
-# same recall (ef 200 gave 0.971 at 1M), so they keep 200.
-EXPANSION_SEARCH = 128
+# Search breadth: usearch searches with max(ef, count), and searches ask for 40 dense
+# candidates (codequest.search.DENSE_CANDIDATES). Measured on 100k real MiniLM code vectors
+# (300 CoSQA queries, int8 query encoder, against exact search): ef 64 with 40 candidates
+# keeps recall@10 0.995 (recall@40 0.979) at 0.50 ms a query, where ef 128 with the 100
+# candidates asked before took 0.84 ms for 0.998 (recall@100 0.977); ef 48 gave 0.993 at
+# 0.37 ms. Bigger graphs need more breadth for the same recall (ef 200 gave 0.971 at 1M),
+# so they keep 200.
+EXPANSION_SEARCH = 64
 EXPANSION_SEARCH_LARGE = 200
 LARGE_INDEX = 250_000
 EXACT_SEARCH_LIMIT = 20_000
