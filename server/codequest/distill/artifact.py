@@ -127,6 +127,11 @@ def build_artifact(
 
 
 def build_from_delta(delta_folder: Path, teacher_path: str, target: Path) -> Path:
+    from codequest.encoders.teacher import quiet_model_loading
+
+    # A shipped student is built at its first use, inside `codequest search` or the server:
+    # transformers' load report would read like an error there.
+    quiet_model_loading()
     card = json.loads((delta_folder / "card.json").read_text(encoding="utf-8"))
     with np.load(delta_folder / str(card.get("delta_file", DELTA_FILE))) as data:
         arrays = {k: np.asarray(data[k], np.float32) for k in data.files}

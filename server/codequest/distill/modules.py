@@ -172,6 +172,9 @@ def export_onnx(module: nn.Module, path: Path, *, int8: bool = False) -> None:
         return
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from codequest.encoders.export import quiet_quantizer
+
+    quiet_quantizer()
     fp32 = path.with_suffix(".fp32.onnx")
     export_pooled(module, fp32)
     try:

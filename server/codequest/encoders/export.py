@@ -8,6 +8,7 @@ it with :class:`~codequest.encoders.onnx_query.OnnxQueryEncoder` and never touch
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +21,22 @@ from codequest.models import ResolvedModel, codequest_home, slug
 # at cosine 0.995 to the fp32 teacher's (CoSQA queries), against 0.975 with one scale per
 # tensor, at the same speed. Its own folder name, so per-tensor exports are not reused.
 INT8_FOLDER = "teacher-int8-pc"
+
+
+class _QuantizerAdvice(logging.Filter):
+    """Drops onnxruntime.quantization's "consider pre-processing" advice, which it logs on
+    the root logger at every dynamic quantisation (a shipped student's first use included),
+    where a user would read it as a problem. The graphs are quantised as measured without
+    that pre-processing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Please consider to run pre-processing")
+
+
+def quiet_quantizer() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(f, _QuantizerAdvice) for f in root.filters):
+        root.addFilter(_QuantizerAdvice())
 
 
 def teacher_onnx_dir(identity: str, *, int8: bool = False) -> Path:
@@ -123,6 +140,7 @@ def export_teacher(
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
+            quiet_quantizer()
             quantize_dynamic(
                 str(fp32_path),
                 str(work / "model.int8.onnx"),
