@@ -35,12 +35,19 @@ from benchmarks.encoders import (
     query_encoder,
 )
 from benchmarks.memstore import FixedQueryEncoder, Item, TimedQueryEncoder, build_store
-from codequest.encoders import DocumentEncoder, HashingEncoder, QueryEncoder
+from codequest.encoders import (
+    DOCUMENT_RECIPE,
+    DocumentEncoder,
+    HashingEncoder,
+    QueryEncoder,
+    document_text,
+)
 from codequest.encoders.teacher import SentenceTransformerEncoder
 from codequest.lexical import LexicalIndex, chunk_terms
 from codequest.search import Searcher
 from codequest.store import Store
 from codequest.tokens import tokenize
+from codequest.types import Chunk
 
 TOP_K = 10
 
@@ -90,10 +97,19 @@ def embed_corpus(
     return vectors
 
 
+def document_texts(data: BeirSet) -> list[str]:
+    """What the product's indexer would embed for each document (``document_text``: the
+    context line, here the function name, as these documents have no path, then the code).
+    Embedding the bare text instead measured a system that is not shipped: on CoSQA test
+    that scored the int8-teacher hybrid 0.006 higher and the 3-layer student's 0.003 lower."""
+    return [
+        document_text(Chunk("", d.language, "function", d.title, 1, 1, d.text, ""))
+        for d in data.corpus
+    ]
+
+
 def corpus_store(data: BeirSet, encoder: DocumentEncoder, *, progress: bool = True) -> Store:
-    vectors = embed_corpus(
-        encoder, [d.text for d in data.corpus], label=data.name, progress=progress
-    )
+    vectors = embed_corpus(encoder, document_texts(data), label=data.name, progress=progress)
     directory = Path(tempfile.gettempdir()) / "codequest-bench-unsaved"
     return build_store(
         directory, encoder.identity, corpus_items(data), vectors, terms=corpus_terms(data)
@@ -207,6 +223,7 @@ def evaluate_set(
             "hybrid": config.hybrid,
             "document_encoder": doc_encoder.identity,
             "document_precision": precision(getattr(doc_encoder, "inner", doc_encoder)),
+            "document_recipe": DOCUMENT_RECIPE,
             "queries": len(qids),
             "docs": len(data.corpus),
             **metrics,

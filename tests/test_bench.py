@@ -18,12 +18,13 @@ from benchmarks.beir import evaluate, load_beir, mrr_at_k, ndcg_at_k, recall_at_
 from benchmarks.common import eval_root, latency_stats
 from benchmarks.lsp_bench import server_available
 from benchmarks.memstore import FixedQueryEncoder, Item, build_store
-from benchmarks.quality import RunConfig, evaluate_set
+from benchmarks.quality import RunConfig, corpus_store, evaluate_set
 from benchmarks.stdlib_bench import load_annotations, read_run, score_run
 
-from codequest.encoders import HashingEncoder
+from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder, document_text
 from codequest.search import Searcher
 from codequest.store import Store
+from codequest.types import Chunk
 
 STDLIB_BENCH = eval_root() / "stdlib-bench"
 needs_stdlib_bench = pytest.mark.skipif(
@@ -138,6 +139,27 @@ def test_evaluate_set_through_the_shipped_searcher(tmp_path: Path) -> None:
         assert first["first_relevant_rank"] == 1
     with pytest.raises(ValueError, match="must be 'bm25'"):
         RunConfig.parse("sparse:thing")
+    assert all(row["document_recipe"] == DOCUMENT_RECIPE for row in rows if row["hybrid"])
+
+
+def test_documents_are_embedded_as_the_indexer_would(tmp_path: Path) -> None:
+    """The quality section measures the shipped system, so documents get the indexer's
+    context line (their name; they have no path) in front of the code."""
+
+    class Recording(HashingEncoder):
+        texts: list[str] = []
+
+        def encode_documents(self, texts, on_batch=None):  # type: ignore[no-untyped-def]
+            Recording.texts = list(texts)
+            return super().encode_documents(texts)
+
+    data = load_beir(write_beir(tmp_path / "tiny"), "test")
+    corpus_store(data, Recording(), progress=False)
+    first = data.corpus[0]
+    assert Recording.texts[0] == document_text(
+        Chunk("", first.language, "function", first.title, 1, 1, first.text, "")
+    )
+    assert Recording.texts[0] != first.text and Recording.texts[0].endswith(first.text)
 
 
 def test_build_store_round_trips_and_searches(tmp_path: Path) -> None:
