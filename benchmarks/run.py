@@ -44,6 +44,8 @@ BEIR_SETS = (
 )
 FULL_CONFIGS = (
     "bm25",
+    "dense:auto",  # the shipped default query encoder (queryEncoder "auto")
+    "hybrid:auto",
     "dense:teacher-onnx",
     "hybrid:teacher-onnx",
     "hybrid:teacher-int8",
