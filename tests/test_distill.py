@@ -401,3 +401,33 @@ def test_learning_rate_schedules() -> None:
         TrainOptions(schedule="step").lr_factor(0, 10)
     spec = SPECS["lora32-keep025-cos"]
     assert TrainOptions().for_spec(spec).schedule == "cosine"
+
+
+def test_a_retrain_on_other_packages_says_why_its_weights_differ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The default sources include site-packages, so another machine mines other pairs;
+    `codequest distill` says so instead of leaving a silent mismatch with the shipped card."""
+    import codequest.students as students
+    from codequest.distill.data import compare_with_shipped, pairs_digest
+    from codequest.distill.mine import Pair
+
+    pairs = [Pair("read a json file", "def load(p): ...", "doc", "python", "x.py:1")]
+    same = pairs_digest(pairs)
+    assert same == pairs_digest(list(pairs)) and len(same) == 16
+    assert pairs_digest(pairs + pairs) != same
+
+    monkeypatch.setattr(students, "SHIPPED", tmp_path / "shipped")
+    folder = tmp_path / "shipped" / "kept"
+    folder.mkdir(parents=True)
+    data = {"mined_pairs": 10, "roots": ["/a"], "pairs_digest": same}
+    (folder / "card.json").write_text(json.dumps({"name": "kept", "training": {"data": data}}))
+    assert compare_with_shipped("kept", {"mined_pairs": 10, "pairs_digest": same}) is None
+    note = compare_with_shipped("kept", {"mined_pairs": 12, "roots": ["/b"], "pairs_digest": "x"})
+    assert note is not None and "10 pairs" in note and "12" in note and "/b" in note
+    assert compare_with_shipped("other-student", {"mined_pairs": 12}) is None
+    # A card from before the digest: the mined-pair count is what can be compared.
+    old = {"mined_pairs": 10, "roots": ["/a"]}
+    (folder / "card.json").write_text(json.dumps({"name": "kept", "training": {"data": old}}))
+    assert compare_with_shipped("kept", {"mined_pairs": 10, "pairs_digest": same}) is None
+    assert compare_with_shipped("kept", {"mined_pairs": 11, "pairs_digest": same}) is not None

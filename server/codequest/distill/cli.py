@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
 
     started = time.monotonic()
     teacher, resolved, tokenizer = load_teacher(args.model, args.threads)
-    from codequest.distill.data import TrainingData, prepare
+    from codequest.distill.data import TrainingData, compare_with_shipped, prepare
 
     prepared: dict[Any, TrainingData] = {}
 
@@ -175,6 +175,9 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
             continue
         spec = SPECS[name]
         data = data_for(spec.recipe)
+        differs = compare_with_shipped(name, data.summary)
+        if differs:
+            say(f"[distill] note: {differs}")
         work = codequest_home() / "distill" / "work" / slug(resolved.identity) / name
         try:
             result = train_student(

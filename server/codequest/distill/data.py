@@ -8,6 +8,7 @@ unless ``code_max_tokens`` lowers it to save time).
 
 from __future__ import annotations
 
+import hashlib
 import random
 import sys
 import time
@@ -153,6 +154,7 @@ def prepare(
         }
         _say(f"[distill] selected {len(pairs)} pairs by kind: {summary['kinds']}")
 
+    summary = {**summary, "pairs_digest": pairs_digest(pairs)}
     distinct: dict[str, int] = {}
     for pair in pairs:
         distinct.setdefault(pair.code, len(distinct))
@@ -187,6 +189,45 @@ def prepare(
     return TrainingData(pairs, query_vectors, code_vectors, code_index, summary)
 
 
+def pairs_digest(pairs: Sequence[Pair]) -> str:
+    """A fingerprint of the training pairs, in order. The default sources are the Python
+    standard library and the installed site-packages, so two machines (or one machine after
+    a ``pip install``) mine different pairs; the card records this to tell them apart."""
+    h = hashlib.sha256()
+    for pair in pairs:
+        h.update(f"{pair.kind}\x00{pair.query}\x00{pair.code}\x01".encode())
+    return h.hexdigest()[:16]
+
+
+def compare_with_shipped(name: str, summary: Mapping[str, Any]) -> str | None:
+    """Why a retrained ``name`` will not be byte-identical to the shipped one, if it will not.
+
+    None when the shipped card has no record to compare with or the data match.
+    """
+    from codequest.students import shipped_cards
+
+    for _, card in shipped_cards():
+        if card.get("name") != name:
+            continue
+        training = card.get("training")
+        shipped = training.get("data", {}) if isinstance(training, dict) else {}
+        if not isinstance(shipped, dict) or not shipped:
+            return None
+        if shipped.get("pairs_digest") and summary.get("pairs_digest"):
+            if shipped["pairs_digest"] == summary["pairs_digest"]:
+                return None
+        elif shipped.get("mined_pairs") == summary.get("mined_pairs"):
+            return None
+        return (
+            f"the shipped {name} was trained on {shipped.get('mined_pairs')} pairs mined from "
+            f"{shipped.get('roots')}; this run mined {summary.get('mined_pairs')} from "
+            f"{summary.get('roots')}. The installed packages differ, so the weights will "
+            "differ too; the quality should match within run-to-run noise (a clean rebuild "
+            "on another package set: CoSQA dev 0.5778 against 0.5779)"
+        )
+    return None
+
+
 def split_dev(n: int, seed: int, fraction: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
@@ -194,4 +235,4 @@ def split_dev(n: int, seed: int, fraction: float = 0.05) -> tuple[np.ndarray, np
     return order[cut:], order[:cut]
 
 
-__all__ = ["TrainingData", "prepare", "slug", "split_dev"]
+__all__ = ["TrainingData", "compare_with_shipped", "pairs_digest", "prepare", "slug", "split_dev"]
