@@ -222,8 +222,7 @@ def compare_with_shipped(name: str, summary: Mapping[str, Any]) -> str | None:
             f"the shipped {name} was trained on {shipped.get('mined_pairs')} pairs mined from "
             f"{shipped.get('roots')}; this run mined {summary.get('mined_pairs')} from "
             f"{summary.get('roots')}. The installed packages differ, so the weights will "
-            "differ too; the quality should match within run-to-run noise (a clean rebuild "
-            "on another package set: CoSQA dev 0.5778 against 0.5779)"
+            "differ too; the quality should match within run-to-run noise (docs/distill.md)"
         )
     return None
 
