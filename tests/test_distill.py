@@ -431,3 +431,20 @@ def test_a_retrain_on_other_packages_says_why_its_weights_differ(
     (folder / "card.json").write_text(json.dumps({"name": "kept", "training": {"data": old}}))
     assert compare_with_shipped("kept", {"mined_pairs": 10, "pairs_digest": same}) is None
     assert compare_with_shipped("kept", {"mined_pairs": 11, "pairs_digest": same}) is not None
+
+
+def test_the_quantizer_advice_is_dropped_and_other_root_records_are_kept(
+    caplog: pytest.LogCaptureFixture,
+):
+    import logging
+
+    from codequest.encoders.export import quiet_quantizer
+
+    quiet_quantizer()
+    quiet_quantizer()  # idempotent: one filter
+    root = logging.getLogger()
+    assert sum(type(f).__name__ == "_QuantizerAdvice" for f in root.filters) == 1
+    with caplog.at_level(logging.WARNING):
+        logging.warning("Please consider to run pre-processing before quantization. ...")
+        logging.warning("something else")
+    assert [r.getMessage() for r in caplog.records] == ["something else"]

@@ -242,3 +242,26 @@ def test_lexical_candidates_get_their_exact_dense_similarity(ws: Workspace):
     # A candidate without a stored vector keeps dense 0 instead of failing.
     found, matrix = ws.store.vectors_of(np.array([snap.ids[1], 987654321], np.int64))
     assert found.tolist() == [True, False] and matrix.shape == (1, ws.store.dim)
+
+
+def test_the_vector_index_is_asked_for_the_dense_candidates_only(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+):
+    """Weighted fusion asks for DENSE_CANDIDATES (at least twice the limit); rank fusion,
+    which scores by rank in both full lists, keeps the whole candidate pool."""
+    from codequest.search import CANDIDATES, DENSE_CANDIDATES
+
+    searcher = ws.searcher()
+    asked: list[int] = []
+    real = ws.store.search_vectors
+
+    def recording(vector: Any, count: int) -> Any:
+        asked.append(count)
+        return real(vector, count)
+
+    monkeypatch.setattr(ws.store, "search_vectors", recording)
+    searcher.search("cache lookup", limit=10)
+    searcher.search("cache lookup", limit=30)
+    searcher.search("cache lookup", limit=10, options=RankingOptions(fusion="rrf"))
+    searcher.search("cache lookup", limit=10, options=RankingOptions(dense_candidates=None))
+    assert asked == [DENSE_CANDIDATES, 60, CANDIDATES, CANDIDATES]
