@@ -285,7 +285,6 @@ class Snapshot:
     built_at: float
     ids: np.ndarray  # position -> chunk id
     records: tuple[ChunkRecord, ...]
-    position: dict[int, int]
     lexical: LexicalIndex
     vocab_ids: dict[str, int]
     symbols: SymbolTable
@@ -330,7 +329,6 @@ class Snapshot:
             vocab_ids = dict(store.vocab_ids)
             vocab_size = len(store.vocab)
         ids = np.fromiter((r.id for r in records), dtype=np.int64, count=len(records))
-        position = {int(cid): i for i, cid in enumerate(ids)}
         lexical = LexicalIndex.build(terms, vocab_size)
         is_definition = np.fromiter(
             (r.kind in DEFINITION_KINDS for r in records), dtype=bool, count=len(records)
@@ -353,7 +351,6 @@ class Snapshot:
             time.monotonic(),
             ids,
             records,
-            position,
             lexical,
             vocab_ids,
             SymbolTable.build(records),
@@ -684,14 +681,11 @@ class Searcher:
         w_dense, w_lex = (1.0, 1.0) if opts.rrf_equal else (w.dense, w.lexical)
         fused: dict[int, float] = {}
         parts: dict[int, dict[str, float]] = {}
-        for rank, (cid, sim) in enumerate(
-            zip(dense_ids.tolist(), dense_sims.tolist(), strict=True)
-        ):
-            pos = snap.position.get(cid)
-            if pos is None:
-                continue
+        # Ranks count every neighbour, including ids the snapshot does not have yet.
+        positions, ranks = snap.positions_of(dense_ids, np.arange(len(dense_ids)))
+        for pos, rank in zip(positions.tolist(), ranks.tolist(), strict=True):
             fused[pos] = fused.get(pos, 0.0) + w_dense / (RRF_K + rank)
-            parts.setdefault(pos, {})["dense"] = sim
+            parts.setdefault(pos, {})["dense"] = float(dense_sims[rank])
         if lex_all is not None:
             for rank, pos in enumerate(lex_top.tolist()):
                 fused[pos] = fused.get(pos, 0.0) + w_lex / (RRF_K + rank)
