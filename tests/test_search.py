@@ -172,6 +172,8 @@ class _ThreadRecordingEncoder:
 def test_query_encoding_overlaps_lexical_work_with_the_same_results(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ):
+    import threading
+
     from codequest import search as search_mod
     from codequest.encoders import EncoderError
 
@@ -181,18 +183,32 @@ def test_query_encoding_overlaps_lexical_work_with_the_same_results(
     monkeypatch.setattr(search_mod, "_CPUS", 4)  # the overlap needs two cores or more
     wrapped = _ThreadRecordingEncoder(searcher.query_encoder)
     monkeypatch.setattr(searcher, "query_encoder", wrapped)
+    lexical_threads: list[str] = []
+    lexical_side = searcher._lexical_side
+
+    def recording_side(*args: Any) -> Any:
+        lexical_threads.append(threading.current_thread().name)
+        return lexical_side(*args)
+
+    monkeypatch.setattr(searcher, "_lexical_side", recording_side)
     after = [[(r.path, r.start_line, r.score) for r in ws.search(q)] for q in queries]
     assert after == before
-    assert wrapped.threads and all(t.startswith("codequest-encode") for t in wrapped.threads)
+    # The query is encoded on the searching thread; BM25 and the symbol table beside it.
+    caller = threading.current_thread().name
+    assert wrapped.threads == [caller] * len(queries)
+    assert len(lexical_threads) == len(queries)
+    assert all(t.startswith("codequest-lexical") for t in lexical_threads)
     # An encoder failure reaches the caller as itself, not as a thread-pool error.
     monkeypatch.setattr(searcher, "query_encoder", _ThreadRecordingEncoder(wrapped.inner, True))
     with pytest.raises(EncoderError, match="broke"):
         ws.search("cache lookup")
-    # Lexical-only searches (hybrid off) have nothing to overlap: encoded inline.
+    # Lexical-only searches (hybrid off) have nothing to overlap: all on the caller.
+    lexical_threads.clear()
     inline = _ThreadRecordingEncoder(wrapped.inner)
     monkeypatch.setattr(searcher, "query_encoder", inline)
     searcher.search("cache lookup", hybrid=False)
-    assert inline.threads and not any(t.startswith("codequest-encode") for t in inline.threads)
+    assert inline.threads == [caller]
+    assert lexical_threads == [caller]
 
 
 def test_snapshot_maps_chunk_ids_to_positions_and_drops_unknown_ids(ws: Workspace):

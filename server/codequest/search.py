@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -465,24 +465,25 @@ def _understand(query: str, filters: SearchFilters) -> _Query:
     )
 
 
-_ENCODE_POOL: ThreadPoolExecutor | None = None
-_ENCODE_POOL_LOCK = threading.Lock()
+_SIDE_POOL: ThreadPoolExecutor | None = None
+_SIDE_POOL_LOCK = threading.Lock()
 # os.cpu_count() reads /sys on every call: 47 us a query, once counted per process.
 _CPUS = os.cpu_count() or 1
 
 
-def _encode_pool() -> ThreadPoolExecutor | None:
-    """One shared thread that encodes queries while the searching thread does BM25 and
-    the symbol table; None on a single core, where the overlap cannot happen."""
-    global _ENCODE_POOL
+def _side_pool() -> ThreadPoolExecutor | None:
+    """One shared thread that does the lexical side of a search (query understanding, BM25,
+    the symbol table, the candidates' vectors) while the searching thread encodes the
+    query; None on a single core, where the overlap cannot happen."""
+    global _SIDE_POOL
     if _CPUS < 2:
         return None
-    if _ENCODE_POOL is not None:
-        return _ENCODE_POOL
-    with _ENCODE_POOL_LOCK:
-        if _ENCODE_POOL is None:
-            _ENCODE_POOL = ThreadPoolExecutor(1, thread_name_prefix="codequest-encode")
-        return _ENCODE_POOL
+    if _SIDE_POOL is not None:
+        return _SIDE_POOL
+    with _SIDE_POOL_LOCK:
+        if _SIDE_POOL is None:
+            _SIDE_POOL = ThreadPoolExecutor(1, thread_name_prefix="codequest-lexical")
+        return _SIDE_POOL
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,6 +492,18 @@ class _Vectors:
 
     positions: np.ndarray
     matrix: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _LexicalSide:
+    """What a search knows before the query vector: the parsed query and the BM25 and
+    symbol-table candidates (with their vectors when they were fetched in advance)."""
+
+    query: _Query
+    lex_all: np.ndarray | None  # BM25 score of every position; None without lexical
+    lex_top: np.ndarray  # the best BM25 positions, best first
+    names: dict[int, float]  # symbol-table matches: position -> name similarity
+    prefetched: _Vectors | None
 
 
 class Searcher:
@@ -547,36 +560,28 @@ class Searcher:
         pool = max(opts.candidates, limit * 5)
         max_per_file = opts.max_per_file or self.max_per_file
 
-        # 1. candidates: dense neighbours, BM25 top, symbol-table matches. The query is
-        # encoded beside the lexical and symbol work when the encoder leaves the GIL free;
-        # it is submitted first, so query understanding also runs in its shadow.
+        # 1. candidates: dense neighbours, BM25 top, symbol-table matches. When the
+        # encoder leaves the GIL free, this thread encodes the query at once while another
+        # does the lexical side. The encoder is the longest step and the one a cold cache
+        # hurts most, so it starts first and waits for no thread to wake up.
         restrictive = spec is not None or bool(filters.languages) or filters.exclude_tests
         want_vector = opts.dense or restrictive
-        pending: Future[np.ndarray] | None = None
         vector: np.ndarray | None = None
-        encode_pool = _encode_pool() if want_vector and use_lexical else None
-        if encode_pool is not None and getattr(self.query_encoder, "releases_gil", False):
-            pending = encode_pool.submit(self.query_encoder.encode_query, query)
-        q = _understand(query, filters)
-        if want_vector and pending is None:
-            vector = self.query_encoder.encode_query(query)
-        lex_all: np.ndarray | None = None
-        lex_top = np.zeros(0, np.int64)
-        names: dict[int, float] = {}
-        prefetched: _Vectors | None = None
-        try:
-            if use_lexical:
-                lex_all = snap.lexical.scores_weighted(self._query_terms(snap, q, opts))
-                lex_top = snap.lexical.top_of(lex_all, pool)
-            if opts.symbol_match and q.kind == QUERY_IDENTIFIER:
-                names = self._symbol_matches(snap, q)
-            if pending is not None and opts.dense and opts.weights[q.kind].dense:
-                # Still waiting for the encoder: fetch the lexical and name candidates'
-                # vectors now, so their exact similarity costs one product afterwards.
-                prefetched = self._candidate_vectors(snap, lex_top, names)
-        finally:
-            if pending is not None:
-                vector = pending.result()
+        side_pool = _side_pool() if want_vector and use_lexical else None
+        if side_pool is not None and getattr(self.query_encoder, "releases_gil", False):
+            side = side_pool.submit(
+                self._lexical_side, snap, query, filters, opts, use_lexical, pool, True
+            )
+            try:
+                vector = self.query_encoder.encode_query(query)
+            finally:
+                lexical = side.result()
+        else:
+            lexical = self._lexical_side(snap, query, filters, opts, use_lexical, pool, False)
+            if want_vector:
+                vector = self.query_encoder.encode_query(query)
+        q, lex_all, lex_top = lexical.query, lexical.lex_all, lexical.lex_top
+        names, prefetched = lexical.names, lexical.prefetched
         dense_ids = np.zeros(0, np.int64)
         dense_sims = np.zeros(0, np.float32)
         if opts.dense and vector is not None:
@@ -619,6 +624,32 @@ class Searcher:
         return results
 
     # -- candidates ----------------------------------------------------------------------
+    def _lexical_side(
+        self,
+        snap: Snapshot,
+        query: str,
+        filters: SearchFilters,
+        opts: RankingOptions,
+        use_lexical: bool,
+        pool: int,
+        prefetch: bool,
+    ) -> _LexicalSide:
+        """Query understanding, BM25 and symbol candidates; with ``prefetch``, also the
+        candidates' stored vectors, so their exact similarity costs one product later."""
+        q = _understand(query, filters)
+        lex_all: np.ndarray | None = None
+        lex_top = np.zeros(0, np.int64)
+        names: dict[int, float] = {}
+        if use_lexical:
+            lex_all = snap.lexical.scores_weighted(self._query_terms(snap, q, opts))
+            lex_top = snap.lexical.top_of(lex_all, pool)
+        if opts.symbol_match and q.kind == QUERY_IDENTIFIER:
+            names = self._symbol_matches(snap, q)
+        prefetched = None
+        if prefetch and opts.dense and opts.weights[q.kind].dense:
+            prefetched = self._candidate_vectors(snap, lex_top, names)
+        return _LexicalSide(q, lex_all, lex_top, names, prefetched)
+
     @staticmethod
     def _query_terms(snap: Snapshot, q: _Query, opts: RankingOptions) -> dict[int, float]:
         terms: dict[int, float] = {}
