@@ -261,3 +261,43 @@ def test_warm_search_builds_the_snapshot_before_the_first_query(make_project, ma
         assert searcher._snapshot is snap
     finally:
         gc.unfreeze()  # leave the test process's collector as it was
+
+
+def test_plain_replies_are_compact_utf8_json_whatever_the_encoder():
+    import json
+
+    from codequest.lsp import protocol
+
+    result = {"uri": "file:///tmp/caf%C3%A9", "name": "naïve"}
+    message = {"jsonrpc": "2.0", "id": 7, "result": result}
+    body = protocol.plain_json_bytes(message)
+    assert json.loads(body.decode("utf-8")) == message
+    assert "naïve".encode() in body  # UTF-8, not \u escapes: the length is counted in bytes
+    # What orjson refuses (an integer past 64 bits) still goes out, through json.dumps.
+    huge = {"jsonrpc": "2.0", "id": 1, "result": {"n": 2**70}}
+    assert json.loads(protocol.plain_json_bytes(huge)) == huge
+
+
+def test_plain_search_replies_are_framed_with_their_byte_length():
+    import json
+
+    from codequest.lsp.protocol import PlainResult
+    from codequest.lsp.server import create_server
+
+    class Collect:
+        def __init__(self) -> None:
+            self.data = b""
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+    server = create_server()
+    writer = Collect()
+    server.protocol.set_writer(writer)
+    result = PlainResult(results=[{"name": "größe", "preview": "def größe(): ..."}], index={})
+    server.protocol._send_response(3, result=result)
+    header, _, body = writer.data.partition(b"\r\n\r\n")
+    lengths = [line for line in header.split(b"\r\n") if line.startswith(b"Content-Length:")]
+    assert lengths == [b"Content-Length: %d" % len(body)]
+    assert len(body) > len(body.decode("utf-8"))  # non-ASCII: bytes and characters differ
+    assert json.loads(body) == {"jsonrpc": "2.0", "id": 3, "result": result}

@@ -9,6 +9,8 @@ not fit its lsprotocol type, pygls logs the error and never answers; we answer w
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import attrs
 import cattrs
 from lsprotocol import converters, types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.protocol import (
     JsonRPCNotification,
     JsonRPCRequestMessage,
@@ -25,6 +27,21 @@ from pygls.protocol import (
 )
 
 log = logging.getLogger(__name__)
+
+try:  # a C JSON encoder: 7 us for a 20-result search reply, against ~100 us for json.dumps
+    import orjson
+except ImportError:  # pragma: no cover - a dependency; json.dumps does the same job slower
+    orjson = None  # type: ignore[assignment]
+
+
+def plain_json_bytes(message: dict[str, Any]) -> bytes:
+    """A plain-JSON message (see :class:`PlainResult`) as compact UTF-8 JSON."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(message)
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # e.g. an integer over 64 bits: the standard encoder takes anything JSON
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def plain_converter() -> cattrs.Converter:
@@ -102,9 +119,37 @@ class CodeQuestProtocol(LanguageServerProtocol):
     ) -> None:
         if error is None and type(result) is PlainResult:
             self._result_types.pop(msg_id, None)
-            self._send_data({"jsonrpc": self.VERSION, "id": msg_id, "result": result})
+            message = {"jsonrpc": self.VERSION, "id": msg_id, "result": result}
+            if self._include_headers and self.writer is not None:
+                self._send_plain(message)
+            else:
+                self._send_data(message)
             return
         super()._send_response(msg_id, result=result, error=error)
+
+    def _send_plain(self, message: dict[str, Any]) -> None:
+        """pygls' ``_send_data`` for a message that is plain JSON already.
+
+        Same framing, a faster encoder. pygls' body is ASCII (``json.dumps`` escapes the
+        rest), so it counts ``Content-Length`` in characters; this body is UTF-8, so it is
+        counted in bytes, as the base protocol defines it.
+        """
+        assert self.writer is not None
+        try:
+            body = plain_json_bytes(message)
+            header = (
+                f"Content-Length: {len(body)}\r\n"
+                f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+            ).encode("ascii")
+            res = self.writer.write(header + body)
+            if inspect.isawaitable(res):
+                asyncio.ensure_future(res)
+        except BrokenPipeError:
+            log.exception("error sending data: the client closed the connection")
+            raise
+        except Exception as error:  # noqa: BLE001 - reported like pygls reports its own
+            log.exception("error sending data")
+            self._server._report_server_error(error, JsonRpcInternalError)
 
 
 def invalid_params(message: str) -> JsonRpcInvalidParams:
