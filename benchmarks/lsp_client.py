@@ -19,6 +19,25 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+try:
+    # The client's own JSON work is inside every measured round trip. VS Code parses with
+    # V8's JSON.parse; json.loads took ~0.1 ms for a 20-result reply, orjson a tenth of it.
+    import orjson
+
+    def _dumps(message: dict[str, Any]) -> bytes:
+        return orjson.dumps(message)
+
+    def _loads(body: bytes) -> Any:
+        return orjson.loads(body)
+
+except ImportError:  # pragma: no cover - orjson is a dependency of codequest
+
+    def _dumps(message: dict[str, Any]) -> bytes:
+        return json.dumps(message, separators=(",", ":")).encode()
+
+    def _loads(body: bytes) -> Any:
+        return json.loads(body)
+
 
 class LspError(RuntimeError):
     """The server failed, answered with an error, or did not answer in time."""
@@ -56,7 +75,7 @@ class LspClient:
 
     # -- framing -------------------------------------------------------------------------
     def _send(self, message: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}, separators=(",", ":")).encode()
+        body = _dumps({"jsonrpc": "2.0", **message})
         try:
             self._in.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
             self._in.flush()
@@ -90,7 +109,7 @@ class LspClient:
         while len(self._buffer) < length:
             self._fill(deadline)
         body, self._buffer = self._buffer[:length], self._buffer[length:]
-        message: dict[str, Any] = json.loads(body)
+        message: dict[str, Any] = _loads(body)
         return message
 
     # -- dispatch ------------------------------------------------------------------------
