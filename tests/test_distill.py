@@ -321,6 +321,10 @@ def test_kept_layers_lora_int8_student(
 
     graph = onnx.load(str(folder / "artifact" / "model.onnx")).graph
     assert any(n.op_type in ("MatMulInteger", "DynamicQuantizeLinear") for n in graph.node)
+    # Attention was fused before quantising (modules.fuse_attention), and the card says
+    # which build recipe made the graph.
+    assert sum(n.op_type == "QAttention" for n in graph.node) == 2
+    assert card["build_recipe"] == 2
     vec = open_query_artifact(folder / "artifact").encode_query("read json file")
     assert vec.shape == (32,) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-4
 
@@ -448,3 +452,57 @@ def test_the_quantizer_advice_is_dropped_and_other_root_records_are_kept(
         logging.warning("Please consider to run pre-processing before quantization. ...")
         logging.warning("something else")
     assert [r.getMessage() for r in caplog.records] == ["something else"]
+
+
+def test_fused_int8_export_computes_what_the_plain_export_computes(
+    tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
+) -> None:
+    """Attention fusion changes the graph, not the function: the fused int8 student agrees
+    with the plain fp32 export, and a graph whose attention does not fuse (torch's
+    scaled-dot-product export) is quantised unfused instead of failing."""
+    import onnx
+    import torch
+    from transformers import AutoTokenizer
+
+    from codequest.distill.modules import CutStudent, Map, cut_teacher, export_onnx
+    from codequest.encoders.onnx_query import OnnxQueryEncoder, write_card
+
+    teacher_path = str(tiny_teacher)  # what build_artifact gets: the sentence-transformers folder
+
+    vectors: dict[str, np.ndarray] = {}
+    for name, attention, int8 in (
+        ("fp32", "eager", False),
+        ("fused", "eager", True),
+        ("sdpa", "sdpa", True),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        transformer = cut_teacher(teacher_path, 2, (0, 2), attention=attention)
+        torch.manual_seed(0)  # the same map for all three
+        mapping = Map(32, 32, "linear")
+        export_onnx(CutStudent(transformer, mapping), folder / "model.onnx", int8=int8)
+        AutoTokenizer.from_pretrained(teacher_path).backend_tokenizer.save(
+            str(folder / "tokenizer.json")
+        )
+        write_card(folder, {"teacher": "tiny", "name": name, "dim": 32})
+        ops = {n.op_type for n in onnx.load(str(folder / "model.onnx")).graph.node}
+        if name == "fused":
+            assert "QAttention" in ops
+        else:
+            assert "QAttention" not in ops and "Attention" not in ops
+        encoder = OnnxQueryEncoder(folder)
+        texts = [" ".join(WORDS[i : i + 1 + i % 5]) for i in range(0, 24, 3)]
+        vectors[name] = np.stack([encoder.encode_query(t) for t in texts])
+    assert float(np.ptp(vectors["fp32"], axis=0).max()) > 0.05  # the inputs differ
+    for name in ("fused", "sdpa"):
+        agreement = (vectors[name] * vectors["fp32"]).sum(axis=1)
+        assert agreement.min() > 0.98, (name, agreement)
+    # A fusion that changed what the graph computes is thrown away, not shipped.
+    from codequest.distill import modules
+
+    monkeypatch.setattr(modules, "_same_function", lambda *args: False)
+    transformer = cut_teacher(teacher_path, 2, (0, 2), attention="eager")
+    export_onnx(CutStudent(transformer, Map(32, 32)), tmp_path / "checked.onnx", int8=True)
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "checked.onnx")).graph.node}
+    assert "QAttention" not in ops and "MatMulInteger" in ops
+    assert not list(tmp_path.glob("checked.*.onnx"))  # no intermediate files left behind

@@ -23,6 +23,10 @@ import numpy as np
 from codequest.encoders.onnx_query import write_card
 
 DELTA_FILE = "delta.npz"
+# How a delta becomes a servable graph, as a number; part of the built folder's name, so a
+# student built by an older recipe is built again. 1: plain export, then int8. 2: attention
+# and layer norms fused (modules.fuse_attention) before int8.
+BUILD_RECIPE = 2
 
 
 def delta_arrays(
@@ -51,7 +55,9 @@ def write_delta(folder: Path, card: dict[str, Any], arrays: dict[str, np.ndarray
 
 
 def delta_digest(folder: Path) -> str:
+    """Names a student's built artifact: its card, its weights and the build recipe."""
     h = hashlib.blake2b(digest_size=6)
+    h.update(b"build-recipe-%d" % BUILD_RECIPE)
     for name in ("card.json", DELTA_FILE):
         if (folder / name).is_file():
             h.update((folder / name).read_bytes())
@@ -104,7 +110,8 @@ def build_artifact(
             )
 
             keep = [int(i) for i in base.get("keep", [])]
-            transformer = cut_teacher(teacher_path, int(base["layers"]), keep)
+            # Eager attention exports a graph whose attention ONNX Runtime can fuse.
+            transformer = cut_teacher(teacher_path, int(base["layers"]), keep, attention="eager")
             if lora:
                 apply_lora_delta(transformer, lora)
             module_map = Map(int(base["dim"]), int(card["dim"]), str(card["map"]))
@@ -114,7 +121,12 @@ def build_artifact(
             AutoTokenizer.from_pretrained(teacher_path).backend_tokenizer.save(
                 str(work / "tokenizer.json")
             )
-            extra = {"encoder": "onnx", "onnx_file": "model.onnx", "max_seq_length": 128}
+            extra = {
+                "encoder": "onnx",
+                "onnx_file": "model.onnx",
+                "max_seq_length": 128,
+                "build_recipe": BUILD_RECIPE,
+            }
         else:
             raise ValueError(f"base {base['kind']!r} cannot be served as an artifact")
         write_card(work, {**{k: v for k, v in card.items() if k != "card_version"}, **extra})

@@ -92,16 +92,20 @@ def ridge_init(
     return {"W": w.astype(np.float32), "b": b.astype(np.float32)}
 
 
-def cut_teacher(teacher_path: str, layers: int, keep: Sequence[int] = ()) -> Any:
+def cut_teacher(
+    teacher_path: str, layers: int, keep: Sequence[int] = (), *, attention: str | None = None
+) -> Any:
     """The teacher's transformer with only its first ``layers`` layers, or those in ``keep``.
 
     Keeping the last layer matters: the teacher's space is what its last layer writes. On
     CoSQA dev, the ridge map from 3 kept layers scores 0.42 for ``[0, 1, 2]`` and 0.52-0.53
-    for ``[0, 1, 5]``, ``[0, 2, 5]`` or ``[0, 4, 5]``.
+    for ``[0, 1, 5]``, ``[0, 2, 5]`` or ``[0, 4, 5]``. ``attention`` picks transformers'
+    attention implementation ("eager" for an export whose attention can be fused).
     """
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(teacher_path)
+    extra = {"attn_implementation": attention} if attention else {}
+    model = AutoModel.from_pretrained(teacher_path, **extra)
     total = len(model.encoder.layer)
     chosen = list(keep) if keep else list(range(layers))
     if len(chosen) != layers or not all(0 <= i < total for i in chosen):
@@ -164,20 +168,115 @@ def apply_lora_delta(transformer: Any, delta: dict[str, np.ndarray]) -> None:
 
 
 def export_onnx(module: nn.Module, path: Path, *, int8: bool = False) -> None:
-    """Export to ONNX; ``int8`` quantises the weights (ONNX Runtime dynamic, per channel)."""
+    """Export to ONNX; ``int8`` quantises the weights (ONNX Runtime dynamic, per channel).
+
+    Before quantising, attention and layer norms are fused where ONNX Runtime's transformer
+    optimizer recognises them (:func:`fuse_attention`).
+    """
     from codequest.encoders.export import export_onnx as export_pooled
 
     if not int8:
         export_pooled(module, path)
         return
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from codequest.encoders.export import quiet_quantizer
 
     quiet_quantizer()
     fp32 = path.with_suffix(".fp32.onnx")
+    fused = path.with_suffix(".fused.onnx")
     export_pooled(module, fp32)
     try:
-        quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True)
+        config = getattr(getattr(module, "transformer", None), "config", None)
+        source = fp32
+        if config is not None and fuse_attention(
+            fp32,
+            fused,
+            int(config.num_attention_heads),
+            int(config.hidden_size),
+            int(config.vocab_size),
+        ):
+            source = fused
+        quantize_dynamic(
+            str(source),
+            str(path),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            # Fused operators (com.microsoft domain) defeat the quantizer's shape inference.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
     finally:
         fp32.unlink(missing_ok=True)
+        fused.unlink(missing_ok=True)
+
+
+def fuse_attention(
+    source: Path, target: Path, num_heads: int, hidden_size: int, vocab_size: int
+) -> bool:
+    """Fuse a BERT-style graph's attention and layer-norm subgraphs into ONNX Runtime's
+    contrib operators; False (nothing kept) when the attention did not fuse or the fused
+    graph does not compute what the source graph computes.
+
+    The plain export of the 3-layer student runs about 160 kernels a query, half of them
+    shape arithmetic around the attention; fused and then quantised it runs 93 nodes. Its
+    vectors stay within cosine 0.998 of the unfused int8 graph's (the same 0.994 to fp32
+    on CoSQA dev queries), and with cold caches, as in a search, it took 0.89 ms instead
+    of 1.10 ms. Only the "eager" attention export fuses: torch's scaled-dot-product
+    export does not match the optimizer's patterns.
+    """
+    import logging
+
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+
+    options = FusionOptions("bert")
+    # Fused, the embeddings' layer norm is quantised with the position and token-type
+    # tables; the student's vectors then moved (cosine 0.996 to the unfused int8 graph)
+    # for no speed (0.94 ms cold, against 0.89 ms without that fusion).
+    options.enable_embed_layer_norm = False
+    quiet = logging.getLogger("onnxruntime.transformers")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # it logs every fusion it tries
+    try:
+        model = optimizer.optimize_model(
+            str(source),
+            model_type="bert",
+            num_heads=num_heads,
+            hidden_size=hidden_size,
+            opt_level=1,
+            optimization_options=options,
+        )
+        if not model.get_fused_operator_statistics().get("Attention"):
+            return False
+        model.save_model_to_file(str(target))
+        if not _same_function(source, target, vocab_size):
+            target.unlink(missing_ok=True)
+            return False
+        return True
+    except Exception:  # noqa: BLE001 - an unfused graph is still a correct graph
+        target.unlink(missing_ok=True)
+        return False
+    finally:
+        quiet.setLevel(level)
+
+
+def _same_function(a: Path, b: Path, vocab_size: int, probes: int = 4) -> bool:
+    """Both graphs give the same embeddings (cosine > 0.9999) for random token sequences."""
+    import onnxruntime as ort
+
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (a, b)]
+    rng = np.random.default_rng(0)
+    for length in range(3, 3 + 5 * probes, 5):
+        ids = rng.integers(0, vocab_size, size=(1, length), dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        out = []
+        for session in sessions:
+            names = {i.name for i in session.get_inputs()}
+            extra = {"token_type_ids": np.zeros_like(ids)} if "token_type_ids" in names else {}
+            out.append(np.asarray(session.run(None, {**feed, **extra})[0], np.float64)[0])
+        x, y = out
+        cosine = float(x @ y) / max(float(np.linalg.norm(x) * np.linalg.norm(y)), 1e-12)
+        if cosine < 0.9999:
+            return False
+    return True
