@@ -301,3 +301,27 @@ def test_plain_search_replies_are_framed_with_their_byte_length():
     assert lengths == [b"Content-Length: %d" % len(body)]
     assert len(body) > len(body.decode("utf-8"))  # non-ASCII: bytes and characters differ
     assert json.loads(body) == {"jsonrpc": "2.0", "id": 3, "result": result}
+
+
+@pytest.mark.parametrize(
+    "relpath",
+    ["a.py", "pkg/mod.py", "with space/ü ñ.py", "odd/%41#?;@&=+$,.py", "日本/語.rs", "a/b/c/d.go"],
+)
+@pytest.mark.parametrize("root", ["/tmp/work space", "/", "/home/ünï/code"])
+def test_file_uris_are_what_pathlib_writes(root: str, relpath: str):
+    from codequest.lsp.indexing import file_path, file_uri
+
+    expected = Path(root).joinpath(*relpath.split("/")).as_uri()
+    assert file_uri(Path(root), relpath) == expected
+    assert file_path(Path(root), relpath).as_uri() == expected
+
+
+def test_result_range_reads_the_file_only_without_recorded_lengths(tmp_path: Path):
+    from codequest.lsp.search import needs_file
+
+    assert not needs_file("utf-16", (3, 3, 3))
+    assert needs_file("utf-16", None)
+    assert needs_file("ucs-2", (3, 3, 3))  # not an LSP encoding: measured from the file
+    assert result_range(None, 1, 2, "utf-16", (5, 4, 4))["end"] == {"line": 1, "character": 4}
+    with pytest.raises(ValueError, match="needs the file"):
+        result_range(None, 1, 2, "utf-16", None)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_from_bytes
 
 from lsprotocol import types
 
@@ -113,7 +115,10 @@ class FolderIndex:
         return None
 
     def file_path(self, relpath: str) -> Path:
-        return file_location(self.path, relpath)[0]
+        return file_path(self.path, relpath)
+
+    def file_uri(self, relpath: str) -> str:
+        return file_uri(self.path, relpath)
 
     def set_status(self, status: IndexStatus) -> None:
         self.status = status
@@ -124,12 +129,34 @@ class FolderIndex:
         return self.workspace
 
 
+def file_path(root: Path, relpath: str) -> Path:
+    """The absolute path of a stored (POSIX, relative) path."""
+    return root.joinpath(*PurePosixPath(relpath).parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _uri_prefix(root: Path) -> str | None:
+    """A folder's file URI without a trailing slash, to which quoted relative paths are
+    appended; None where pathlib must build each URI (Windows drives and UNC shares)."""
+    if os.name != "posix":
+        return None
+    uri = root.as_uri()
+    return uri[:-1] if uri.endswith("/") else uri  # "/" is "file:///"
+
+
 @functools.lru_cache(maxsize=8192)
-def file_location(root: Path, relpath: str) -> tuple[Path, str]:
-    """The absolute path and file URI of a stored (POSIX, relative) path. Cached: pathlib's
-    parsing costs ~20 us, every search result needs it, and results repeat while typing."""
-    path = root.joinpath(*PurePosixPath(relpath).parts)
-    return path, path.as_uri()
+def file_uri(root: Path, relpath: str) -> str:
+    """The file URI of a stored (POSIX, relative) path, as ``Path.as_uri`` writes it.
+
+    Every search result needs one. pathlib parses, joins and quotes the whole path (~10 us
+    warm; on a search's cold caches 20 results cost ~0.2 ms); on POSIX the folder's URI
+    is computed once and the relative path is percent-encoded onto it, byte for byte as
+    ``as_uri`` does (``quote_from_bytes`` of the file system encoding, "/" kept).
+    """
+    prefix = _uri_prefix(root)
+    if prefix is None or not relpath:
+        return file_path(root, relpath).as_uri()
+    return prefix + "/" + quote_from_bytes(os.fsencode(relpath))
 
 
 def warm_search(ws: Workspace) -> None:

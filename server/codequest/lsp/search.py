@@ -27,7 +27,7 @@ from pygls.exceptions import JsonRpcException
 
 from codequest.encoders import EncoderError
 from codequest.languages import ALL_LANGUAGES
-from codequest.lsp.indexing import file_location
+from codequest.lsp.indexing import file_path, file_uri
 from codequest.lsp.protocol import PlainResult, invalid_params, show
 from codequest.search import InvalidQuery
 from codequest.types import SearchFilters, SearchResult
@@ -247,7 +247,7 @@ _UNIT_INDEX: dict[str, int] = {
 
 
 def result_range(
-    path: Path,
+    path: Path | None,
     start_line: int,
     end_line: int,
     encoding: str,
@@ -255,12 +255,15 @@ def result_range(
 ) -> dict[str, Any]:
     """The LSP range of 1-based inclusive lines: start of the first to end of the last.
 
-    ``end_units``, the end line's lengths recorded at indexing, saves reading the file.
+    ``end_units``, the end line's lengths recorded at indexing, saves reading the file;
+    ``path`` is read only without them (see :func:`needs_file`), and may be None then.
     """
     end = end_line - 1
     unit = _UNIT_INDEX.get(encoding)
     if end_units is not None and unit is not None:
         length: int | None = end_units[unit]
+    elif path is None:
+        raise ValueError("a range without recorded line lengths needs the file's path")
     else:
         length = line_length(path, end, encoding)
     end_pos = (
@@ -274,10 +277,15 @@ def result_range(
     return {"start": {"line": start_line - 1, "character": 0}, "end": end_pos}
 
 
+def needs_file(encoding: str, end_units: tuple[int, int, int] | None) -> bool:
+    """Whether :func:`result_range` must read the file (an index without line lengths)."""
+    return end_units is None or encoding not in _UNIT_INDEX
+
+
 def result_json(folder: FolderIndex, result: SearchResult, encoding: str) -> dict[str, Any]:
-    path, uri = file_location(folder.path, result.path)
+    path = file_path(folder.path, result.path) if needs_file(encoding, result.end_units) else None
     out: dict[str, Any] = {
-        "uri": uri,
+        "uri": file_uri(folder.path, result.path),
         "range": result_range(
             path, result.start_line, result.end_line, encoding, result.end_units
         ),
