@@ -37,8 +37,8 @@ def default_threads() -> int:
 class OnnxQueryEncoder:
     """Embeds one query at a time with ONNX Runtime."""
 
-    # ONNX Runtime runs the graph without the GIL, so a search can encode the query on
-    # another thread while it scores BM25 (codequest.search).
+    # ONNX Runtime runs the graph without the GIL, so while a search encodes the query,
+    # another thread can score BM25 and the symbol table (codequest.search).
     releases_gil = True
 
     def __init__(self, folder: str | os.PathLike[str], *, threads: int | None = None) -> None:
