@@ -506,3 +506,15 @@ def test_fused_int8_export_computes_what_the_plain_export_computes(
     ops = {n.op_type for n in onnx.load(str(tmp_path / "checked.onnx")).graph.node}
     assert "QAttention" not in ops and "MatMulInteger" in ops
     assert not list(tmp_path.glob("checked.*.onnx"))  # no intermediate files left behind
+
+
+def test_a_new_build_recipe_names_a_new_built_folder(tmp_path: Path, monkeypatch: Any) -> None:
+    """Students built by an older recipe are not served: the recipe is in the folder name."""
+    from codequest.distill import artifact
+
+    (tmp_path / "card.json").write_text(json.dumps({"name": "s"}))
+    (tmp_path / artifact.DELTA_FILE).write_bytes(b"weights")
+    now = artifact.delta_digest(tmp_path)
+    assert artifact.delta_digest(tmp_path) == now  # stable
+    monkeypatch.setattr(artifact, "BUILD_RECIPE", artifact.BUILD_RECIPE + 1)
+    assert artifact.delta_digest(tmp_path) != now

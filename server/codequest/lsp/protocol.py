@@ -39,8 +39,8 @@ def plain_json_bytes(message: dict[str, Any]) -> bytes:
     if orjson is not None:
         try:
             return orjson.dumps(message)
-        except (TypeError, orjson.JSONEncodeError):
-            pass  # e.g. an integer over 64 bits: the standard encoder takes anything JSON
+        except TypeError:  # orjson.JSONEncodeError is one: e.g. an integer over 64 bits
+            pass  # the standard encoder takes anything JSON
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
