@@ -27,7 +27,6 @@ from pygls.exceptions import JsonRpcException
 
 from codequest.encoders import EncoderError
 from codequest.languages import ALL_LANGUAGES
-from codequest.lsp.indexing import file_path, file_uri
 from codequest.lsp.protocol import PlainResult, invalid_params, show
 from codequest.search import InvalidQuery
 from codequest.types import SearchFilters, SearchResult
@@ -282,12 +281,25 @@ def needs_file(encoding: str, end_units: tuple[int, int, int] | None) -> bool:
     return end_units is None or encoding not in _UNIT_INDEX
 
 
+def folder_range(
+    folder: FolderIndex,
+    relpath: str,
+    start_line: int,
+    end_line: int,
+    encoding: str,
+    end_units: tuple[int, int, int] | None,
+) -> dict[str, Any]:
+    """:func:`result_range` of a folder's stored path; the absolute path is built only
+    when the file has to be read."""
+    path = folder.file_path(relpath) if needs_file(encoding, end_units) else None
+    return result_range(path, start_line, end_line, encoding, end_units)
+
+
 def result_json(folder: FolderIndex, result: SearchResult, encoding: str) -> dict[str, Any]:
-    path = file_path(folder.path, result.path) if needs_file(encoding, result.end_units) else None
     out: dict[str, Any] = {
-        "uri": file_uri(folder.path, result.path),
-        "range": result_range(
-            path, result.start_line, result.end_line, encoding, result.end_units
+        "uri": folder.file_uri(result.path),
+        "range": folder_range(
+            folder, result.path, result.start_line, result.end_line, encoding, result.end_units
         ),
         "name": result.symbol,
         "kind": result.kind,

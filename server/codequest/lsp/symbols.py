@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from codequest.encoders import EncoderError
-from codequest.lsp.search import OPEN_WAIT, needs_file, position_encoding, result_range
+from codequest.lsp.search import OPEN_WAIT, folder_range, position_encoding
 from codequest.store import ChunkRecord, Store
 from codequest.types import SearchResult
 
@@ -142,8 +142,7 @@ def to_symbol(
     supported: set[int] | None,
     end_units: tuple[int, int, int] | None = None,
 ) -> types.SymbolInformation:
-    path = folder.file_path(record_path) if needs_file(encoding, end_units) else None
-    rng = result_range(path, start, end, encoding, end_units)
+    rng = folder_range(folder, record_path, start, end, encoding, end_units)
     qualifier = symbol.rsplit(".", 1)[0] if "." in symbol else ""
     return types.SymbolInformation(
         name=last_part(symbol),
