@@ -463,7 +463,8 @@ def test_vectors_of_returns_found_rows_by_either_lookup(saved: Store):
     found, matrix = saved.vectors_of(ids)
     assert found.tolist() == [True, True, False] and matrix.shape == (2, saved.dim)
     expected = np.vstack([saved.vectors.get(int(i), dtype=np.float32) for i in ids[:2]])
-    assert np.allclose(matrix, expected)
+    # Widening the stored f16 rows is exact, so this is the same as usearch's own cast.
+    assert matrix.dtype == np.float32 and np.array_equal(matrix, expected)
 
     class PublicOnly:  # a usearch build without the compiled handle
         def __init__(self, inner: object) -> None:
@@ -471,4 +472,17 @@ def test_vectors_of_returns_found_rows_by_either_lookup(saved: Store):
 
     saved.vectors = PublicOnly(saved.vectors)
     again_found, again = saved.vectors_of(ids)
-    assert again_found.tolist() == found.tolist() and np.allclose(again, matrix)
+    assert again_found.tolist() == found.tolist() and np.array_equal(again, matrix)
+
+
+def test_vectors_of_reads_a_float32_index_too(saved: Store):
+    from usearch.index import Index
+
+    ids = np.array(sorted(saved.chunks)[:3], np.int64)
+    rows = np.vstack([saved.vectors.get(int(i), dtype=np.float32) for i in ids])
+    wide = Index(ndim=saved.dim, metric="cos", dtype="f32")
+    wide.add(ids.astype(np.uint64), rows)
+    saved.vectors = wide
+    found, matrix = saved.vectors_of(ids[::-1])
+    assert found.all() and matrix.dtype == np.float32
+    assert np.array_equal(matrix, rows[::-1])

@@ -582,7 +582,9 @@ class Store:
 
         One native lookup: usearch's public ``Index.get`` wraps every row in a Python-level
         cast, which cost about as much as the lookup itself for the ~100 lexical candidates
-        of a query.
+        of a query. The rows are fetched as stored (f16) and widened by numpy in one pass:
+        usearch's own f16 -> f32 cast took 0.20 ms for 100 rows, this 0.14 ms, and both
+        conversions are exact.
         """
         keys = np.ascontiguousarray(ids, dtype=np.uint64)
         with self.lock:
@@ -590,8 +592,13 @@ class Store:
             if compiled is not None and hasattr(compiled, "get_many"):
                 from usearch.index import ScalarKind
 
-                rows = compiled.get_many(keys, ScalarKind.F32)
-                view = np.float32
+                stored = self.vectors.dtype
+                kind, view = (
+                    (ScalarKind.F16, np.float16)
+                    if stored == ScalarKind.F16
+                    else (ScalarKind.F32, np.float32)
+                )
+                rows = compiled.get_many(keys, kind)
             else:  # a usearch without the compiled handle: the public, slower path
                 rows = self.vectors.get(keys, dtype=np.float32)
                 view = None
@@ -599,7 +606,7 @@ class Store:
         if not found.any():
             return found, np.zeros((0, self.dim), np.float32)
         present = [row for row in rows if row is not None]
-        matrix = np.concatenate(present).view(np.float32) if view else np.vstack(present)
+        matrix = np.concatenate(present).view(view) if view else np.vstack(present)
         return found, matrix.reshape(len(present), self.dim).astype(np.float32, copy=False)
 
     def iter_records(self) -> Iterator[ChunkRecord]:
