@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -198,6 +200,13 @@ def test_query_encoding_overlaps_lexical_work_with_the_same_results(
     assert wrapped.threads == [caller] * len(queries)
     assert len(lexical_threads) == len(queries)
     assert all(t.startswith("codequest-lexical") for t in lexical_threads)
+    # On Linux with two CPUs or more, that helper was kept off the searching thread's CPU.
+    placement = search_mod._SIDE_PLACEMENT
+    if sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) > 1:
+        helper = placement.helper_thread
+        avoided = placement.keep_off_caller()
+        assert helper is not None and avoided is not None
+        assert avoided not in os.sched_getaffinity(helper)
     # An encoder failure reaches the caller as itself, not as a thread-pool error.
     monkeypatch.setattr(searcher, "query_encoder", _ThreadRecordingEncoder(wrapped.inner, True))
     with pytest.raises(EncoderError, match="broke"):

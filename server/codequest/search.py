@@ -37,6 +37,7 @@ from codequest.config import Config
 from codequest.encoders import QueryEncoder
 from codequest.files import is_example_path, is_test_path, is_vendored_or_generated
 from codequest.lexical import LexicalIndex
+from codequest.placement import HelperPlacement
 from codequest.store import ChunkRecord, Store
 from codequest.tokens import (
     normalize_symbol,
@@ -467,6 +468,8 @@ def _understand(query: str, filters: SearchFilters) -> _Query:
 
 _SIDE_POOL: ThreadPoolExecutor | None = None
 _SIDE_POOL_LOCK = threading.Lock()
+# Keeps that thread off the encoding thread's core, where the scheduler liked to wake it.
+_SIDE_PLACEMENT = HelperPlacement()
 # os.cpu_count() reads /sys on every call: 47 us a query, once counted per process.
 _CPUS = os.cpu_count() or 1
 
@@ -482,7 +485,9 @@ def _side_pool() -> ThreadPoolExecutor | None:
         return _SIDE_POOL
     with _SIDE_POOL_LOCK:
         if _SIDE_POOL is None:
-            _SIDE_POOL = ThreadPoolExecutor(1, thread_name_prefix="codequest-lexical")
+            _SIDE_POOL = ThreadPoolExecutor(
+                1, thread_name_prefix="codequest-lexical", initializer=_SIDE_PLACEMENT.register
+            )
         return _SIDE_POOL
 
 
@@ -569,6 +574,7 @@ class Searcher:
         vector: np.ndarray | None = None
         side_pool = _side_pool() if want_vector and use_lexical else None
         if side_pool is not None and getattr(self.query_encoder, "releases_gil", False):
+            _SIDE_PLACEMENT.keep_off_caller()
             side = side_pool.submit(
                 self._lexical_side, snap, query, filters, opts, use_lexical, pool, True
             )
