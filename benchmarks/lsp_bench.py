@@ -25,10 +25,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks.common import round_stats
+from benchmarks.common import latency_stats, round_stats
 from benchmarks.lsp_client import LspClient, LspError
 
 READY_TIMEOUT = 600.0
+# Queries timed after a pause (``codequest bench --pause-ms``), as between an editor
+# user's keystrokes (the extension sends a query 150 ms after the last one). Back-to-back
+# queries find the encoder's weights and the index in the CPU caches; after a pause, on a
+# shared machine, much of that is gone.
+PAUSED_QUERIES = 150
 
 
 def server_available() -> str | None:
@@ -66,8 +71,13 @@ def lsp_roundtrip(
     limit: int = 20,
     expected_chunks: int | None = None,
     rounds: int = 1,
+    pause_s: float = 0.0,
+    paused_queries: int = PAUSED_QUERIES,
 ) -> dict[str, Any]:
     """Start a server on ``src_dir`` with ``settings`` (plus ``cacheDir``) and time searches.
+
+    ``rounds`` passes send the queries back to back. With ``pause_s``, one more pass over
+    the first ``paused_queries`` queries waits that long before each (``after_pause``).
 
     Returns ``{"status": "ok", ...}`` with latency stats, time to ready and the server's
     RSS, or ``{"status": "unavailable" | "error", "reason": ...}``; never raises.
@@ -90,6 +100,8 @@ def lsp_roundtrip(
                 limit=limit,
                 expected_chunks=expected_chunks,
                 rounds=rounds,
+                pause_s=pause_s,
+                paused_queries=paused_queries,
             )
         if out.get("status") != "ok":
             tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
@@ -107,6 +119,8 @@ def _run(
     limit: int,
     expected_chunks: int | None,
     rounds: int,
+    pause_s: float,
+    paused_queries: int,
 ) -> dict[str, Any]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
@@ -148,6 +162,14 @@ def _run(
                 client.request("codequest/search", {"query": q, "limit": limit})
                 seconds.append(time.perf_counter() - t0)
             passes.append(seconds)
+        if pause_s > 0:
+            paused: list[float] = []
+            for q in queries[:paused_queries]:
+                time.sleep(pause_s)
+                t0 = time.perf_counter()
+                client.request("codequest/search", {"query": q, "limit": limit})
+                paused.append(time.perf_counter() - t0)
+            out["after_pause"] = {"pause_ms": round(pause_s * 1000), **latency_stats(paused)}
         logs = [
             str((m.get("params") or {}).get("message", ""))
             for m in client.notifications

@@ -312,6 +312,13 @@ def render(result: dict[str, Any]) -> str:
             )
         )
         for r in lat["lsp"]:
+            paused = r.get("after_pause")
+            if paused and paused.get("n"):
+                parts.append(
+                    f"  {r['variant']}: after a {paused['pause_ms']} ms pause before each "
+                    f"query (as between keystrokes), p50 {paused['p50_ms']} / p99 "
+                    f"{paused['p99_ms']} ms over {paused['n']} queries"
+                )
             if r.get("lsp_range_ms"):
                 parts.append(
                     f"  {r['variant']}: the server's LSP ranges (reading each result's file) "

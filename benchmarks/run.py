@@ -108,6 +108,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--rounds", type=int, default=None, help="passes over the latency queries (full: 3)"
     )
     parser.add_argument(
+        "--pause-ms",
+        type=float,
+        default=None,
+        help="also time LSP round trips after this pause before each query, as between "
+        "keystrokes (full: 100; quick: off)",
+    )
+    parser.add_argument(
         "--index-chunks",
         type=int,
         default=None,
@@ -171,6 +178,8 @@ class Bench:
         self.sizes = _sizes(args.sizes or ("10k" if self.quick else "10k,100k,1M"))
         self.latency_queries = args.latency_queries or (100 if self.quick else 300)
         self.rounds = max(1, args.rounds or (1 if self.quick else 3))
+        pause_ms = args.pause_ms if args.pause_ms is not None else (0.0 if self.quick else 100.0)
+        self.pause_s = max(0.0, pause_ms) / 1000.0
         self.index_chunks = args.index_chunks or (200 if self.quick else 3000)
         self.out_dir: Path = args.output_dir or RESULTS_DIR
         commit = git_info()
@@ -365,6 +374,7 @@ class Bench:
                         queries,
                         expected_chunks=size,
                         rounds=self.rounds,
+                        pause_s=self.pause_s,
                     )
                     lat["lsp"].append(
                         _lsp_row(size, variant, recall, row["search_with_encode"], lsp)
@@ -409,6 +419,7 @@ class Bench:
                 queries,
                 expected_chunks=size,
                 rounds=self.rounds,
+                pause_s=self.pause_s,
             )
             row = _lsp_row(size, "hashing", inproc["recall@10"], inproc["search_with_encode"], lsp)
             row["lsp_range_ms"] = ranges

@@ -241,6 +241,8 @@ def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
             "6",
             "--index-chunks",
             "20",
+            "--pause-ms",
+            "5",
         ]
     )
     assert code == 0
@@ -271,6 +273,9 @@ def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
     if server_available() is None:  # the server must serve the prebuilt store it is given
         assert row["status"] == "ok", row
         assert row["server_status"]["chunks"] == 300 and row["p50_ms"] > 0
+        # The paced pass: every query again, each after a 5 ms pause.
+        assert row["after_pause"]["pause_ms"] == 5 and row["after_pause"]["n"] == 6
+        assert row["after_pause"]["p50_ms"] > 0
     else:
         assert row["status"] == "unavailable"
 
