@@ -157,6 +157,7 @@ def synthetic_store(
             "usearch": usearch_version,
             "format": store_module.FORMAT_VERSION,
             "settings": [store_module.CONNECTIVITY, store_module.EXPANSION_ADD],
+            "vector_dtype": store_module.preferred_vector_dtype(),
             "files": with_files,
             # A store with files is served by `codequest serve`, which rebuilds one whose
             # document recipe is not its own: such a store must be remade when the recipe moves.

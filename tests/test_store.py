@@ -475,6 +475,50 @@ def test_vectors_of_returns_found_rows_by_either_lookup(saved: Store):
     assert again_found.tolist() == found.tolist() and np.array_equal(again, matrix)
 
 
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_either_vector_precision_round_trips_and_searches(
+    tmp_path: Path, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch, dtype: str
+):
+    monkeypatch.setattr(store_mod, "preferred_vector_dtype", lambda: dtype)
+    store = Store(tmp_path / "idx", encoder.identity, encoder.dim)
+    fill(store, encoder)
+    store.save()
+    loaded = Store.load(tmp_path / "idx", model=encoder.identity)
+    assert str(loaded.vectors.dtype).lower().endswith(dtype)
+    ids = np.array(sorted(loaded.chunks), np.int64)
+    found, matrix = loaded.vectors_of(ids)
+    expected = np.vstack([loaded.vectors.get(int(i), dtype=np.float32) for i in ids])
+    assert found.all() and np.array_equal(matrix, expected)
+    # Two bytes a dimension keep the vectors to within bf16's rounding of the originals.
+    originals = encoder.encode_documents([text for defs in FILES.values() for _, text in defs])
+    assert np.abs(matrix - originals).max() < 0.01
+    assert nearest(loaded, encoder, "parse email address", 1) == nearest(
+        store, encoder, "parse email address", 1
+    )
+    # A rebuild (after many removals) keeps the precision the index was built with.
+    other = "f16" if dtype == "bf16" else "bf16"
+    monkeypatch.setattr(store_mod, "preferred_vector_dtype", lambda: other)
+    loaded._rebuild_vectors()
+    assert str(loaded.vectors.dtype).lower().endswith(dtype)
+
+
+def test_bf16_is_preferred_only_with_a_native_kernel(monkeypatch: pytest.MonkeyPatch):
+    import usearch.index
+
+    class FakeIndex:
+        kernel = "genoa"
+
+        def __init__(self, **_: object) -> None:
+            self.hardware_acceleration = FakeIndex.kernel
+
+    monkeypatch.setattr(usearch.index, "Index", FakeIndex)
+    for kernel, expected in (("genoa", "bf16"), ("skylake", "f16"), ("serial", "f16")):
+        FakeIndex.kernel = kernel
+        store_mod.preferred_vector_dtype.cache_clear()
+        assert store_mod.preferred_vector_dtype() == expected
+    store_mod.preferred_vector_dtype.cache_clear()
+
+
 def test_vectors_of_reads_a_float32_index_too(saved: Store):
     from usearch.index import Index
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import threading
@@ -145,13 +146,37 @@ def expansion_for(size: int) -> int:
     return EXPANSION_SEARCH if size <= LARGE_INDEX else EXPANSION_SEARCH_LARGE
 
 
-def _new_index(dim: int) -> Any:
+# usearch kernels (SimSIMD capability names) that compute bf16 dot products natively.
+_NATIVE_BF16_KERNELS = frozenset(
+    {"genoa", "sapphire", "sapphire_amx", "turin", "granite_amx", "neon_bf16", "sve_bf16"}
+)
+
+
+@functools.lru_cache(maxsize=1)
+def preferred_vector_dtype() -> str:
+    """How a new index stores its vectors: "bf16" where the CPU has bf16 dot products, else
+    "f16". Both take two bytes a dimension. On this project's AMD EPYC VM (AVX512-BF16)
+    the bf16 HNSW search over 100k MiniLM code vectors took 0.47 ms against 0.68 ms for f16
+    on cold caches (0.22 against 0.32-0.40 warm), with recall@10 0.989 against 0.988
+    (300 CoSQA queries, ef 64, against an exact f32 scan). Elsewhere usearch would convert
+    bf16 in software, and f16 keeps three more bits of mantissa, so f16 stays.
+    """
+    try:
+        from usearch.index import Index
+
+        kernel = str(Index(ndim=8, metric="cos", dtype="bf16").hardware_acceleration)
+    except Exception:  # noqa: BLE001 - an old usearch without bf16, or no such kernel
+        return "f16"
+    return "bf16" if kernel in _NATIVE_BF16_KERNELS else "f16"
+
+
+def _new_index(dim: int, dtype: Any = None) -> Any:
     from usearch.index import Index
 
     return Index(
         ndim=dim,
         metric="cos",
-        dtype="f16",
+        dtype=dtype if dtype is not None else preferred_vector_dtype(),
         connectivity=CONNECTIVITY,
         expansion_add=EXPANSION_ADD,
         expansion_search=EXPANSION_SEARCH,
@@ -551,7 +576,7 @@ class Store:
     def _rebuild_vectors(self) -> None:
         """Build a fresh usearch index from the live vectors (see REBUILD_AFTER)."""
         ids = np.fromiter(self.chunks, dtype=np.uint64, count=len(self.chunks))
-        fresh = _new_index(self.dim)
+        fresh = _new_index(self.dim, self.vectors.dtype)  # the precision it was built with
         if len(ids):
             got = self.vectors.get(ids, dtype=np.float32)
             rows = [got] if isinstance(got, np.ndarray) and got.ndim == 1 else list(got)
@@ -582,9 +607,9 @@ class Store:
 
         One native lookup: usearch's public ``Index.get`` wraps every row in a Python-level
         cast, which cost about as much as the lookup itself for the ~100 lexical candidates
-        of a query. The rows are fetched as stored (f16) and widened by numpy in one pass:
+        of a query. The rows are fetched as stored (f16 or bf16) and widened by numpy:
         usearch's own f16 -> f32 cast took 0.20 ms for 100 rows, this 0.14 ms, and both
-        conversions are exact.
+        conversions are exact (as is widening bf16, a shift).
         """
         keys = np.ascontiguousarray(ids, dtype=np.uint64)
         with self.lock:
@@ -593,20 +618,25 @@ class Store:
                 from usearch.index import ScalarKind
 
                 stored = self.vectors.dtype
-                kind, view = (
-                    (ScalarKind.F16, np.float16)
-                    if stored == ScalarKind.F16
-                    else (ScalarKind.F32, np.float32)
-                )
+                kind = stored if stored in (ScalarKind.F16, ScalarKind.BF16) else ScalarKind.F32
                 rows = compiled.get_many(keys, kind)
             else:  # a usearch without the compiled handle: the public, slower path
                 rows = self.vectors.get(keys, dtype=np.float32)
-                view = None
+                kind = None
         found = np.fromiter((row is not None for row in rows), bool, count=len(keys))
         if not found.any():
             return found, np.zeros((0, self.dim), np.float32)
         present = [row for row in rows if row is not None]
-        matrix = np.concatenate(present).view(view) if view else np.vstack(present)
+        if kind is None:
+            matrix = np.vstack(present)
+        else:
+            raw = np.concatenate(present)
+            if kind == ScalarKind.BF16:  # the top half of a float32: shift it back in place
+                matrix = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+            elif kind == ScalarKind.F16:
+                matrix = raw.view(np.float16)
+            else:
+                matrix = raw.view(np.float32)
         return found, matrix.reshape(len(present), self.dim).astype(np.float32, copy=False)
 
     def iter_records(self) -> Iterator[ChunkRecord]:
