@@ -312,6 +312,13 @@ def render(result: dict[str, Any]) -> str:
             )
         )
         for r in lat["lsp"]:
+            reference = r.get("reference_encode_p50_ms")
+            if reference:
+                parts.append(
+                    f"  {r['variant']}: the machine's speed meanwhile, as the warm encode p50 "
+                    f"in the benchmark process: {reference['before']} ms before the round "
+                    f"trips, {reference['after']} ms after"
+                )
             paused = r.get("after_pause")
             if paused and paused.get("n"):
                 parts.append(

@@ -367,6 +367,9 @@ class Bench:
                 variant = "hashing" if self.model == "hashing" else f"{self.model} ({choice})"
                 with stage(f"LSP round trip: {size:,} chunks, {variant}", enabled=self.progress):
                     settings = {"model": self.model, "queryEncoder": choice}
+                    # A yardstick for this shared machine's speed right now: the same
+                    # encoder, warm, in this process, before and after the round trips.
+                    reference_before = encode_latency(encoder, queries)["p50_ms"]
                     lsp = lsp_roundtrip(
                         src_dir,
                         store_dir,
@@ -376,6 +379,10 @@ class Bench:
                         rounds=self.rounds,
                         pause_s=self.pause_s,
                     )
+                    lsp["reference_encode_p50_ms"] = {
+                        "before": reference_before,
+                        "after": encode_latency(encoder, queries)["p50_ms"],
+                    }
                     lat["lsp"].append(
                         _lsp_row(size, variant, recall, row["search_with_encode"], lsp)
                     )

@@ -276,6 +276,9 @@ def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
         # The paced pass: every query again, each after a 5 ms pause.
         assert row["after_pause"]["pause_ms"] == 5 and row["after_pause"]["n"] == 6
         assert row["after_pause"]["p50_ms"] > 0
+        # The machine's speed beside it: the query encoder, warm, before and after.
+        assert set(row["reference_encode_p50_ms"]) == {"before", "after"}
+        assert all(v > 0 for v in row["reference_encode_p50_ms"].values())
     else:
         assert row["status"] == "unavailable"
 
