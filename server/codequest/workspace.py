@@ -187,6 +187,13 @@ class Workspace:
                 self._query_encoder = load_query_encoder(self.config, teacher)
             return self._query_encoder
 
+    @property
+    def query_encoder_loaded(self) -> bool:
+        """Whether a search can encode its query now, without loading or waiting for a
+        model (a shared encoder that loads in the background says so with ``loaded``)."""
+        encoder = self._query_encoder
+        return encoder is not None and bool(getattr(encoder, "loaded", True))
+
     def searcher(self) -> Searcher:
         store = self.store
         searcher = self._searcher

@@ -1,93 +1,167 @@
-"""Reading LSP frames from stdin on the event loop (codequest.lsp.transport)."""
+"""Reading LSP frames on the stdin thread, and what it answers itself (lsp/transport.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import io
 import os
-import socket
-from pathlib import Path
+import threading
+from collections.abc import Callable, Iterator
 
-from pygls.io_ import StdinAsyncReader
+import pytest
 
-from codequest.lsp.transport import PipeReader, open_reader, watchable
+from codequest.lsp.transport import (
+    HEADER_LIMIT,
+    FrameReader,
+    StdinDispatcher,
+    blocking_reader,
+)
 
 
-def frame(body: bytes) -> bytes:
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+def frame(body: bytes, *, extra: bytes = b"") -> bytes:
+    return b"Content-Length: %d\r\n" % len(body) + extra + b"\r\n" + body
 
 
-def test_a_pipe_is_read_on_the_loop_frame_by_frame():
+def reads(*chunks: bytes) -> Callable[[], bytes]:
+    """A ``read()`` that returns these chunks one by one, then the end of input."""
+    pending: Iterator[bytes] = iter(chunks)
+    return lambda: next(pending, b"")
+
+
+def bodies(reader: FrameReader) -> list[bytes]:
+    out = []
+    while (body := reader.next_body()) is not None:
+        out.append(body)
+    return out
+
+
+MESSAGES = [b'{"id":1}', '{"q":"é🎉"}'.encode(), b"{}" * 40_000]  # one larger than a read
+
+
+def test_frames_are_found_however_the_bytes_arrive():
+    stream = b"".join(frame(m) for m in MESSAGES)
+    assert bodies(FrameReader(reads(stream))) == MESSAGES  # all in one read
+    one_by_one = [stream[i : i + 1] for i in range(len(stream))]
+    assert bodies(FrameReader(reads(*one_by_one))) == MESSAGES
+    # A read that ends inside the header separator, and one that ends inside a body.
+    cut = stream.index(b"\r\n\r\n") + 2
+    assert bodies(FrameReader(reads(stream[:cut], stream[cut : cut + 5], stream[cut + 5 :]))) == (
+        MESSAGES
+    )
+
+
+def test_other_headers_any_case_and_header_blocks_without_a_length():
+    typed = frame(b"{}", extra=b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n")
+    lower = b"content-length: 4\r\n\r\n[1,]"
+    stream = b"X-Junk: 1\r\n\r\n" + typed + lower
+    assert bodies(FrameReader(reads(stream))) == [b"{}", b"[1,]"]
+
+
+def test_a_truncated_body_or_endless_headers_end_the_input():
+    assert bodies(FrameReader(reads(frame(b"{}"), b"Content-Length: 50\r\n\r\n{"))) == [b"{}"]
+    endless = b"X: " + b"y" * (HEADER_LIMIT + 10)
+    assert bodies(FrameReader(reads(endless, frame(b"{}")))) == []
+
+
+def test_blocking_reader_of_a_pipe_and_of_a_file_object():
     read_fd, write_fd = os.pipe()
-    out_read, out_write = os.pipe()
-    messages = [b'{"id":1}', '{"q":"é"}'.encode(), b"{}" * 40_000]  # one larger than a pipe
+    flags = fcntl.fcntl(read_fd, fcntl.F_GETFL)
+    fcntl.fcntl(read_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)  # as a parent may leave it
+    with open(read_fd, "rb", buffering=0) as stdin:
+        reader = FrameReader(blocking_reader(stdin))
 
-    async def main() -> list[bytes]:
-        with open(read_fd, "rb", buffering=0) as stdin, open(out_write, "wb") as stdout:
-            reader = await open_reader(stdin, stdout, None)
-            assert isinstance(reader, PipeReader)
+        def feed() -> None:
+            for message in MESSAGES:
+                os.write(write_fd, frame(message))
+            os.close(write_fd)
+
+        timer = threading.Timer(0.05, feed)  # the reader is waiting before anything is sent
+        timer.start()
+        assert bodies(reader) == MESSAGES
+        timer.join()
+    # No descriptor (an in-memory stream): read1 of the object itself.
+    memory = io.BufferedReader(io.BytesIO(b"".join(frame(m) for m in MESSAGES)))  # type: ignore[arg-type]
+    assert bodies(FrameReader(blocking_reader(memory))) == MESSAGES
+
+
+class Recorder:
+    """A dispatcher's callbacks, recording which message went where."""
+
+    def __init__(self, answer: Callable[[bytes], bool]) -> None:
+        self.answer = answer
+        self.delivered: list[bytes] = []
+        self.asked: list[bytes] = []
+        self.ended = threading.Event()
+
+    def answer_inline(self, body: bytes) -> bool:
+        self.asked.append(body)
+        return self.answer(body)
+
+    def run(
+        self, read: Callable[[], bytes], deliver: Callable[[bytes], None] | None = None
+    ) -> None:
+        async def main() -> None:
             loop = asyncio.get_running_loop()
+            done = loop.create_future()
 
-            def feed() -> None:
-                with open(write_fd, "wb") as w:
-                    for body in messages:
-                        w.write(frame(body))
+            def end() -> None:
+                self.ended.set()
+                done.set_result(None)
 
-            writer = loop.run_in_executor(None, feed)
-            got = []
-            for _ in messages:
-                assert (await reader.readline()).startswith(b"Content-Length: ")
-                assert await reader.readline() == b"\r\n"
-                got.append(await reader.readexactly(len(messages[len(got)])))
-            await writer
-            assert await reader.readline() == b""  # end of input
-            assert await reader.readexactly(5) == b""  # no exception at the end either
-            return got
+            dispatcher = StdinDispatcher(
+                FrameReader(read),
+                loop,
+                deliver=deliver or self.delivered.append,
+                answer_inline=self.answer_inline,
+                on_end=end,
+            )
+            dispatcher.start()
+            await asyncio.wait_for(done, 10)
+            dispatcher.thread.join(5)
+            assert not dispatcher.loop_is_behind
 
-    try:
-        assert asyncio.run(main()) == messages
-    finally:
-        os.close(out_read)
+        asyncio.run(main())
 
 
-def test_a_truncated_body_reads_as_the_end_of_input():
-    read_fd, write_fd = os.pipe()
-    out_read, out_write = os.pipe()
-
-    async def main() -> bytes:
-        with open(read_fd, "rb", buffering=0) as stdin, open(out_write, "wb") as stdout:
-            reader = await open_reader(stdin, stdout, None)
-            with open(write_fd, "wb") as w:
-                w.write(b"Content-Length: 50\r\n\r\n{")
-            await reader.readline()
-            await reader.readline()
-            return await reader.readexactly(50)
-
-    try:
-        assert asyncio.run(main()) == b""
-    finally:
-        os.close(out_read)
+def is_search(body: bytes) -> bool:
+    return body.startswith(b"search")
 
 
-def test_files_and_shared_descriptors_keep_the_thread_reader(tmp_path: Path):
-    regular = tmp_path / "input"
-    regular.write_bytes(frame(b"{}"))
-    out_read, out_write = os.pipe()
-    left, right = socket.socketpair()
-    try:
-        with open(regular, "rb") as stdin, open(out_write, "wb") as stdout:
-            assert not watchable(stdin, stdout)  # a regular file: asyncio cannot watch it
-            assert isinstance(asyncio.run(open_reader(stdin, stdout, None)), StdinAsyncReader)
-        # One socket as both stdin and stdout (a shared open file): making it
-        # non-blocking for reads would break stdout's blocking writes.
-        sock_file = left.makefile("rwb", buffering=0)
-        assert not watchable(sock_file, sock_file)
-        # Separate sockets, as libuv-based editors (VS Code, Neovim) spawn servers with.
-        other_left, other_right = socket.socketpair()
-        with right.makefile("rb", buffering=0) as r, other_left.makefile("wb") as w:
-            assert watchable(r, w)
-        other_left.close()
-        other_right.close()
-    finally:
-        left.close()
-        right.close()
-        os.close(out_read)
+def test_searches_are_answered_inline_only_once_the_loop_has_caught_up():
+    recorder = Recorder(is_search)
+    started, released, caught_up = threading.Event(), threading.Event(), threading.Event()
+
+    def deliver(body: bytes) -> None:  # on the loop
+        recorder.delivered.append(body)
+        if body == b"change":
+            started.set()
+            assert released.wait(5)  # the loop is busy with it while more arrives
+        if body == b"search 2":  # set once this delivery has been counted
+            asyncio.get_running_loop().call_soon(caught_up.set)
+
+    steps = iter(
+        [
+            lambda: frame(b"change"),
+            lambda: started.wait(5) and frame(b"search 1"),
+            lambda: frame(b"search 2"),
+            lambda: (released.set(), caught_up.wait(5)) and frame(b"search 3"),
+            lambda: frame(b"other"),
+        ]
+    )
+    recorder.run(lambda: next(steps, lambda: b"")(), deliver)
+    # Searches 1 and 2 came while the change was still being handled: they went to the
+    # loop behind it, in order. Search 3 came after the loop had caught up.
+    assert recorder.delivered == [b"change", b"search 1", b"search 2", b"other"]
+    assert recorder.asked == [b"change", b"search 3", b"other"]
+    assert recorder.ended.is_set()
+
+
+def test_a_failing_inline_answer_leaves_the_message_to_the_loop(caplog: pytest.LogCaptureFixture):
+    def broken(body: bytes) -> bool:
+        raise RuntimeError("bug")
+
+    recorder = Recorder(broken)
+    recorder.run(reads(frame(b"search"), frame(b"next")))
+    assert recorder.delivered == [b"search", b"next"]
+    assert "answering a message on the stdin thread failed" in caplog.text

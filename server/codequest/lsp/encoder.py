@@ -67,6 +67,11 @@ class SharedQueryEncoder:
     def ready(self) -> bool:
         return self._ready.is_set() and self._encoder is not None
 
+    @property
+    def loaded(self) -> bool:
+        """Whether loading has ended, so :meth:`get` returns or raises without waiting."""
+        return self._ready.is_set()
+
     def get(self, timeout: float | None = None) -> QueryEncoder:
         if not self._ready.wait(timeout):
             raise EncoderError("the query encoder is still loading")

@@ -44,6 +44,13 @@ def plain_json_bytes(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def loads_json(body: bytes) -> Any:
+    """Parse a JSON message body; raises ValueError if it is not JSON."""
+    if orjson is not None:
+        return orjson.loads(body)  # orjson.JSONDecodeError is a ValueError
+    return json.loads(body)
+
+
 def plain_converter() -> cattrs.Converter:
     """lsprotocol's converter, but generic messages keep their params as plain JSON."""
     converter = converters.get_converter()

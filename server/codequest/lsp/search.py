@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -23,17 +25,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
 from codequest.encoders import EncoderError
 from codequest.languages import ALL_LANGUAGES
-from codequest.lsp.protocol import PlainResult, invalid_params, show
+from codequest.lsp.protocol import PlainResult, invalid_params, loads_json, show
 from codequest.search import InvalidQuery
 from codequest.types import SearchFilters, SearchResult
 
 if TYPE_CHECKING:
     from codequest.lsp.indexing import FolderIndex
     from codequest.lsp.server import CodeQuestServer
+
+log = logging.getLogger(__name__)
 
 SEARCH = "codequest/search"
 MAX_LIMIT = 1000
@@ -364,3 +368,65 @@ def register(server: CodeQuestServer) -> None:
     @server.thread()
     def search(ls: CodeQuestServer, params: Any) -> dict[str, Any]:
         return run_search(ls, parse_params(params))
+
+
+# -- answering on the stdin thread (see codequest.lsp.transport) --------------------------
+_SEARCH_BYTES = b'"' + SEARCH.encode() + b'"'
+
+
+def answer_inline(ls: CodeQuestServer, body: bytes) -> bool:
+    """Answer a ``codequest/search`` request on the calling thread; True when answered.
+
+    Anything else is left to pygls (False), and so is a search that could wait or that
+    pygls would refuse: before ``initialize``, after ``shutdown``, with params it rejects
+    (it answers InvalidParams), and while a folder's stored index or the query encoder is
+    still loading. Called by the stdin thread only when the loop has handled every
+    earlier message.
+    """
+    if _SEARCH_BYTES not in body:
+        return False
+    try:
+        message = loads_json(body)
+    except ValueError:
+        return False  # pygls reports what is wrong with it
+    if (
+        not isinstance(message, dict)
+        or message.get("method") != SEARCH
+        or message.get("jsonrpc") != "2.0"
+        or type(message.get("id")) not in (int, str)
+    ):
+        return False
+    if ls.loop is None or ls.protocol._shutdown:
+        return False
+    try:
+        request = parse_params(message.get("params"))
+    except JsonRpcException:
+        return False
+    if request.folder is None:
+        folders: list[FolderIndex | None] = list(ls.folders.values())
+    else:
+        folders = [ls.find_folder(request.folder)]
+    if not all(folder is not None and searchable_now(folder) for folder in folders):
+        return False
+    msg_id = message["id"]
+    try:
+        result = run_search(ls, request)
+    except JsonRpcException as err:
+        if not isinstance(err, JsonRpcInvalidParams):
+            log.warning("codequest/search %s failed: %s", msg_id, err)
+        reply: dict[str, Any] = {"error": err.to_response_error()}
+    except Exception:  # noqa: BLE001 - answered as pygls answers a handler's exception
+        log.exception("codequest/search %s failed", msg_id)
+        reply = {"error": JsonRpcInternalError.of(sys.exc_info()).to_response_error()}
+    else:
+        reply = {"result": result}
+    with contextlib.suppress(BrokenPipeError):  # the client is gone; the reader sees EOF
+        ls.protocol._send_response(msg_id, **reply)
+    return True
+
+
+def searchable_now(folder: FolderIndex) -> bool:
+    """Whether a search of this folder starts at once: its stored index and the query
+    encoder are loaded (a search waits for either, and the stdin thread must not)."""
+    workspace = folder.workspace
+    return folder.opened.is_set() and workspace is not None and workspace.query_encoder_loaded

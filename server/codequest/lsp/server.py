@@ -3,18 +3,21 @@
 :func:`create_server` builds a :class:`CodeQuestServer` and registers the features, each
 in its own module; :func:`run_server` serves it over stdio or TCP (``codequest serve``).
 
-Threads: pygls handles messages on an asyncio loop, which also reads stdin itself when it
-is a pipe or socket (:mod:`codequest.lsp.transport`; pygls would hop to a thread for every
-line). Searches run in pygls' thread pool,
+Threads: one thread reads stdin and answers ``codequest/search`` itself when nothing can
+make it wait; every other message goes to pygls on an asyncio loop
+(:mod:`codequest.lsp.transport`). Other threaded requests run in pygls' thread pool,
 indexing in one :class:`~codequest.lsp.indexing.IndexWorker` thread, and the query encoder
 loads in a thread of its own, so no request ever waits for indexing or a model load on the
-loop. Other threads never write to the client themselves: :meth:`CodeQuestServer.post`
-hands every message to the loop.
+loop. Replies are written by the thread that made them (each is one whole write to the
+buffered stdout, which locks). Notifications and requests to the client are sent from the
+loop only: :meth:`CodeQuestServer.post` hands them over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 import sys
 import threading
@@ -26,8 +29,8 @@ from typing import Any
 from lsprotocol import types
 from pygls import uris
 from pygls.capabilities import get_capability
-from pygls.exceptions import JsonRpcInvalidParams
-from pygls.io_ import StdoutWriter, run_async
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from codequest import __version__
@@ -89,24 +92,33 @@ class CodeQuestServer(LanguageServer):
         self._status_lock = threading.Lock()
         self._last_status: dict[str, Any] | None = None
         self.watcher = watching.Watcher(self)
+        self.stdin_dispatcher: transport.StdinDispatcher | None = None
 
     # -- transport -----------------------------------------------------------------------
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
-        """Serve on stdio, reading stdin on the event loop where possible (see transport)."""
+        """Serve on stdio: a thread reads stdin and answers searches (see transport)."""
         stdin = stdin or sys.stdin.buffer
         stdout = stdout or sys.stdout.buffer
-        stop = self._stop_event = threading.Event()
+        self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout))
 
         async def serve() -> None:
-            reader = await transport.open_reader(stdin, stdout, self.thread_pool)
-            await run_async(
-                stop_event=stop,
-                reader=reader,
-                protocol=self.protocol,
-                logger=log,
-                error_handler=self.report_server_error,
+            loop = asyncio.get_running_loop()
+            ended: asyncio.Future[None] = loop.create_future()
+
+            def end() -> None:
+                if not ended.done():
+                    ended.set_result(None)
+
+            self.stdin_dispatcher = transport.StdinDispatcher(
+                transport.FrameReader(transport.blocking_reader(stdin)),
+                loop,
+                deliver=self.deliver,
+                answer_inline=functools.partial(search.answer_inline, self),
+                on_end=end,
             )
+            self.stdin_dispatcher.start()
+            await ended
 
         try:
             asyncio.run(serve())
@@ -116,6 +128,15 @@ class CodeQuestServer(LanguageServer):
             pass
         finally:
             self.shutdown()
+
+    def deliver(self, body: bytes) -> None:
+        """Handle one message body on the loop, as pygls' own reader does."""
+        try:
+            message = json.loads(body, object_hook=self.protocol.structure_message)
+            self.protocol.handle_message(message)
+        except Exception as exc:  # noqa: BLE001 - reported; the next message is served
+            log.exception("Unable to handle message")
+            self.report_server_error(exc, JsonRpcException)
 
     # -- client capabilities -------------------------------------------------------------
     def client_supports(self, field: str) -> bool:
@@ -382,11 +403,14 @@ class _ExpectedNotAnError(logging.Filter):
     pygls logs a traceback for every request with params that do not fit (our protocol
     logs one line and answers InvalidParams) and for every request a handler rejects with
     InvalidParams (the client gets the message); asyncio logs the SystemExit with which
-    pygls ends a TCP session.
+    pygls ends a TCP session. It also warns of every ``$/cancelRequest`` for a request
+    already answered, which is what a cancelled search on the stdin thread always is
+    (the cancel is read after the reply): the client ignores that reply, as LSP defines.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith("Unable to deserialize message"):
+        message = str(record.msg)
+        if message.startswith(("Unable to deserialize message", "Cancel notification for")):
             return False
         error = record.exc_info[1] if record.exc_info else None
         return not isinstance(error, (SystemExit, JsonRpcInvalidParams))

@@ -1,79 +1,188 @@
-"""Reading LSP messages from stdin without a thread hop per line.
+"""Reading LSP messages from stdin on a thread of its own, which answers searches itself.
 
-pygls' stdio reader (``pygls.io_.StdinAsyncReader``) runs every ``readline`` and the body
-``read`` in the server's thread pool: three to four thread hand-offs per message, each of
-which wakes a worker, takes the GIL and wakes the event loop again. On a 2-core machine
-that costs more than the search itself. When stdin is a pipe, a socket or a terminal,
-asyncio can watch it directly (``loop.connect_read_pipe``), so a message is read on the
-loop with no thread at all. Anything else (a regular file, Windows consoles, stdin and
-stdout being one open file) keeps pygls' reader.
+pygls reads stdin on its event loop and runs a threaded request (``codequest/search``) in
+its thread pool: the loop wakes for the message, then a pool thread wakes for the search.
+On a small machine every wake-up is a scheduling round (on a VM, often a halted vCPU
+being woken), and the search is only a few milliseconds. Here one thread,
+``codequest-stdin``, reads stdin with blocking reads:
+
+- A ``codequest/search`` request is answered on that thread, when nothing read before
+  it is still waiting for the loop and the search cannot block (see
+  :func:`codequest.lsp.search.answer_inline`): one wake-up per search instead of two.
+- Every other message goes to the loop, in order, exactly as pygls' own reader would
+  hand it over. A search that arrives while earlier messages are still queued for the
+  loop goes the same way, so it sees the file changes and settings sent before it.
+
+The loop itself is never blocked by a search. While a search runs inline, the next
+messages wait in the pipe; they are read as soon as it is answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
-import stat
-from typing import Any, BinaryIO
-
-from pygls.io_ import StdinAsyncReader
+import re
+import select
+import threading
+from collections.abc import Callable
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
-# A message larger than this is read in pieces by readexactly anyway; the limit only bounds
-# one header line, which is short.
-LINE_LIMIT = 1 << 20
+# A header block longer than this is not LSP: the reader stops, as at the end of input.
+HEADER_LIMIT = 1 << 16
+READ_SIZE = 1 << 16
+_CONTENT_LENGTH = re.compile(rb"content-length:[ \t]*(\d+)[ \t]*", re.IGNORECASE)
 
 
-class PipeReader:
-    """The ``AsyncReader`` interface of ``pygls.io_.run_async`` over an asyncio stream."""
+class FrameReader:
+    """``Content-Length`` framed message bodies from a blocking byte source.
 
-    def __init__(self, stream: asyncio.StreamReader) -> None:
-        self._stream = stream
-
-    async def readline(self) -> bytes:
-        try:
-            return await self._stream.readline()
-        except ValueError:  # an over-long header line: not LSP; end like at end of input
-            log.error("a header line longer than %d bytes arrived on stdin; stopping", LINE_LIMIT)
-            return b""
-
-    async def readexactly(self, n: int) -> bytes:
-        try:
-            return await self._stream.readexactly(n)
-        except asyncio.IncompleteReadError:  # the client went away mid-message
-            return b""
-
-
-def watchable(stdin: BinaryIO, stdout: BinaryIO) -> bool:
-    """True when asyncio can read ``stdin`` without touching how ``stdout`` is written.
-
-    ``connect_read_pipe`` makes the descriptor non-blocking. That flag belongs to the open
-    file, so when stdin and stdout are one open file (a terminal, one socket for both),
-    stdout's blocking writes would start failing: those keep pygls' reader.
+    ``read`` returns up to ``READ_SIZE`` bytes, or ``b""`` at the end of input. A header
+    block without ``Content-Length`` is skipped, as pygls' reader skips it.
     """
-    if os.name != "posix":
-        return False
-    try:
-        in_fd, out_fd = stdin.fileno(), stdout.fileno()
-        mode = os.fstat(in_fd).st_mode
-        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+
+    def __init__(self, read: Callable[[], bytes]) -> None:
+        self._read = read
+        self._buffer = bytearray()
+        self._start = 0  # where the unread part of the buffer begins
+
+    def _fill(self) -> bool:
+        data = self._read()
+        if not data:
             return False
-        return not os.path.sameopenfile(in_fd, out_fd)
+        if self._start:
+            del self._buffer[: self._start]
+            self._start = 0
+        self._buffer += data
+        return True
+
+    def next_body(self) -> bytes | None:
+        """The next message body; None at the end of input or on a malformed stream."""
+        while True:
+            end = self._buffer.find(b"\r\n\r\n", self._start)
+            while end < 0:
+                if len(self._buffer) - self._start > HEADER_LIMIT:
+                    log.error("no end of LSP headers within %d bytes; stopping", HEADER_LIMIT)
+                    return None
+                if not self._fill():
+                    return None
+                end = self._buffer.find(b"\r\n\r\n", self._start)
+            header = bytes(self._buffer[self._start : end])
+            self._start = end + 4
+            length = None
+            for line in header.split(b"\r\n"):
+                match = _CONTENT_LENGTH.fullmatch(line)
+                if match:
+                    length = int(match.group(1))
+            if length is None:
+                log.warning("LSP headers without Content-Length skipped: %r", header[:200])
+                continue
+            while len(self._buffer) - self._start < length:
+                if not self._fill():
+                    return None  # the client went away mid-message
+            body = bytes(self._buffer[self._start : self._start + length])
+            self._start += length
+            return body
+
+
+def blocking_reader(stdin: BinaryIO) -> Callable[[], bytes]:
+    """A ``read()`` of up to ``READ_SIZE`` bytes of ``stdin`` that waits for data.
+
+    Reads the descriptor itself where there is one (no second buffer in between), and
+    waits with ``select`` if someone made it non-blocking (it may be shared with the
+    process that started us).
+    """
+    try:
+        fd = stdin.fileno()
     except (OSError, ValueError, AttributeError):
-        return False
+        read1 = getattr(stdin, "read1", None) or stdin.read
+        return lambda: read1(READ_SIZE)
+
+    def read() -> bytes:
+        while True:
+            try:
+                return os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                select.select([fd], [], [])
+            except InterruptedError:
+                continue
+            except OSError as err:
+                if err.errno in (errno.EBADF, errno.EPIPE, errno.ECONNRESET):
+                    return b""
+                raise
+
+    return read
 
 
-async def open_reader(stdin: BinaryIO, stdout: BinaryIO, thread_pool: Any) -> Any:
-    """An asyncio reader of ``stdin`` when possible, else pygls' thread-pool reader."""
-    if watchable(stdin, stdout):
-        loop = asyncio.get_running_loop()
-        stream = asyncio.StreamReader(limit=LINE_LIMIT, loop=loop)
+class StdinDispatcher:
+    """The ``codequest-stdin`` thread: answers what it can, hands the rest to the loop.
+
+    ``answer_inline(body)`` returns True when it answered the message itself; it is only
+    asked when every earlier message has been handled on the loop. ``deliver(body)`` runs
+    on the loop, in arrival order. ``on_end()`` runs on the loop once input has ended.
+    """
+
+    def __init__(
+        self,
+        frames: FrameReader,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        deliver: Callable[[bytes], None],
+        answer_inline: Callable[[bytes], bool],
+        on_end: Callable[[], None],
+    ) -> None:
+        self._frames = frames
+        self._loop = loop
+        self._deliver = deliver
+        self._answer_inline = answer_inline
+        self._on_end = on_end
+        # Written by one thread each (no lock needed): queued here, delivered on the loop.
+        self._queued = 0
+        self._delivered = 0
+        self.thread = threading.Thread(target=self._run, name="codequest-stdin", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    @property
+    def loop_is_behind(self) -> bool:
+        """Whether messages read earlier still wait for the loop."""
+        return self._delivered != self._queued
+
+    def _run(self) -> None:
         try:
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), stdin)
-        except (OSError, ValueError, NotImplementedError) as err:
-            log.info("reading stdin through threads: %s", err)
-        else:
-            return PipeReader(stream)
-    return StdinAsyncReader(stdin, thread_pool)
+            while True:
+                body = self._frames.next_body()
+                if body is None:
+                    break
+                if not self.loop_is_behind and self._answered(body):
+                    continue
+                self._queued += 1
+                if not self._post(self._deliver_one, body):
+                    return
+        except Exception:  # noqa: BLE001 - the server cannot go on without its input
+            log.exception("reading stdin failed; stopping")
+        self._post(self._on_end)
+
+    def _answered(self, body: bytes) -> bool:
+        try:
+            return self._answer_inline(body)
+        except Exception:  # noqa: BLE001 - a bug there must not stop the input: the loop
+            log.exception("answering a message on the stdin thread failed")  # answers it
+            return False
+
+    def _post(self, fn: Callable[..., None], *args: object) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop has closed: the server is exiting
+            return False
+        return True
+
+    def _deliver_one(self, body: bytes) -> None:
+        try:
+            self._deliver(body)
+        finally:
+            self._delivered += 1
