@@ -53,7 +53,7 @@ class PipeClient:
             elif "method" in message:
                 self.notifications.append(message)
 
-    def reply_to(self, rid: str) -> dict[str, Any]:
+    def reply_to(self, rid: str | int) -> dict[str, Any]:
         """Wait for the reply to request ``rid`` (sent with :meth:`send`)."""
         while True:
             message = self.read()
@@ -155,6 +155,21 @@ def test_searches_move_to_the_stdin_thread_once_nothing_can_block_them(
         assert result["results"], result
         assert result["index"]["state"] == "ready"
         assert searches_by_thread[-1] == "codequest-stdin"
+        # A search whose cancel has arrived behind it is not run: it is answered
+        # RequestCancelled. Both go in one write, so the server reads them together.
+        searches = len(searches_by_thread)
+        cancelled = json.dumps(
+            {"jsonrpc": "2.0", "id": 99, "method": "codequest/search", "params": {"query": "x"}}
+        ).encode()
+        cancel = json.dumps(
+            {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 99}}
+        ).encode()
+        os.write(
+            client._write_fd,
+            b"".join(b"Content-Length: %d\r\n\r\n" % len(b) + b for b in (cancelled, cancel)),
+        )
+        assert client.reply_to(99)["error"]["code"] == -32800
+        assert len(searches_by_thread) == searches
         # A bad request is still answered by pygls, with the same error as ever.
         client.send({"id": "bad", "method": "codequest/search", "params": {"query": 3}})
         reply = client.reply_to("bad")

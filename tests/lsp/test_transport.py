@@ -58,6 +58,18 @@ def test_other_headers_any_case_and_header_blocks_without_a_length():
     assert bodies(FrameReader(reads(stream))) == [b"{}", b"[1,]"]
 
 
+def test_messages_already_read_can_be_looked_at_without_taking_them():
+    stream = frame(b"one") + b"X: 1\r\n\r\n" + frame(b"two") + frame(b"three")[:-2]
+    reader = FrameReader(reads(stream, b"ee"))
+    assert reader.buffered_bodies() == []  # nothing read yet
+    assert reader.next_body() == b"one"
+    assert reader.buffered_bodies() == [b"two"]  # "three" is not complete yet
+    assert reader.next_body() == b"two"
+    assert reader.next_body() == b"three"
+    assert reader.buffered_bodies() == []
+    assert reader.next_body() is None
+
+
 def test_a_truncated_body_or_endless_headers_end_the_input():
     assert bodies(FrameReader(reads(frame(b"{}"), b"Content-Length: 50\r\n\r\n{"))) == [b"{}"]
     endless = b"X: " + b"y" * (HEADER_LIMIT + 10)
@@ -92,10 +104,12 @@ class Recorder:
         self.answer = answer
         self.delivered: list[bytes] = []
         self.asked: list[bytes] = []
+        self.queued_behind: list[list[bytes]] = []
         self.ended = threading.Event()
 
-    def answer_inline(self, body: bytes) -> bool:
+    def answer_inline(self, body: bytes, queued: Callable[[], list[bytes]]) -> bool:
         self.asked.append(body)
+        self.queued_behind.append(queued())
         return self.answer(body)
 
     def run(
@@ -154,6 +168,7 @@ def test_searches_are_answered_inline_only_once_the_loop_has_caught_up():
     # loop behind it, in order. Search 3 came after the loop had caught up.
     assert recorder.delivered == [b"change", b"search 1", b"search 2", b"other"]
     assert recorder.asked == [b"change", b"search 3", b"other"]
+    assert recorder.queued_behind == [[], [], []]  # each arrived in a read of its own
     assert recorder.ended.is_set()
 
 
@@ -162,6 +177,7 @@ def test_a_failing_inline_answer_leaves_the_message_to_the_loop(caplog: pytest.L
         raise RuntimeError("bug")
 
     recorder = Recorder(broken)
-    recorder.run(reads(frame(b"search"), frame(b"next")))
+    recorder.run(reads(frame(b"search") + frame(b"next")))
     assert recorder.delivered == [b"search", b"next"]
+    assert recorder.queued_behind[0] == [b"next"]  # what came in the same read, behind it
     assert "answering a message on the stdin thread failed" in caplog.text

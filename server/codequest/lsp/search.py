@@ -20,12 +20,18 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+    JsonRpcRequestCancelled,
+)
 
 from codequest.encoders import EncoderError
 from codequest.languages import ALL_LANGUAGES
@@ -374,14 +380,18 @@ def register(server: CodeQuestServer) -> None:
 _SEARCH_BYTES = b'"' + SEARCH.encode() + b'"'
 
 
-def answer_inline(ls: CodeQuestServer, body: bytes) -> bool:
+def answer_inline(
+    ls: CodeQuestServer, body: bytes, queued: Callable[[], list[bytes]] = list
+) -> bool:
     """Answer a ``codequest/search`` request on the calling thread; True when answered.
 
     Anything else is left to pygls (False), and so is a search that could wait or that
     pygls would refuse: before ``initialize``, after ``shutdown``, with params it rejects
     (it answers InvalidParams), and while a folder's stored index or the query encoder is
     still loading. Called by the stdin thread only when the loop has handled every
-    earlier message.
+    earlier message. ``queued()`` gives the messages read behind this one: when the
+    client has cancelled the search already (typing on while the server is busy), it is
+    answered RequestCancelled without running.
     """
     if _SEARCH_BYTES not in body:
         return False
@@ -409,12 +419,19 @@ def answer_inline(ls: CodeQuestServer, body: bytes) -> bool:
     if not all(folder is not None and searchable_now(folder) for folder in folders):
         return False
     msg_id = message["id"]
+    if any(_cancels(later, msg_id) for later in queued()):
+        reply: dict[str, Any] = {
+            "error": JsonRpcRequestCancelled(f"{SEARCH} {msg_id} was cancelled").to_response_error()
+        }
+        with contextlib.suppress(BrokenPipeError):
+            ls.protocol._send_response(msg_id, **reply)
+        return True
     try:
         result = run_search(ls, request)
     except JsonRpcException as err:
         if not isinstance(err, JsonRpcInvalidParams):
             log.warning("codequest/search %s failed: %s", msg_id, err)
-        reply: dict[str, Any] = {"error": err.to_response_error()}
+        reply = {"error": err.to_response_error()}
     except Exception:  # noqa: BLE001 - answered as pygls answers a handler's exception
         log.exception("codequest/search %s failed", msg_id)
         reply = {"error": JsonRpcInternalError.of(sys.exc_info()).to_response_error()}
@@ -423,6 +440,23 @@ def answer_inline(ls: CodeQuestServer, body: bytes) -> bool:
     with contextlib.suppress(BrokenPipeError):  # the client is gone; the reader sees EOF
         ls.protocol._send_response(msg_id, **reply)
     return True
+
+
+def _cancels(body: bytes, msg_id: int | str) -> bool:
+    """Whether a message body is a ``$/cancelRequest`` for ``msg_id``."""
+    if b"$/cancelRequest" not in body:
+        return False
+    try:
+        message = loads_json(body)
+    except ValueError:
+        return False
+    params = message.get("params") if isinstance(message, dict) else None
+    return (
+        isinstance(params, dict)
+        and message.get("method") == "$/cancelRequest"
+        and params.get("id") == msg_id
+        and type(params.get("id")) is type(msg_id)
+    )
 
 
 def searchable_now(folder: FolderIndex) -> bool:

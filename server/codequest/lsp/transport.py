@@ -59,6 +59,27 @@ class FrameReader:
         self._buffer += data
         return True
 
+    def buffered_bodies(self) -> list[bytes]:
+        """The complete messages already read but not yet returned, without consuming them."""
+        found: list[bytes] = []
+        position = self._start
+        while True:
+            end = self._buffer.find(b"\r\n\r\n", position)
+            if end < 0:
+                return found
+            length = None
+            for line in bytes(self._buffer[position:end]).split(b"\r\n"):
+                match = _CONTENT_LENGTH.fullmatch(line)
+                if match:
+                    length = int(match.group(1))
+            position = end + 4
+            if length is None:
+                continue
+            if len(self._buffer) - position < length:
+                return found
+            found.append(bytes(self._buffer[position : position + length]))
+            position += length
+
     def next_body(self) -> bytes | None:
         """The next message body; None at the end of input or on a malformed stream."""
         while True:
@@ -120,8 +141,10 @@ def blocking_reader(stdin: BinaryIO) -> Callable[[], bytes]:
 class StdinDispatcher:
     """The ``codequest-stdin`` thread: answers what it can, hands the rest to the loop.
 
-    ``answer_inline(body)`` returns True when it answered the message itself; it is only
-    asked when every earlier message has been handled on the loop. ``deliver(body)`` runs
+    ``answer_inline(body, queued)`` returns True when it answered the message itself; it
+    is only asked when every earlier message has been handled on the loop. ``queued()``
+    gives the messages that have arrived behind it (so a search whose ``$/cancelRequest``
+    is already there need not run). ``deliver(body)`` runs
     on the loop, in arrival order. ``on_end()`` runs on the loop once input has ended.
     """
 
@@ -131,7 +154,7 @@ class StdinDispatcher:
         loop: asyncio.AbstractEventLoop,
         *,
         deliver: Callable[[bytes], None],
-        answer_inline: Callable[[bytes], bool],
+        answer_inline: Callable[[bytes, Callable[[], list[bytes]]], bool],
         on_end: Callable[[], None],
     ) -> None:
         self._frames = frames
@@ -169,7 +192,7 @@ class StdinDispatcher:
 
     def _answered(self, body: bytes) -> bool:
         try:
-            return self._answer_inline(body)
+            return self._answer_inline(body, self._frames.buffered_bodies)
         except Exception:  # noqa: BLE001 - a bug there must not stop the input: the loop
             log.exception("answering a message on the stdin thread failed")  # answers it
             return False
