@@ -121,6 +121,7 @@ def test_fresh_clone_answers_from_the_base_without_embedding(clone: Path, prebui
     assert top and top[0].path == "web/email.js"
     status = ws.status()
     assert status["prebuilt"]["used"] and status["prebuilt"]["overlayFiles"] == 0
+    assert ws.ready_to_search  # the layered store counts as loaded (the LSP fast path)
     # Nothing was written next to the prebuilt index.
     assert sorted(p.name for p in prebuilt.iterdir() if p.name != "lock")[0] == META_FILE
 

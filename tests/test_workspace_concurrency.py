@@ -109,3 +109,41 @@ def test_remove_paths_drops_results_at_once_and_next_run_persists_it(
     reopened = make_workspace(root)
     assert "lib/util.py" not in reopened.store.files
     assert len(reopened.store.files) == 5
+
+
+def test_ready_to_search_says_when_a_search_would_not_wait(
+    make_project: Callable[..., Path],
+    make_workspace: MakeWs,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from codequest import search as search_module
+    from codequest.config import Config
+    from codequest.encoders import HashingEncoder
+
+    class LoadingEncoder(HashingEncoder):
+        loaded = False  # as the server's shared encoder says while it loads
+
+    root = make_project(many_files(5))
+    ws = make_workspace(root)
+    assert not ws.ready_to_search  # nothing loaded yet
+    ws.index()
+    assert not ws.ready_to_search  # an index run drops the search snapshot
+    ws.searcher().snapshot()
+    assert ws.ready_to_search
+    # Once the store has changed and the snapshot is older than its maximum age, the next
+    # search would build a new one.
+    ws.remove_paths(["pkg/mod_000.py"])
+    assert not ws.ready_to_search
+    ws.searcher().snapshot()
+    assert ws.ready_to_search
+    ws.store.remove_file("pkg/mod_001.py")
+    assert ws.ready_to_search  # the snapshot is younger than SNAPSHOT_MAX_AGE
+    monkeypatch.setattr(search_module, "SNAPSHOT_MAX_AGE", 0.0)
+    assert not ws.ready_to_search
+
+    loading = Workspace(root, Config(model="hashing"), query_encoder=LoadingEncoder())
+    try:
+        loading.searcher().snapshot()
+        assert not loading.ready_to_search
+    finally:
+        loading.close()

@@ -450,6 +450,11 @@ class LayeredWorkspace(Workspace):
                 self._layered = self._open_layered(self.base)
             return cast(Store, self._layered)
 
+    def _loaded_store(self) -> Store | None:
+        if self.base is None:
+            return super()._loaded_store()
+        return cast(Store, self._layered) if self._layered is not None else None
+
     def _open_layered(self, base: Store) -> LayeredStore:
         key = _base_key(self.prebuilt, base)
         overlay: _OverlayStore

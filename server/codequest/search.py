@@ -527,6 +527,16 @@ class Searcher:
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
 
+    @property
+    def snapshot_ready(self) -> bool:
+        """Whether :meth:`snapshot` returns at once, without building one (about a second
+        at 100k chunks)."""
+        snap = self._snapshot
+        return snap is not None and (
+            snap.version == self.store.version
+            or time.monotonic() - snap.built_at < SNAPSHOT_MAX_AGE
+        )
+
     def snapshot(self) -> Snapshot:
         snap = self._snapshot
         if snap is not None and (

@@ -187,12 +187,25 @@ class Workspace:
                 self._query_encoder = load_query_encoder(self.config, teacher)
             return self._query_encoder
 
+    def _loaded_store(self) -> Store | None:
+        """The store, if it has been loaded (never loads it)."""
+        return self._store
+
     @property
-    def query_encoder_loaded(self) -> bool:
-        """Whether a search can encode its query now, without loading or waiting for a
-        model (a shared encoder that loads in the background says so with ``loaded``)."""
+    def ready_to_search(self) -> bool:
+        """Whether a search would start at once: no store or model to load or wait for
+        (a shared encoder that loads in the background says so with ``loaded``), and no
+        search snapshot to build, as after an index run or every second during one."""
         encoder = self._query_encoder
-        return encoder is not None and bool(getattr(encoder, "loaded", True))
+        if encoder is None or not getattr(encoder, "loaded", True):
+            return False
+        store, searcher = self._loaded_store(), self._searcher
+        return (
+            store is not None
+            and searcher is not None
+            and searcher.store is store
+            and searcher.snapshot_ready
+        )
 
     def searcher(self) -> Searcher:
         store = self.store

@@ -387,11 +387,12 @@ def answer_inline(
 
     Anything else is left to pygls (False), and so is a search that could wait or that
     pygls would refuse: before ``initialize``, after ``shutdown``, with params it rejects
-    (it answers InvalidParams), and while a folder's stored index or the query encoder is
-    still loading. Called by the stdin thread only when the loop has handled every
-    earlier message. ``queued()`` gives the messages read behind this one: when the
-    client has cancelled the search already (typing on while the server is busy), it is
-    answered RequestCancelled without running.
+    (it answers InvalidParams), and while a folder's stored index, the query encoder or a
+    search snapshot is still to be loaded or built (:func:`searchable_now`). Called by
+    the stdin thread only when the loop has handled every earlier message. ``queued()``
+    gives the messages read behind this one: when the client has cancelled the search
+    already (typing on while the server is busy), it is answered RequestCancelled
+    without running.
     """
     if _SEARCH_BYTES not in body:
         return False
@@ -461,6 +462,7 @@ def _cancels(body: bytes, msg_id: int | str) -> bool:
 
 def searchable_now(folder: FolderIndex) -> bool:
     """Whether a search of this folder starts at once: its stored index and the query
-    encoder are loaded (a search waits for either, and the stdin thread must not)."""
+    encoder are loaded and its search snapshot is built (a search would wait for each,
+    and the stdin thread must not keep the messages behind it waiting that long)."""
     workspace = folder.workspace
-    return folder.opened.is_set() and workspace is not None and workspace.query_encoder_loaded
+    return folder.opened.is_set() and workspace is not None and workspace.ready_to_search
