@@ -196,3 +196,48 @@ def test_late_cancels_and_bad_params_do_not_reach_the_log_as_errors():
     assert not quiet.filter(record('Cancel notification for unknown message id "%s"'))
     assert not quiet.filter(record("Unable to deserialize message %s"))
     assert quiet.filter(record("Failed to handle request %s"))
+
+
+def test_the_server_exits_when_its_input_ends_without_shutdown(
+    make_project: Callable[..., Path], tmp_path: Path
+):
+    """An editor that crashes closes the pipe: the server must not linger (exit code 1,
+    as for ``exit`` without ``shutdown``)."""
+    import subprocess
+    import sys
+
+    project = make_project()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "processId": None,
+                "rootUri": project.as_uri(),
+                "capabilities": {},
+                "initializationOptions": {"model": "hashing", "cacheDir": str(tmp_path / "c")},
+            },
+        }
+    ).encode()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "codequest", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        server.stdin.flush()
+        reply = FrameReader(blocking_reader(server.stdout)).next_body()
+        assert reply is not None and json.loads(reply)["id"] == 1
+        initialized = b'{"jsonrpc":"2.0","method":"initialized","params":{}}'
+        server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(initialized) + initialized)
+        server.stdin.flush()  # indexing starts; the input ends while it runs
+        server.stdin.close()
+        assert server.wait(WAIT) == 1
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.stdout.close()
