@@ -4,8 +4,10 @@ Params ``{query, limit?, filters?: {glob?, languages?, excludeTests?}, workspace
 explain?}``; result ``{results: [{uri, range, name, kind, language, score, preview,
 explain?}], index: {state, indexedFiles, totalFiles, percent, message?}}``.
 
-The request runs in a worker thread and never waits for indexing: it searches whatever
-is stored so far and says, in ``index``, how far indexing has got. Results from several
+The request runs on the thread that reads stdin when nothing can make it wait
+(:func:`answer_inline`), else in a pool thread; it never waits for indexing, and never
+runs on the event loop. It searches whatever is stored so far and says, in ``index``,
+how far indexing has got. Results from several
 folders are merged by score. Ranges are LSP ranges: 0-based lines, from the start of the
 first line to the end of the last, measured in the client's position encoding.
 """
