@@ -330,3 +330,52 @@ def test_ranking_query_encoder_option_defaults_to_config() -> None:
     assert build_parser().parse_args([]).query_encoder == Config().query_encoder
     args = build_parser().parse_args(["--query-encoder", "lora32-keep025-cos"])
     assert args.query_encoder == "lora32-keep025-cos"
+
+
+def test_lsp_ab_times_each_tree_on_the_same_folder(make_project, tmp_path: Path) -> None:
+    """benchmarks.lsp_ab: one real server per source tree, queries taken in turns."""
+    from benchmarks import lsp_ab
+
+    repo = Path(__file__).resolve().parent.parent
+    folder = make_project()
+    queries = ["parse the config file", "email address", "hash a file", "load json"]
+    rows = lsp_ab.run(
+        [repo, repo],
+        folder,
+        {"model": "hashing", "cacheDir": str(tmp_path / "index")},
+        queries,
+        rounds=2,
+        block=3,
+        warmup=2,
+    )
+    assert [row["tree"] for row in rows] == [str(repo), str(repo)]
+    for row in rows:
+        assert row["n"] == len(queries) * 2
+        assert 0 < row["p50_ms"] <= row["p90_ms"] <= row["max_ms"]
+    # One tree compares nothing; a tree without the server package is refused clearly.
+    with pytest.raises(SystemExit):
+        lsp_ab.main([str(repo), "--folder", str(folder)])
+    assert lsp_ab.main([str(repo), str(tmp_path), "--folder", str(folder)]) == 1
+
+
+def test_lsp_ab_takes_turns_and_reverses_the_order_every_block() -> None:
+    from benchmarks import lsp_ab
+
+    calls: list[tuple[str, str]] = []
+
+    class Recording:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def request(self, method: str, params: dict[str, object]) -> None:
+            calls.append((self.name, str(params["query"])))
+
+    clients = [Recording("a"), Recording("b")]
+    timings = lsp_ab.interleaved(clients, ["q1", "q2", "q3"], rounds=2, block=2)  # type: ignore[arg-type]
+    assert [len(t) for t in timings] == [6, 6]
+    assert calls == [
+        # round 1: block 1 a first, block 2 b first
+        ("a", "q1"), ("a", "q2"), ("b", "q1"), ("b", "q2"), ("b", "q3"), ("a", "q3"),
+        # round 2 starts the other way round
+        ("b", "q1"), ("b", "q2"), ("a", "q1"), ("a", "q2"), ("a", "q3"), ("b", "q3"),
+    ]  # fmt: skip

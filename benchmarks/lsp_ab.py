@@ -1,0 +1,174 @@
+"""Interleaved A/B of ``codequest/search`` round trips between two (or more) checkouts.
+
+This machine's speed drifts by more than most changes are worth: two benchmark runs a few
+minutes apart differ by 20-40%. A change to the server is measured fairly only when both
+versions run side by side, on the same store, taking turns. This starts one
+``codequest serve`` per source tree (``PYTHONPATH=<tree>/server``), warms each up, then
+sends blocks of queries to each in turn, reversing the order every block, and reports the
+p50 / p90 / p99 of each::
+
+    git worktree add --detach /tmp/base HEAD~1
+    python -m benchmarks.lsp_ab /tmp/base . --folder STORE_ROOT/src --cache-dir ../store
+
+``--folder`` is the folder the servers open, and ``--cache-dir`` its index folder relative
+to it. For the synthetic stores of ``codequest bench``, the folder is
+``$CODEQUEST_HOME/bench-cache/synthetic/<size>-<key>/src`` and the cache dir ``../store``
+(``--model hashing`` for a hashing store). Each tree must have its own ``server/``
+package; the Python that runs this script runs every server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import eval_root, latency_stats
+from benchmarks.lsp_client import LspClient, LspError
+
+READY_TIMEOUT = 600.0
+
+
+def cosqa_queries(count: int) -> list[str]:
+    """The first ``count`` CoSQA queries (the set the LSP benchmark times)."""
+    path = eval_root() / "cosqa" / "queries.jsonl"
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh if line.strip()][:count]
+
+
+def start_server(tree: Path, folder: Path, settings: Mapping[str, Any]) -> LspClient:
+    """A ``codequest serve`` from ``tree``'s sources, indexed and ready."""
+    server_dir = tree / "server"
+    if not (server_dir / "codequest").is_dir():
+        raise LspError(f"{tree} has no server/codequest package")
+    env = {**os.environ, "PYTHONPATH": str(server_dir.resolve()), "PYTHONUNBUFFERED": "1"}
+    client = LspClient(
+        [sys.executable, "-m", "codequest", "serve"], cwd=folder, env=env, settings=settings
+    )
+    try:
+        client.initialize(folder, settings)
+        ready = client.wait_for(
+            lambda m: (
+                m.get("method") == "codequest/indexStatus"
+                and (m.get("params") or {}).get("state") in ("ready", "error")
+            ),
+            timeout=READY_TIMEOUT,
+        )
+        if (ready.get("params") or {}).get("state") == "error":
+            raise LspError(f"{tree}: indexing failed: {ready.get('params')}")
+    except Exception:
+        client.close()
+        raise
+    return client
+
+
+def interleaved(
+    clients: Sequence[LspClient],
+    queries: Sequence[str],
+    *,
+    rounds: int,
+    block: int,
+    pause_s: float = 0.0,
+    limit: int = 20,
+) -> list[list[float]]:
+    """Round-trip seconds per client: blocks of queries to each in turn, order reversed
+    every block (and every round), so neither side always goes first."""
+    timings: list[list[float]] = [[] for _ in clients]
+    for round_no in range(rounds):
+        for start in range(0, len(queries), block):
+            order = list(range(len(clients)))
+            if (start // block + round_no) % 2:
+                order.reverse()
+            for k in order:
+                for query in queries[start : start + block]:
+                    if pause_s:
+                        time.sleep(pause_s)
+                    t0 = time.perf_counter()
+                    clients[k].request("codequest/search", {"query": query, "limit": limit})
+                    timings[k].append(time.perf_counter() - t0)
+    return timings
+
+
+def run(
+    trees: Sequence[Path],
+    folder: Path,
+    settings: Mapping[str, Any],
+    queries: Sequence[str],
+    *,
+    rounds: int = 2,
+    block: int = 25,
+    warmup: int = 30,
+    pause_s: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Start a server per tree, warm each, time them interleaved; one stats row per tree."""
+    clients: list[LspClient] = []
+    try:
+        for tree in trees:
+            clients.append(start_server(tree, folder, settings))
+        for client in clients:
+            for query in queries[:warmup]:
+                client.request("codequest/search", {"query": query, "limit": 20})
+        timings = interleaved(clients, queries, rounds=rounds, block=block, pause_s=pause_s)
+    finally:
+        for client in clients:
+            client.close()
+    return [
+        {"tree": str(tree), **latency_stats(seconds), "p90_ms": _p90(seconds)}
+        for tree, seconds in zip(trees, timings, strict=True)
+    ]
+
+
+def _p90(seconds: Sequence[float]) -> float:
+    ordered = sorted(seconds)
+    return round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] * 1000, 4)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lsp_ab", description=__doc__)
+    parser.add_argument("trees", nargs="+", type=Path, help="source trees (repo roots) to compare")
+    parser.add_argument("--folder", type=Path, required=True, help="folder the servers open")
+    parser.add_argument("--cache-dir", help="its index folder, relative to --folder")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--query-encoder", default="auto")
+    parser.add_argument("--queries", type=int, default=300, help="how many CoSQA queries")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--block", type=int, default=25, help="queries per turn")
+    parser.add_argument("--pause-ms", type=float, default=0.0, help="pause before each query")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args(argv)
+
+    if len(args.trees) < 2:
+        parser.error("give at least two source trees to compare")
+    settings: dict[str, Any] = {"model": args.model, "queryEncoder": args.query_encoder}
+    if args.cache_dir:
+        settings["cacheDir"] = args.cache_dir
+    try:
+        rows = run(
+            [t.resolve() for t in args.trees],
+            args.folder.resolve(),
+            settings,
+            cosqa_queries(args.queries),
+            rounds=args.rounds,
+            block=args.block,
+            pause_s=args.pause_ms / 1000,
+        )
+    except (LspError, OSError) as err:
+        print(f"lsp_ab: {err}", file=sys.stderr)
+        return 1
+    for row in rows:
+        print(
+            f"{row['tree']:<40} n {row['n']:>5}  p50 {row['p50_ms']:.2f}  "
+            f"p90 {row['p90_ms']:.2f}  p99 {row['p99_ms']:.2f} ms"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
