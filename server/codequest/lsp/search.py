@@ -7,9 +7,9 @@ explain?}], index: {state, indexedFiles, totalFiles, percent, message?}}``.
 The request runs on the thread that reads stdin when nothing can make it wait
 (:func:`answer_inline`), else in a pool thread; it never waits for indexing, and never
 runs on the event loop. It searches whatever is stored so far and says, in ``index``,
-how far indexing has got. Results from several
-folders are merged by score. Ranges are LSP ranges: 0-based lines, from the start of the
-first line to the end of the last, measured in the client's position encoding.
+how far indexing has got. Results from several folders are merged by score. Ranges are
+LSP ranges: 0-based lines, from the start of the first line to the end of the last,
+measured in the client's position encoding.
 """
 
 from __future__ import annotations
@@ -423,26 +423,26 @@ def answer_inline(
         return False
     msg_id = message["id"]
     if any(_cancels(later, msg_id) for later in queued()):
-        reply: dict[str, Any] = {
-            "error": JsonRpcRequestCancelled(f"{SEARCH} {msg_id} was cancelled").to_response_error()
-        }
-        with contextlib.suppress(BrokenPipeError):
-            ls.protocol._send_response(msg_id, **reply)
-        return True
-    try:
-        result = run_search(ls, request)
-    except JsonRpcException as err:
-        if not isinstance(err, JsonRpcInvalidParams):
-            log.warning("codequest/search %s failed: %s", msg_id, err)
-        reply = {"error": err.to_response_error()}
-    except Exception:  # noqa: BLE001 - answered as pygls answers a handler's exception
-        log.exception("codequest/search %s failed", msg_id)
-        reply = {"error": JsonRpcInternalError.of(sys.exc_info()).to_response_error()}
+        cancelled = JsonRpcRequestCancelled(f"{SEARCH} {msg_id} was cancelled")
+        reply: dict[str, Any] = {"error": cancelled.to_response_error()}
     else:
-        reply = {"result": result}
+        reply = _search_reply(ls, request, msg_id)
     with contextlib.suppress(BrokenPipeError):  # the client is gone; the reader sees EOF
         ls.protocol._send_response(msg_id, **reply)
     return True
+
+
+def _search_reply(ls: CodeQuestServer, request: SearchRequest, msg_id: int | str) -> dict[str, Any]:
+    """``{"result": ...}`` or ``{"error": ...}``, as pygls would answer the handler."""
+    try:
+        return {"result": run_search(ls, request)}
+    except JsonRpcException as err:
+        if not isinstance(err, JsonRpcInvalidParams):
+            log.warning("codequest/search %s failed: %s", msg_id, err)
+        return {"error": err.to_response_error()}
+    except Exception:  # noqa: BLE001 - answered as pygls answers a handler's exception
+        log.exception("codequest/search %s failed", msg_id)
+        return {"error": JsonRpcInternalError.of(sys.exc_info()).to_response_error()}
 
 
 def _cancels(body: bytes, msg_id: int | str) -> bool:

@@ -92,7 +92,6 @@ class CodeQuestServer(LanguageServer):
         self._status_lock = threading.Lock()
         self._last_status: dict[str, Any] | None = None
         self.watcher = watching.Watcher(self)
-        self.stdin_dispatcher: transport.StdinDispatcher | None = None
 
     # -- transport -----------------------------------------------------------------------
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -110,14 +109,13 @@ class CodeQuestServer(LanguageServer):
                 if not ended.done():
                     ended.set_result(None)
 
-            self.stdin_dispatcher = transport.StdinDispatcher(
+            transport.StdinDispatcher(
                 transport.FrameReader(transport.blocking_reader(stdin)),
                 loop,
                 deliver=self.deliver,
                 answer_inline=functools.partial(search.answer_inline, self),
                 on_end=end,
-            )
-            self.stdin_dispatcher.start()
+            ).start()
             await ended
 
         try:

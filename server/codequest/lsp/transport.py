@@ -67,11 +67,7 @@ class FrameReader:
             end = self._buffer.find(b"\r\n\r\n", position)
             if end < 0:
                 return found
-            length = None
-            for line in bytes(self._buffer[position:end]).split(b"\r\n"):
-                match = _CONTENT_LENGTH.fullmatch(line)
-                if match:
-                    length = int(match.group(1))
+            length = _content_length(bytes(self._buffer[position:end]))
             position = end + 4
             if length is None:
                 continue
@@ -93,11 +89,7 @@ class FrameReader:
                 end = self._buffer.find(b"\r\n\r\n", self._start)
             header = bytes(self._buffer[self._start : end])
             self._start = end + 4
-            length = None
-            for line in header.split(b"\r\n"):
-                match = _CONTENT_LENGTH.fullmatch(line)
-                if match:
-                    length = int(match.group(1))
+            length = _content_length(header)
             if length is None:
                 log.warning("LSP headers without Content-Length skipped: %r", header[:200])
                 continue
@@ -107,6 +99,16 @@ class FrameReader:
             body = bytes(self._buffer[self._start : self._start + length])
             self._start += length
             return body
+
+
+def _content_length(header: bytes) -> int | None:
+    """The ``Content-Length`` of a header block (without its blank line), if it has one."""
+    length = None
+    for line in header.split(b"\r\n"):
+        match = _CONTENT_LENGTH.fullmatch(line)
+        if match:
+            length = int(match.group(1))
+    return length
 
 
 def blocking_reader(stdin: BinaryIO) -> Callable[[], bytes]:
