@@ -156,7 +156,12 @@ export async function preflight(command: string[], cwd?: string, exec: ExecFn = 
     }
 }
 
-/** The one message a user sees when the server cannot start, saying what to do about it. */
+/**
+ * The one message a user sees when the server cannot start, saying what to do about it.
+ * The Python package is not on PyPI: it installs from a clone of the repository
+ * (`pip install <clone>`, or `scripts/setup.sh`, which makes `<clone>/.venv`), or from a
+ * wheel built from one.
+ */
 export function startFailureMessage(interpreter: Interpreter, result: Exclude<Preflight, { ok: true }>): string {
     const shown = interpreter.command.map(quote).join(' ');
     const where =
@@ -169,20 +174,23 @@ export function startFailureMessage(interpreter: Interpreter, result: Exclude<Pr
         case 'not-found':
             return (
                 `CodeQuest: could not start the server: the Python interpreter ${shown}${where} was not found. ` +
-                'Install Python 3.10+ with `pip install codequest`, select an interpreter with the Python extension, ' +
-                'or set codequest.interpreter.'
+                'Install Python 3.10+, then CodeQuest from a clone of its repository (`scripts/setup.sh` there makes ' +
+                '`<clone>/.venv`), and set codequest.interpreter to that Python or select it with the Python extension.'
             );
         case 'no-module':
             return (
                 `CodeQuest: could not start the server with ${shown}${where}: No module named codequest. ` +
-                `Install it with \`${shown} -m pip install codequest\` or set codequest.interpreter.`
+                `Install it from a clone of the CodeQuest repository with \`${shown} -m pip install <clone>\` ` +
+                `(or a wheel built from it: \`${shown} -m pip install codequest-<version>-py3-none-any.whl\`), ` +
+                'or set codequest.interpreter to `<clone>/.venv/bin/python` after running `scripts/setup.sh` there.'
             );
         case 'timeout':
             return `CodeQuest: could not start the server with ${shown}${where}: ${result.detail}. See the CodeQuest output.`;
         default:
             return (
                 `CodeQuest: could not start the server with ${shown}${where}: ${result.detail}. ` +
-                `Reinstall it with \`${shown} -m pip install --upgrade codequest\` or set codequest.interpreter.`
+                `Reinstall it from your CodeQuest clone with \`${shown} -m pip install --upgrade <clone>\` ` +
+                'or set codequest.interpreter.'
             );
     }
 }

@@ -150,8 +150,18 @@ describe('startFailureMessage', () => {
     it('says what is missing and how to install it', () => {
         expect(startFailureMessage(python, { ok: false, reason: 'no-module', detail: 'No module named codequest' })).toBe(
             'CodeQuest: could not start the server with /usr/bin/python3: No module named codequest. ' +
-                'Install it with `/usr/bin/python3 -m pip install codequest` or set codequest.interpreter.',
+                'Install it from a clone of the CodeQuest repository with `/usr/bin/python3 -m pip install <clone>` ' +
+                '(or a wheel built from it: `/usr/bin/python3 -m pip install codequest-<version>-py3-none-any.whl`), ' +
+                'or set codequest.interpreter to `<clone>/.venv/bin/python` after running `scripts/setup.sh` there.',
         );
+    });
+
+    it('never points at a `codequest` package on PyPI, which does not exist', () => {
+        const reasons = ['not-found', 'no-module', 'timeout', 'other'] as const;
+        for (const reason of reasons) {
+            const msg = startFailureMessage(python, { ok: false, reason, detail: 'x' });
+            expect(msg, reason).not.toMatch(/pip install (--upgrade )?codequest(?![-\w])/);
+        }
     });
 
     it('names where the interpreter came from, and quotes paths with spaces', () => {
@@ -160,7 +170,7 @@ describe('startFailureMessage', () => {
             { ok: false, reason: 'no-module', detail: '' },
         );
         expect(msg).toContain('"C:\\Program Files\\Python\\python.exe" (the Python extension\'s interpreter)');
-        expect(msg).toContain('`"C:\\Program Files\\Python\\python.exe" -m pip install codequest`');
+        expect(msg).toContain('`"C:\\Program Files\\Python\\python.exe" -m pip install <clone>`');
     });
 
     it('says an interpreter was not found', () => {

@@ -171,7 +171,9 @@ describe('ServerManager', () => {
         expect(clients).toHaveLength(0);
         expect(failures).toEqual([
             'CodeQuest: could not start the server with /usr/bin/python3: No module named codequest. ' +
-                'Install it with `/usr/bin/python3 -m pip install codequest` or set codequest.interpreter.',
+                'Install it from a clone of the CodeQuest repository with `/usr/bin/python3 -m pip install <clone>` ' +
+                '(or a wheel built from it: `/usr/bin/python3 -m pip install codequest-<version>-py3-none-any.whl`), ' +
+                'or set codequest.interpreter to `<clone>/.venv/bin/python` after running `scripts/setup.sh` there.',
         ]);
         expect(server.state).toBe('failed');
         await expect(server.request('codequest/search', { query: 'x' })).rejects.toThrow(ServerNotRunningError);
