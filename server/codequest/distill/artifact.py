@@ -118,9 +118,8 @@ def build_artifact(
             module_map.load_numpy(mapping)
             int8 = base.get("precision") == "int8"
             export_onnx(CutStudent(transformer, module_map), work / "model.onnx", int8=int8)
-            AutoTokenizer.from_pretrained(teacher_path).backend_tokenizer.save(
-                str(work / "tokenizer.json")
-            )
+            tokenizer = AutoTokenizer.from_pretrained(teacher_path, trust_remote_code=False)
+            tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
             extra = {
                 "encoder": "onnx",
                 "onnx_file": "model.onnx",

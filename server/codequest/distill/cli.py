@@ -209,15 +209,14 @@ def load_teacher(model: str, threads: int) -> tuple[Any, Any, Any]:
 
     require_training_deps()
     import torch
-    from sentence_transformers import SentenceTransformer
 
     from codequest.encoders.teacher import quiet_model_loading
-    from codequest.models import resolve_model
+    from codequest.models import load_sentence_transformer, resolve_model
 
     torch.set_num_threads(threads)
     quiet_model_loading()
     resolved = resolve_model(model)
-    teacher = SentenceTransformer(resolved.path, device="cpu")
+    teacher = load_sentence_transformer(resolved, device="cpu")
     return teacher, resolved, teacher.tokenizer
 
 

@@ -105,7 +105,10 @@ def cut_teacher(
     from transformers import AutoModel
 
     extra = {"attn_implementation": attention} if attention else {}
-    model = AutoModel.from_pretrained(teacher_path, **extra)
+    # Never code or pickles from the folder: see codequest.models.load_sentence_transformer.
+    model = AutoModel.from_pretrained(
+        teacher_path, trust_remote_code=False, use_safetensors=True, **extra
+    )
     total = len(model.encoder.layer)
     chosen = list(keep) if keep else list(range(layers))
     if len(chosen) != layers or not all(0 <= i < total for i in chosen):

@@ -267,7 +267,7 @@ def distilled_table(teacher_path: str, pca_dims: int) -> tuple[np.ndarray, Any]:
         return np.load(table_path), Tokenizer.from_file(str(tok_path))
     from model2vec.distill import distill
 
-    model = distill(model_name=teacher_path, pca_dims=pca_dims)
+    model = distill(model_name=teacher_path, pca_dims=pca_dims, trust_remote_code=False)
     table = np.asarray(model.embedding, dtype=np.float32)
     table_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(table_path, table)
@@ -455,6 +455,49 @@ def length_batches(texts: Sequence[str], batch_size: int) -> list[torch.Tensor]:
     return [batches[i] for i in torch.randperm(len(batches)).tolist()]
 
 
+# The arrays of the training state that a checkpoint keeps as tensors.
+_STATE_ARRAYS = ("best_map", "best_lora")
+
+
+def _plain(value: Any) -> Any:
+    """Numpy arrays as tensors and numpy scalars as numbers, in nested dicts and lists."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
+    """Write a checkpoint that ``torch.load(weights_only=True)`` reads back: tensors,
+    containers and Python numbers only."""
+    torch.save({**payload, "state": _plain(payload["state"])}, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """A checkpoint written by :func:`save_checkpoint`, read without unpickling code; None
+    (start over) for one that needs more, such as one written before checkpoints were
+    weights-only."""
+    import pickle
+
+    try:
+        saved = torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        say(f"[distill] ignoring checkpoint {path}: {str(err).splitlines()[0]}")
+        return None
+    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict):
+        return None
+    state = saved["state"]
+    for name in _STATE_ARRAYS:
+        if name in state:
+            state[name] = {k: v.numpy() for k, v in state[name].items()}
+    return saved
+
+
 def train_student(
     spec: StudentSpec,
     data: TrainingData,
@@ -553,16 +596,15 @@ def train_student(
     key_options = options if options.schedule != "constant" else replace(options, epochs=0)
     key = json.dumps([spec_key, asdict(key_options), n], sort_keys=True)
     state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "history": []}
-    if checkpoint.is_file():
-        saved = torch.load(checkpoint, weights_only=False)
-        if saved.get("key") == key:
-            state = saved["state"]
-            mapping.load_state_dict(saved["map"])
-            if student is not None:
-                student.transformer.load_state_dict(saved["transformer"], strict=False)
-            optimizer.load_state_dict(saved["optimizer"])
-            torch.set_rng_state(saved["rng"])
-            say(f"[distill] {spec.name}: resumed after epoch {state['epoch']}")
+    saved = load_checkpoint(checkpoint) if checkpoint.is_file() else None
+    if saved is not None and saved.get("key") == key:
+        state = saved["state"]
+        mapping.load_state_dict(saved["map"])
+        if student is not None:
+            student.transformer.load_state_dict(saved["transformer"], strict=False)
+        optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng"])
+        say(f"[distill] {spec.name}: resumed after epoch {state['epoch']}")
 
     from codequest.distill.modules import lora_delta
 
@@ -650,7 +692,7 @@ def train_student(
                 state["best_map"] = mapping.to_numpy()
                 state["best_lora"] = current_lora()
             state["epoch"] = epoch
-            torch.save(
+            save_checkpoint(
                 {
                     "key": key,
                     "state": state,

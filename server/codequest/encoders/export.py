@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codequest.encoders.onnx_query import write_card
-from codequest.models import ResolvedModel, codequest_home, slug
+from codequest.models import ResolvedModel, codequest_home, load_sentence_transformer, slug
 
 # The int8 export quantises each output channel of a weight on its own scale: query vectors
 # at cosine 0.995 to the fp32 teacher's (CoSQA queries), against 0.975 with one scale per
@@ -116,13 +116,11 @@ def export_teacher(
     if (target / "card.json").is_file():
         return target
 
-    from sentence_transformers import SentenceTransformer
-
     from codequest.encoders.teacher import quiet_model_loading
 
     quiet_model_loading()
     model_folder = Path(resolved.path)
-    st_model = SentenceTransformer(resolved.path, device="cpu")
+    st_model = load_sentence_transformer(resolved, device="cpu")
     transformer: Any = st_model[0].auto_model
     transformer = transformer.float().eval()
     max_len = int(st_model.max_seq_length or 256)

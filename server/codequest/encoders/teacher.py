@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from codequest.encoders.base import EncoderError, normalize_rows
-from codequest.models import ModelNotFoundError, resolve_model
+from codequest.models import ModelNotFoundError, load_sentence_transformer, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,12 @@ class SentenceTransformerEncoder:
             raise EncoderError(str(err)) from err
         quiet_model_loading()
         import torch
-        from sentence_transformers import SentenceTransformer
 
         self.device = pick_device(device)
         if self.device == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
             torch.set_num_threads(max(1, os.cpu_count() or 1))
         try:
-            self._model: Any = SentenceTransformer(resolved.path, device=self.device)
+            self._model: Any = load_sentence_transformer(resolved, device=self.device)
         except Exception as err:  # noqa: BLE001 - surface one clear line to the user
             raise EncoderError(
                 f"could not load model {model!r} from {resolved.path}: {err}"
