@@ -2,6 +2,8 @@
  * Wiring: the output channel, the status bar, the server and the palette commands.
  * Palette command ids (`codequest.search`, ...) differ from the server's executeCommand ids
  * (`codequest.reindex`, `codequest.status`), which the language client registers itself.
+ * Settings are read through `trustedSettings` (see trust.ts); granting the workspace trust
+ * restarts the server with the workspace's own settings.
  */
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
@@ -26,6 +28,7 @@ import {
     serverSettingKeys,
 } from './server';
 import { formatStatusReply, StatusBar } from './status';
+import { restrictedSettingKeys, trustedSettings, workspaceValuesOf } from './trust';
 
 const RESTART_DELAY_MS = 500;
 
@@ -35,11 +38,15 @@ export function activate(context: vscode.ExtensionContext): void {
     const log = vscode.window.createOutputChannel('CodeQuest', { log: true });
     const status = new StatusBar(vscode.window.createStatusBarItem('codequest.status', vscode.StatusBarAlignment.Left));
     const keys = serverSettingKeys(context.extension.packageJSON);
+    const restricted = new Set(restrictedSettingKeys(context.extension.packageJSON));
     const folder = () => vscode.workspace.workspaceFolders?.[0]?.uri;
-    const config = () => vscode.workspace.getConfiguration('codequest', folder());
+    const trusted = () => vscode.workspace.isTrusted;
+    const rawConfig = () => vscode.workspace.getConfiguration('codequest', folder());
+    const config = () => trustedSettings(rawConfig(), restricted, trusted());
 
     const server: ServerManager = new ServerManager({
         log,
+        trusted,
         interpreter: () =>
             resolveInterpreter({
                 setting: config().get('interpreter'),
@@ -47,10 +54,18 @@ export function activate(context: vscode.ExtensionContext): void {
                 workspaceFolder: folder()?.fsPath,
                 pythonApi: getPythonExtensionApi,
                 log,
+                trusted: trusted(),
             }),
         preflight: (command, cwd) => preflight(command, cwd),
-        settings: () => readServerSettings(config(), keys),
-        cwd: () => existingDir(folder()),
+        settings: () => {
+            const ignored = trusted() ? [] : workspaceValuesOf(rawConfig(), restricted);
+            if (ignored.length > 0) {
+                log.warn(`Restricted Mode: ignoring the workspace's ${ignored.map((k) => `codequest.${k}`).join(', ')}`);
+            }
+            return readServerSettings(config(), keys);
+        },
+        // Restricted Mode: not in the workspace, where `python3` or an import could pick up its files.
+        cwd: () => (trusted() ? existingDir(folder()) : context.extensionPath),
         createClient: createLanguageClient,
         reportFailure: (message) => void showFailure(message, log, server),
     });
@@ -68,6 +83,19 @@ export function activate(context: vscode.ExtensionContext): void {
     };
     const restartSoon = new Debouncer(RESTART_DELAY_MS);
     const restart = () => restartSoon.schedule(() => void server.restart());
+    // Restricted Mode does not use the Python extension's interpreter, nor activate it.
+    let watching = false;
+    const watchPython = () => {
+        if (trusted() && !watching) {
+            watching = true;
+            void watchPythonInterpreter(context, log, () => {
+                if ((config().get<string[]>('interpreter') ?? []).length === 0) {
+                    log.info('the Python extension changed its interpreter; restarting the server');
+                    restart();
+                }
+            });
+        }
+    };
 
     // A command that fails says so once; "server not running" gets the start-failure message.
     const command = (id: string, run: () => unknown) =>
@@ -111,18 +139,18 @@ export function activate(context: vscode.ExtensionContext): void {
                 restart();
             }
         }),
+        vscode.workspace.onDidGrantWorkspaceTrust(() => {
+            log.info('the workspace is trusted now; restarting the server with its settings');
+            watchPython();
+            restart();
+        }),
         vscode.workspace.onDidChangeWorkspaceFolders(() => {
             if (server.state === 'stopped' && vscode.workspace.workspaceFolders?.length) {
                 void server.start();
             }
         }),
     );
-    void watchPythonInterpreter(context, log, () => {
-        if (config().get<string[]>('interpreter', []).length === 0) {
-            log.info('the Python extension changed its interpreter; restarting the server');
-            restart();
-        }
-    });
+    watchPython();
     if (vscode.workspace.workspaceFolders?.length) {
         void server.start();
     } else {

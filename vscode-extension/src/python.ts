@@ -1,7 +1,9 @@
 /**
  * Which Python runs the server, and whether it can: `codequest.interpreter`, else the
  * Python extension's active interpreter, else `python3`; then a quick
- * `python -c "import codequest"` so a missing package gets one clear message.
+ * `python -c "import codequest"` so a missing package gets one clear message. In Restricted
+ * Mode the Python extension is not asked: its interpreter may be a virtual environment
+ * inside the untrusted workspace.
  */
 import { execFile } from 'node:child_process';
 import * as os from 'node:os';
@@ -34,6 +36,8 @@ export type InterpreterSource = 'setting' | 'python extension' | 'default';
 export interface Interpreter {
     command: string[];
     source: InterpreterSource;
+    /** Chosen in Restricted Mode, where only the user's own setting and `python3` count. */
+    restricted?: boolean;
 }
 
 export interface ResolveOptions {
@@ -43,12 +47,24 @@ export interface ResolveOptions {
     workspaceFolder?: string;
     pythonApi: () => Promise<PythonExtensionApi | undefined>;
     log?: vscode.LogOutputChannel;
+    /** Whether the workspace is trusted; true when left out. */
+    trusted?: boolean;
 }
 
 export async function resolveInterpreter(options: ResolveOptions): Promise<Interpreter> {
-    const fromSetting = settingCommand(options.setting, options.workspaceFolder);
-    if (fromSetting.length > 0) {
-        return { command: fromSetting, source: 'setting' };
+    const trusted = options.trusted ?? true;
+    const mark = trusted ? {} : { restricted: true };
+    if (!trusted && JSON.stringify(options.setting ?? null).includes('${workspaceFolder}')) {
+        // A user-wide `${workspaceFolder}/.venv/bin/python` would run the untrusted workspace's program.
+        options.log?.warn('Restricted Mode: not using codequest.interpreter, which names ${workspaceFolder}');
+    } else {
+        const fromSetting = settingCommand(options.setting, options.workspaceFolder);
+        if (fromSetting.length > 0) {
+            return { command: fromSetting, source: 'setting', ...mark };
+        }
+    }
+    if (!trusted) {
+        return { command: [DEFAULT_PYTHON], source: 'default', ...mark };
     }
     try {
         const api = await options.pythonApi();
@@ -115,8 +131,17 @@ export type Preflight =
 export type ExecFn = (
     file: string,
     args: string[],
-    options: { timeout: number; cwd?: string },
+    options: { timeout: number; cwd?: string; env?: NodeJS.ProcessEnv },
 ) => Promise<{ stdout: string; stderr: string }>;
+
+/**
+ * The environment of the pre-flight and the server. `PYTHONSAFEPATH` (Python 3.11+) keeps
+ * the working folder off `sys.path`, so a workspace's own `codequest/` or `numpy.py` is never
+ * imported instead of the installed package.
+ */
+export function pythonEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, PYTHONSAFEPATH: '1', PYTHONUNBUFFERED: '1' };
+}
 
 const execFilePromise: ExecFn = (file, args, options) =>
     new Promise((resolve, reject) => {
@@ -136,7 +161,7 @@ export const PREFLIGHT_TIMEOUT_MS = 30_000;
 export async function preflight(command: string[], cwd?: string, exec: ExecFn = execFilePromise): Promise<Preflight> {
     const [file, ...args] = command;
     try {
-        await exec(file, [...args, '-c', 'import codequest'], { timeout: PREFLIGHT_TIMEOUT_MS, cwd });
+        await exec(file, [...args, '-c', 'import codequest'], { timeout: PREFLIGHT_TIMEOUT_MS, cwd, env: pythonEnv() });
         return { ok: true };
     } catch (err) {
         const e = err as NodeJS.ErrnoException & { stderr?: string; killed?: boolean; signal?: string };
@@ -168,21 +193,29 @@ export function startFailureMessage(interpreter: Interpreter, result: Exclude<Pr
         interpreter.source === 'python extension'
             ? ' (the Python extension\'s interpreter)'
             : interpreter.source === 'default'
-              ? ' (no interpreter configured)'
+              ? interpreter.restricted
+                  ? ' (Restricted Mode: none in your user settings)'
+                  : ' (no interpreter configured)'
               : '';
+    const restricted = interpreter.restricted
+        ? ' Restricted Mode ignores the workspace\'s codequest.interpreter and the Python extension\'s interpreter: ' +
+          'set codequest.interpreter in your user settings, or trust the workspace.'
+        : '';
     switch (result.reason) {
         case 'not-found':
             return (
                 `CodeQuest: could not start the server: the Python interpreter ${shown}${where} was not found. ` +
                 'Install Python 3.10+, then CodeQuest from a clone of its repository (`scripts/setup.sh` there makes ' +
-                '`<clone>/.venv`), and set codequest.interpreter to that Python or select it with the Python extension.'
+                '`<clone>/.venv`), and set codequest.interpreter to that Python or select it with the Python extension.' +
+                restricted
             );
         case 'no-module':
             return (
                 `CodeQuest: could not start the server with ${shown}${where}: No module named codequest. ` +
                 `Install it from a clone of the CodeQuest repository with \`${shown} -m pip install <clone>\` ` +
                 `(or a wheel built from it: \`${shown} -m pip install codequest-<version>-py3-none-any.whl\`), ` +
-                'or set codequest.interpreter to `<clone>/.venv/bin/python` after running `scripts/setup.sh` there.'
+                'or set codequest.interpreter to `<clone>/.venv/bin/python` after running `scripts/setup.sh` there.' +
+                restricted
             );
         case 'timeout':
             return `CodeQuest: could not start the server with ${shown}${where}: ${result.detail}. See the CodeQuest output.`;

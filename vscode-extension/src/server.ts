@@ -16,7 +16,7 @@ import {
 } from 'vscode-languageclient/node';
 import { errorText } from './errors';
 import { INDEX_STATUS_NOTIFICATION, type IndexStatus } from './protocol';
-import { type Interpreter, type Preflight, startFailureMessage } from './python';
+import { type Interpreter, type Preflight, pythonEnv, startFailureMessage } from './python';
 import type { ServerState } from './status';
 
 // -- settings ----------------------------------------------------------------------------
@@ -38,13 +38,10 @@ export function serverSettingKeys(packageJson: unknown): string[] {
 }
 
 /** `initializationOptions`: the effective value of every server setting, by camelCase key. */
-export function readServerSettings(
-    config: Pick<vscode.WorkspaceConfiguration, 'get'>,
-    keys: readonly string[],
-): Record<string, unknown> {
+export function readServerSettings(config: { get(key: string): unknown }, keys: readonly string[]): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const key of keys) {
-        const value = config.get<unknown>(key);
+        const value = config.get(key);
         if (value !== undefined) {
             out[key] = value;
         }
@@ -77,6 +74,8 @@ export interface ClientSpec {
     settings: Record<string, unknown>;
     log: vscode.LogOutputChannel;
     errorHandler: ErrorHandler;
+    /** Restricted Mode: the server gets `settings` (user values only) and nothing else. */
+    restricted: boolean;
 }
 
 /** A LanguageClient that reports failures through us: its own pop-ups are turned off. */
@@ -91,12 +90,24 @@ export function createLanguageClient(spec: ClientSpec): ClientLike {
     const serverOptions: ServerOptions = {
         command,
         args: [...args, '-m', 'codequest', 'serve'],
-        options: { cwd: spec.cwd, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+        options: { cwd: spec.cwd, env: pythonEnv() },
     };
     const clientOptions: LanguageClientOptions = {
         // Files on disk only: lets the server see opens and saves; it does no per-document work.
         documentSelector: [{ scheme: 'file' }],
-        synchronize: { configurationSection: 'codequest' },
+        // In Restricted Mode nothing is pushed, and a pull of the `codequest` section (the one
+        // the server asks for) gets the user-level settings it started with: a change of a
+        // server setting restarts the server anyway (needsRestart).
+        ...(spec.restricted
+            ? {
+                  middleware: {
+                      workspace: {
+                          configuration: (params: { items: { section?: string }[] }) =>
+                              params.items.map((item) => (item.section === 'codequest' ? spec.settings : null)),
+                      },
+                  },
+              }
+            : { synchronize: { configurationSection: 'codequest' } }),
         initializationOptions: spec.settings,
         outputChannel: spec.log,
         traceOutputChannel: spec.log,
@@ -114,6 +125,8 @@ export function createLanguageClient(spec: ClientSpec): ClientLike {
 
 export interface ServerDeps {
     log: vscode.LogOutputChannel;
+    /** Whether the workspace is trusted (`vscode.workspace.isTrusted`). */
+    trusted(): boolean;
     interpreter(): Promise<Interpreter>;
     preflight(command: string[], cwd: string | undefined): Promise<Preflight>;
     settings(): Record<string, unknown>;
@@ -213,7 +226,11 @@ export class ServerManager implements vscode.Disposable {
             return;
         }
         const settings = this.deps.settings();
-        this.deps.log.info(`starting ${[...interpreter.command, '-m', 'codequest', 'serve'].join(' ')}`);
+        const restricted = !this.deps.trusted();
+        this.deps.log.info(
+            `starting ${[...interpreter.command, '-m', 'codequest', 'serve'].join(' ')}` +
+                (restricted ? ` in ${cwd ?? 'the current folder'} (Restricted Mode)` : ''),
+        );
         this.deps.log.info(`initializationOptions: ${JSON.stringify(settings)}`);
         const client = this.deps.createClient({
             command: interpreter.command,
@@ -221,6 +238,7 @@ export class ServerManager implements vscode.Disposable {
             settings,
             log: this.deps.log,
             errorHandler: this.errorHandler(),
+            restricted,
         });
         client.onNotification(INDEX_STATUS_NOTIFICATION, (status) => this.indexEmitter.fire(status));
         this.client = client;

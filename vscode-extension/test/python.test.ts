@@ -13,7 +13,7 @@ import {
     startFailureMessage,
     substitute,
 } from '../src/python';
-import { stub, Uri } from './vscode';
+import { stub, Uri, window } from './vscode';
 
 const resource = Uri.file('/ws') as unknown as vscode.Uri;
 
@@ -78,6 +78,37 @@ describe('resolveInterpreter', () => {
     });
 });
 
+describe('resolveInterpreter in Restricted Mode', () => {
+    const pythonApi = () => Promise.resolve(envApi('/ws/.venv/bin/python'));
+
+    it('uses the setting it is given, and never asks the Python extension', async () => {
+        const api = vi.fn(pythonApi);
+        const got = await resolveInterpreter({ setting: ['/opt/py/bin/python'], pythonApi: api, trusted: false });
+        expect(got).toEqual({ command: ['/opt/py/bin/python'], source: 'setting', restricted: true });
+        expect(await resolveInterpreter({ setting: [], pythonApi: api, trusted: false })).toEqual({
+            command: ['python3'],
+            source: 'default',
+            restricted: true,
+        });
+        expect(api).not.toHaveBeenCalled();
+    });
+
+    it('does not run a program from the workspace through ${workspaceFolder}', async () => {
+        const log = window.createOutputChannel('t');
+        const got = await resolveInterpreter({
+            setting: ['${workspaceFolder}/.venv/bin/python'],
+            workspaceFolder: '/ws',
+            pythonApi,
+            log,
+            trusted: false,
+        });
+        expect(got).toEqual({ command: ['python3'], source: 'default', restricted: true });
+        expect(log.lines.join('\n')).toMatch(/Restricted Mode: not using codequest.interpreter, which names \$\{workspaceFolder\}/);
+        const trusted = await resolveInterpreter({ setting: ['${workspaceFolder}/.venv/bin/python'], workspaceFolder: '/ws', pythonApi });
+        expect(trusted.command).toEqual(['/ws/.venv/bin/python']);
+    });
+});
+
 describe('getPythonExtensionApi', () => {
     it('is undefined when ms-python.python is not installed', async () => {
         expect(await getPythonExtensionApi()).toBeUndefined();
@@ -110,6 +141,8 @@ describe('preflight', () => {
         const exec = vi.fn<ExecFn>(() => Promise.resolve({ stdout: '', stderr: '' }));
         expect(await preflight(['/py', '-I'], '/ws', exec)).toEqual({ ok: true });
         expect(exec).toHaveBeenCalledWith('/py', ['-I', '-c', 'import codequest'], expect.objectContaining({ cwd: '/ws' }));
+        // The working folder stays off sys.path (Python 3.11+), as for the server.
+        expect(exec.mock.calls[0][2].env).toMatchObject({ PYTHONSAFEPATH: '1' });
     });
 
     it('tells a missing interpreter from a missing package', async () => {
@@ -171,6 +204,17 @@ describe('startFailureMessage', () => {
         );
         expect(msg).toContain('"C:\\Program Files\\Python\\python.exe" (the Python extension\'s interpreter)');
         expect(msg).toContain('`"C:\\Program Files\\Python\\python.exe" -m pip install <clone>`');
+    });
+
+    it('says when Restricted Mode chose the interpreter, and what to do about it', () => {
+        const msg = startFailureMessage(
+            { command: ['python3'], source: 'default', restricted: true },
+            { ok: false, reason: 'no-module', detail: 'No module named codequest' },
+        );
+        expect(msg).toMatch(/^CodeQuest: could not start the server with python3 \(Restricted Mode: none in your user settings\)/);
+        expect(msg).toMatch(/set codequest.interpreter in your user settings, or trust the workspace\.$/);
+        const trusted = startFailureMessage({ command: ['python3'], source: 'default' }, { ok: false, reason: 'no-module', detail: '' });
+        expect(trusted).not.toContain('Restricted Mode');
     });
 
     it('says an interpreter was not found', () => {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import type * as vscode from 'vscode';
-import type { ErrorHandler } from 'vscode-languageclient/node';
+import type { ErrorHandler, LanguageClientOptions } from 'vscode-languageclient/node';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IndexStatus } from '../src/protocol';
 import type { Preflight } from '../src/python';
@@ -63,12 +63,13 @@ class FakeClient implements ClientLike {
     }
 }
 
-function manager(options: { preflight?: Preflight; startError?: Error } = {}) {
+function manager(options: { preflight?: Preflight; startError?: Error; trusted?: boolean } = {}) {
     const clients: FakeClient[] = [];
     const specs: ClientSpec[] = [];
     const failures: string[] = [];
     const server = new ServerManager({
         log: window.createOutputChannel('test'),
+        trusted: () => options.trusted ?? true,
         interpreter: () => Promise.resolve({ command: ['/usr/bin/python3'], source: 'setting' }),
         preflight: () => Promise.resolve(options.preflight ?? { ok: true }),
         settings: () => ({ model: 'hashing', maxResults: 20 }),
@@ -129,27 +130,43 @@ describe('settings', () => {
 });
 
 describe('createLanguageClient', () => {
+    const log = window.createOutputChannel('x') as unknown as vscode.LogOutputChannel;
+    const spec = (restricted: boolean): ClientSpec => ({
+        command: ['/venv/bin/python', '-X', 'utf8'],
+        cwd: '/ws',
+        settings: { model: 'hashing' },
+        log,
+        errorHandler: {} as ErrorHandler,
+        restricted,
+    });
+    type Constructed = [string, string, Record<string, unknown>, LanguageClientOptions];
+
     it('runs `<python> -m codequest serve` and syncs the codequest section', () => {
-        const log = window.createOutputChannel('x') as unknown as vscode.LogOutputChannel;
-        createLanguageClient({
-            command: ['/venv/bin/python', '-X', 'utf8'],
-            cwd: '/ws',
-            settings: { model: 'hashing' },
-            log,
-            errorHandler: {} as ErrorHandler,
-        });
-        const [id, name, serverOptions, clientOptions] = constructed[0] as [string, string, Record<string, unknown>, Record<string, unknown>];
+        createLanguageClient(spec(false));
+        const [id, name, serverOptions, clientOptions] = constructed[0] as Constructed;
         expect([id, name]).toEqual(['codequest', 'CodeQuest']);
         expect(serverOptions).toMatchObject({
             command: '/venv/bin/python',
             args: ['-X', 'utf8', '-m', 'codequest', 'serve'],
-            options: { cwd: '/ws' },
+            options: { cwd: '/ws', env: { PYTHONSAFEPATH: '1', PYTHONUNBUFFERED: '1' } },
         });
         expect(clientOptions).toMatchObject({
             synchronize: { configurationSection: 'codequest' },
             initializationOptions: { model: 'hashing' },
             outputChannel: log,
         });
+        expect(clientOptions.middleware).toBeUndefined();
+    });
+
+    it('in Restricted Mode pushes no settings and answers pulls with the filtered ones', () => {
+        createLanguageClient(spec(true));
+        const clientOptions = (constructed[0] as Constructed)[3];
+        expect(clientOptions.synchronize).toBeUndefined();
+        expect(clientOptions.initializationOptions).toEqual({ model: 'hashing' });
+        const pull = clientOptions.middleware?.workspace?.configuration as unknown as (params: {
+            items: { section?: string }[];
+        }) => unknown[];
+        expect(pull({ items: [{ section: 'codequest' }, { section: 'python' }] })).toEqual([{ model: 'hashing' }, null]);
     });
 });
 
@@ -157,10 +174,21 @@ describe('ServerManager', () => {
     it('starts the client with the settings as initializationOptions', async () => {
         const { server, clients, specs, states } = manager();
         await server.start();
-        expect(specs[0]).toMatchObject({ command: ['/usr/bin/python3'], cwd: '/ws', settings: { model: 'hashing' } });
+        expect(specs[0]).toMatchObject({
+            command: ['/usr/bin/python3'],
+            cwd: '/ws',
+            settings: { model: 'hashing' },
+            restricted: false,
+        });
         expect(clients[0].start).toHaveBeenCalledOnce();
         expect(states).toEqual(['starting', 'running']);
         expect(server.state).toBe('running');
+    });
+
+    it('starts a restricted client in an untrusted workspace', async () => {
+        const { server, specs } = manager({ trusted: false });
+        await server.start();
+        expect(specs[0].restricted).toBe(true);
     });
 
     it('shows one message and starts nothing when the pre-flight fails', async () => {

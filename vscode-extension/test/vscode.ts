@@ -223,15 +223,26 @@ function makeStatusItem() {
 
 const configurationChanged = new EventEmitter<unknown>();
 const foldersChanged = new EventEmitter<unknown>();
+const trustGranted = new EventEmitter<void>();
 
 export const stub = {
     workspaceRoot: '/ws',
     configurationChanged,
     foldersChanged,
+    trustGranted,
     commands: new Map<string, (...args: unknown[]) => unknown>(),
     executed: [] as unknown[][],
     statusItems: [] as ReturnType<typeof makeStatusItem>[],
+    /** Settings by full key: the user's (`config`), the workspace's, and the defaults. */
     config: new Map<string, unknown>(),
+    workspaceConfig: new Map<string, unknown>(),
+    defaults: new Map<string, unknown>(),
+    /**
+     * `workspace.isTrusted`. Unlike VS Code, `get()` here returns workspace values of
+     * restricted settings in an untrusted workspace too: the worst case, for the extension's
+     * own filtering to handle.
+     */
+    trusted: true,
     extensions: new Map<string, unknown>(),
     quickPicks: [] as FakeQuickPick<unknown>[],
     shown: [] as ShownDocument[],
@@ -240,7 +251,10 @@ export const stub = {
     activeTextEditor: undefined as unknown,
     reset(): void {
         this.workspaceRoot = '/ws';
+        this.trusted = true;
         this.config.clear();
+        this.workspaceConfig.clear();
+        this.defaults.clear();
         this.extensions.clear();
         this.quickPicks = [];
         this.shown = [];
@@ -252,6 +266,12 @@ export const stub = {
         this.statusItems = [];
         configurationChanged.dispose();
         foldersChanged.dispose();
+        trustGranted.dispose();
+    },
+    /** What granting trust does: the workspace becomes trusted, then the event fires. */
+    grantTrust(): void {
+        this.trusted = true;
+        trustGranted.fire();
     },
 };
 
@@ -301,15 +321,28 @@ export const workspace = {
         const rel = path.relative(stub.workspaceRoot, uri.fsPath);
         return rel.startsWith('..') ? undefined : workspace.workspaceFolders[0];
     },
+    get isTrusted() {
+        return stub.trusted;
+    },
     getConfiguration(section?: string) {
         const prefix = section ? `${section}.` : '';
+        const layer = (map: Map<string, unknown>, key: string) => map.get(prefix + key);
         return {
             get: <T>(key: string, fallback?: T): T | undefined =>
-                stub.config.has(prefix + key) ? (stub.config.get(prefix + key) as T) : fallback,
+                (layer(stub.workspaceConfig, key) ?? layer(stub.config, key) ?? layer(stub.defaults, key) ?? fallback) as
+                    | T
+                    | undefined,
+            inspect: <T>(key: string) => ({
+                key: prefix + key,
+                defaultValue: layer(stub.defaults, key) as T | undefined,
+                globalValue: layer(stub.config, key) as T | undefined,
+                workspaceValue: layer(stub.workspaceConfig, key) as T | undefined,
+            }),
         };
     },
     onDidChangeConfiguration: configurationChanged.event,
     onDidChangeWorkspaceFolders: foldersChanged.event,
+    onDidGrantWorkspaceTrust: trustGranted.event,
 };
 
 export const extensions = {
