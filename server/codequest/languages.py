@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import posixpath
 
-# Languages with a tree-sitter grammar wheel get definition chunks; the rest get windows.
-TREE_SITTER_LANGUAGES = frozenset(
-    {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"}
-)
+# Languages with a tree-sitter grammar wheel get definition chunks (``codequest.chunking``
+# holds a rule table for each); the rest get line windows.
+# language -> (the wheel's module, its function returning the language pointer)
+GRAMMAR_WHEELS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+}
+TREE_SITTER_LANGUAGES = frozenset(GRAMMAR_WHEELS)
 
 _BY_EXTENSION: dict[str, str] = {
     ".py": "python",

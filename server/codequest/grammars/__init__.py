@@ -1,0 +1,12 @@
+"""Rule tables of the languages beyond the first nine, one module per language.
+
+``codequest.chunking`` walks every grammar's tree the same way; a module here only says
+which node types are definitions, how they are named, and what belongs above them. The
+wheel that parses each language is named in ``codequest.languages.GRAMMAR_WHEELS``.
+"""
+
+from __future__ import annotations
+
+from .base import Grammar
+
+GRAMMARS: dict[str, Grammar] = {}
