@@ -17,6 +17,10 @@ GRAMMAR_WHEELS: dict[str, tuple[str, str]] = {
     "java": ("tree_sitter_java", "language"),
     "c": ("tree_sitter_c", "language"),
     "cpp": ("tree_sitter_cpp", "language"),
+    "ruby": ("tree_sitter_ruby", "language"),
+    # language_php parses HTML around `<?php` too; language_php_only would not.
+    "php": ("tree_sitter_php", "language_php"),
+    "csharp": ("tree_sitter_c_sharp", "language"),
 }
 TREE_SITTER_LANGUAGES = frozenset(GRAMMAR_WHEELS)
 
@@ -46,10 +50,13 @@ _BY_EXTENSION: dict[str, str] = {
     ".hxx": "cpp",
     ".h++": "cpp",
     ".ipp": "cpp",
-    # Window-chunked languages: searchable, without definition boundaries.
     ".rb": "ruby",
+    ".rake": "ruby",
+    ".gemspec": "ruby",
+    ".ru": "ruby",
     ".php": "php",
     ".cs": "csharp",
+    # Window-chunked languages: searchable, without definition boundaries.
     ".kt": "kotlin",
     ".kts": "kotlin",
     ".swift": "swift",
@@ -97,6 +104,8 @@ _BY_EXTENSION: dict[str, str] = {
 }
 _BY_NAME: dict[str, str] = {
     "Makefile": "make",
+    "Rakefile": "ruby",
+    "Gemfile": "ruby",
     "Dockerfile": "dockerfile",
     "CMakeLists.txt": "cmake",
     "BUILD": "starlark",

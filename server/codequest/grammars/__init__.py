@@ -8,5 +8,12 @@ wheel that parses each language is named in ``codequest.languages.GRAMMAR_WHEELS
 from __future__ import annotations
 
 from .base import Grammar
+from .csharp import CSHARP
+from .php import PHP
+from .ruby import RUBY
 
-GRAMMARS: dict[str, Grammar] = {}
+GRAMMARS: dict[str, Grammar] = {
+    "ruby": RUBY,
+    "php": PHP,
+    "csharp": CSHARP,
+}

@@ -1,0 +1,197 @@
+"""Chunking the languages beyond the first nine: a realistic file each, and
+their test idioms.
+
+The files in ``chunking_samples/`` are written in the style of each language's popular
+projects (a Sinatra-like app, a Laravel-like collection, ...); line numbers in the
+expectations below are theirs.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from codequest.chunking import chunk_source, supported_languages
+from codequest.languages import ALL_LANGUAGES, GRAMMAR_WHEELS, TREE_SITTER_LANGUAGES
+from codequest.types import Chunk
+from project_samples import check_chunk_invariants, chunk_defs
+
+SAMPLES = Path(__file__).parent / "chunking_samples"
+
+
+def _sample(name: str, language: str, **options: int) -> list[Chunk]:
+    text = (SAMPLES / name).read_text(encoding="utf-8")
+    chunks = chunk_source(name, language, text, **options)
+    check_chunk_invariants(chunks, text)
+    return chunks
+
+
+def _inline(language: str, text: str, **options: int) -> list[tuple[str, str, int, int]]:
+    text = textwrap.dedent(text).lstrip("\n")
+    chunks = chunk_source("inline", language, text, **options)
+    check_chunk_invariants(chunks, text)
+    return chunk_defs(chunks)
+
+
+def test_every_wheel_has_rules_and_file_extensions() -> None:
+    assert supported_languages() == TREE_SITTER_LANGUAGES == frozenset(GRAMMAR_WHEELS)
+    assert ALL_LANGUAGES >= TREE_SITTER_LANGUAGES
+
+
+def test_ruby_modules_classes_and_class_methods() -> None:
+    assert chunk_defs(_sample("trellis.rb", "ruby")) == [
+        ("module", "Trellis", 6, 6),
+        # The comment above a class is kept with it, even where the grammar puts the
+        # comment outside the module's body.
+        ("class", "Trellis.NotFound", 7, 8),
+        ("class", "Trellis.Base", 10, 16),
+        # `class << self` and `def self.x` give class methods: no extra name.
+        ("method", "Trellis.Base.routes", 17, 20),
+        ("method", "Trellis.Base.settings", 22, 24),
+        ("method", "Trellis.Base.get", 27, 30),
+        ("method", "Trellis.Base.compile", 32, 34),
+        ("method", "Trellis.Base.call", 36, 38),
+        ("method", "Trellis.Base.call!", 40, 45),
+        ("method", "Trellis.Base.dispatch!", 49, 55),
+        ("module", "Trellis.Helpers", 58, 62),
+        ("class", "Trellis.Application", 65, 69),  # `class Trellis::Application`
+    ]
+
+
+def test_ruby_specs_and_minitest_tests_are_named_by_description() -> None:
+    spec = """
+        require "minitest/autorun"
+
+        describe Rack::Lint do
+          def env(path)
+            Rack::MockRequest.env_for(path)
+          end
+
+          it "passes a valid request" do
+            assert_equal 200, lint_app.call(env("/")).first
+          end
+
+          describe "with a body" do
+            it "checks each chunk" do
+              assert_raises(Rack::Lint::LintError) { body.each {} }
+            end
+          end
+        end
+
+        class RoutingTest < ActiveSupport::TestCase
+          test "root is routed" do
+            assert_routing "/", controller: "home", action: "index"
+          end
+        end
+        """
+    assert _inline("ruby", spec, small_class_lines=2) == [
+        ("function", "Rack.Lint.env", 4, 6),
+        ("function", "Rack.Lint.passes a valid request", 8, 10),
+        ("function", "Rack.Lint.with a body.checks each chunk", 13, 15),
+        ("class", "RoutingTest", 19, 19),
+        ("function", "RoutingTest.root is routed", 20, 22),
+    ]
+
+
+def test_php_namespace_header_prefixes_classes_traits_enums_and_functions() -> None:
+    assert chunk_defs(_sample("Collection.php", "php", small_class_lines=10)) == [
+        ("interface", "Illuminate.Support.Arrayable", 10, 16),
+        ("trait", "Illuminate.Support.Macroable", 18, 26),
+        ("enum", "Illuminate.Support.Status", 28, 37),
+        ("class", "Illuminate.Support.Collection", 39, 45),
+        ("method", "Illuminate.Support.Collection.__construct", 46, 48),
+        ("method", "Illuminate.Support.Collection.map", 50, 59),
+        ("method", "Illuminate.Support.Collection.toArray", 61, 65),  # from its #[attribute]
+        ("method", "Illuminate.Support.Collection.guard", 67, 67),
+        ("function", "Illuminate.Support.collect", 70, 76),
+    ]
+
+
+def test_php_braced_namespaces_and_function_exists_guards() -> None:
+    text = """
+        <?php
+
+        namespace App\\Http {
+            class Kernel
+            {
+                public function handle($request)
+                {
+                    return $request;
+                }
+            }
+        }
+
+        namespace {
+            if (! function_exists('app')) {
+                function app($abstract = null)
+                {
+                    return Container::getInstance();
+                }
+            }
+        }
+        """
+    assert _inline("php", text) == [
+        ("class", "App.Http.Kernel", 4, 10),
+        ("function", "app", 15, 18),
+    ]
+
+
+def test_csharp_file_scoped_namespace_members_and_properties_with_code() -> None:
+    assert chunk_defs(_sample("JObject.cs", "csharp", small_class_lines=10)) == [
+        # The header runs from the doc comment and attribute to the first member; the
+        # field and the auto-property-free members before it stay in it.
+        ("class", "Jsonic.Linq.JObject", 6, 13),
+        ("method", "Jsonic.Linq.JObject.JObject", 14, 16),
+        ("method", "Jsonic.Linq.JObject.Count", 18, 19),
+        ("method", "Jsonic.Linq.JObject.this", 21, 29),
+        ("method", "Jsonic.Linq.JObject.Parse", 31, 35),
+        ("method", "Jsonic.Linq.JObject.Equals", 37, 37),
+        ("class", "Jsonic.Linq.JObject.PropertyComparer", 41, 45),
+        ("interface", "Jsonic.Linq.IJsonLineInfo", 48, 51),
+        ("struct", "Jsonic.Linq.JsonPosition", 53, 53),  # a record struct
+        ("enum", "Jsonic.Linq.JTokenType", 55, 55),
+        ("type", "Jsonic.Linq.JsonHandler", 57, 57),  # a delegate
+        ("class", "Jsonic.Linq.Extensions", 59, 62),
+    ]
+
+
+def test_csharp_braced_namespace_preprocessor_operators_and_auto_properties() -> None:
+    text = """
+        namespace Dapper
+        {
+            public static partial class SqlMapper
+            {
+        #if NET6_0_OR_GREATER
+                public static Task<int> ExecuteAsync(this DbConnection c, string sql) => Run(sql);
+        #else
+                public static Task<int> ExecuteAsync(this IDbConnection c, string sql) => Run(sql);
+        #endif
+
+                public static int CommandTimeout { get; set; }
+
+                public static int ConnectionTimeout
+                {
+                    get { return _timeout; }
+                    set { _timeout = value; }
+                }
+            }
+
+            public sealed class DbString : IEquatable<DbString>
+            {
+                public static bool operator ==(DbString? a, DbString? b) => Equals(a, b);
+                public static implicit operator string?(DbString? value) => value?.Value;
+                ~DbString() { }
+            }
+        }
+        """
+    assert _inline("csharp", text, small_class_lines=2) == [
+        ("class", "Dapper.SqlMapper", 3, 5),
+        ("method", "Dapper.SqlMapper.ExecuteAsync", 6, 6),
+        ("method", "Dapper.SqlMapper.ExecuteAsync", 8, 8),
+        # `CommandTimeout { get; set; }` has no code: not a chunk.
+        ("method", "Dapper.SqlMapper.ConnectionTimeout", 13, 17),
+        ("class", "Dapper.DbString", 20, 21),
+        ("method", "Dapper.DbString.operator ==", 22, 22),
+        ("method", "Dapper.DbString.operator string?", 23, 23),
+        ("method", "Dapper.DbString.~DbString", 24, 24),
+    ]
