@@ -195,3 +195,83 @@ def test_csharp_braced_namespace_preprocessor_operators_and_auto_properties() ->
         ("method", "Dapper.DbString.operator string?", 23, 23),
         ("method", "Dapper.DbString.~DbString", 24, 24),
     ]
+
+
+def test_kotlin_classes_companions_and_extension_functions() -> None:
+    assert chunk_defs(_sample("Route.kt", "kotlin", small_class_lines=10)) == [
+        ("class", "Route", 6, 17),
+        ("method", "Route.createChild", 18, 22),
+        ("method", "Route.toString", 24, 24),
+        ("method", "Route.root", 29, 29),  # in the companion object: called as Route.root()
+        ("class", "Route.Handle", 32, 34),
+        ("interface", "RouteSelector", 37, 39),
+        ("class", "RootSelector", 41, 43),  # an object
+        ("class", "PathSegment", 45, 45),
+        ("enum", "Method", 47, 47),
+        ("type", "Handler", 49, 49),
+        ("method", "Route.get", 51, 52),  # fun Route.get(...)
+        ("method", "List.second", 54, 54),  # fun <T : Any> List<T>.second()
+    ]
+
+
+def test_scala_classes_objects_givens_and_extensions() -> None:
+    assert chunk_defs(_sample("NonEmptyList.scala", "scala", small_class_lines=5)) == [
+        ("class", "NonEmptyList", 6, 8),
+        ("method", "NonEmptyList.toList", 9, 9),
+        # Scala 3's indented bodies end at the last line of code, not at the next `def`.
+        ("method", "NonEmptyList.map", 11, 12),
+        ("method", "NonEmptyList.++", 14, 15),
+        ("class", "NonEmptyList", 18, 19),  # the companion object
+        ("method", "NonEmptyList.of", 20, 20),
+        ("method", "NonEmptyList.fromList", 22, 26),
+        ("class", "NonEmptyList.Semigroup", 28, 29),  # an anonymous given
+        ("trait", "Functor", 32, 33),
+        ("method", "Functor.map", 34, 34),
+        ("method", "Functor.void", 36, 36),
+        ("class", "Validated", 39, 39),
+        ("enum", "Ior", 41, 44),
+        ("method", "List.toNel", 47, 47),  # extension [A](list: List[A])
+        ("type", "ValidatedNel", 49, 49),
+        ("function", "traverse", 51, 52),
+    ]
+
+
+def test_scala_munit_tests_and_instances_held_by_vals() -> None:
+    text = """
+        trait ListInstances {
+          implicit val catsStdInstancesForList: Traverse[List] with Monad[List] =
+            new Traverse[List] with Monad[List] {
+              def pure[A](x: A): List[A] = x :: Nil
+            }
+        }
+
+        class NonEmptyListSuite extends munit.FunSuite {
+          test("map keeps the head") {
+            assertEquals(NonEmptyList.of(1, 2).map(_ + 1).head, 2)
+          }
+        }
+        """
+    assert _inline("scala", text, small_class_lines=2) == [
+        ("trait", "ListInstances", 1, 1),
+        ("class", "ListInstances.catsStdInstancesForList", 2, 3),
+        ("method", "ListInstances.catsStdInstancesForList.pure", 4, 4),
+        ("class", "NonEmptyListSuite", 8, 8),
+        ("function", "NonEmptyListSuite.map keeps the head", 9, 11),
+    ]
+
+
+def test_swift_types_extensions_initializers_and_computed_properties() -> None:
+    assert chunk_defs(_sample("Session.swift", "swift", small_class_lines=10)) == [
+        ("interface", "URLRequestConvertible", 3, 6),
+        ("class", "Session", 8, 14),
+        ("method", "Session.init", 15, 17),
+        ("method", "Session.deinit", 19, 21),
+        ("method", "Session.request", 23, 30),  # from its doc comment and attribute
+        ("method", "Session.isIdle", 32, 34),  # a computed property; stored ones are not
+        ("method", "Session.perform", 36, 38),
+        ("enum", "HTTPMethod", 41, 46),
+        ("struct", "HTTPHeader", 48, 51),
+        ("method", "HTTPHeader.authorization", 54, 56),  # extension HTTPHeader
+        ("method", "Array.asURLRequest", 60, 60),  # extension Array: ... where ...
+        ("function", "validate", 63, 65),
+    ]

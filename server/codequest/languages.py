@@ -21,6 +21,9 @@ GRAMMAR_WHEELS: dict[str, tuple[str, str]] = {
     # language_php parses HTML around `<?php` too; language_php_only would not.
     "php": ("tree_sitter_php", "language_php"),
     "csharp": ("tree_sitter_c_sharp", "language"),
+    "kotlin": ("tree_sitter_kotlin", "language"),
+    "scala": ("tree_sitter_scala", "language"),
+    "swift": ("tree_sitter_swift", "language"),
 }
 TREE_SITTER_LANGUAGES = frozenset(GRAMMAR_WHEELS)
 
@@ -56,11 +59,13 @@ _BY_EXTENSION: dict[str, str] = {
     ".ru": "ruby",
     ".php": "php",
     ".cs": "csharp",
-    # Window-chunked languages: searchable, without definition boundaries.
     ".kt": "kotlin",
     ".kts": "kotlin",
     ".swift": "swift",
     ".scala": "scala",
+    ".sc": "scala",
+    ".sbt": "scala",
+    # Window-chunked languages: searchable, without definition boundaries.
     ".lua": "lua",
     ".pl": "perl",
     ".pm": "perl",

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from .base import Grammar
 from .csharp import CSHARP
+from .kotlin import KOTLIN
 from .php import PHP
 from .ruby import RUBY
+from .scala import SCALA
+from .swift import SWIFT
 
 GRAMMARS: dict[str, Grammar] = {
     "ruby": RUBY,
     "php": PHP,
     "csharp": CSHARP,
+    "kotlin": KOTLIN,
+    "scala": SCALA,
+    "swift": SWIFT,
 }
