@@ -275,3 +275,150 @@ def test_swift_types_extensions_initializers_and_computed_properties() -> None:
         ("method", "Array.asURLRequest", 60, 60),  # extension Array: ... where ...
         ("function", "validate", 63, 65),
     ]
+
+
+def test_elixir_modules_function_clauses_and_doc_attributes() -> None:
+    assert chunk_defs(_sample("router.ex", "elixir")) == [
+        ("module", "Relay.Router", 1, 10),
+        ("method", "Relay.Router.__using__", 11, 16),
+        ("method", "Relay.Router.get", 18, 24),  # with its @doc and @spec
+        ("method", "Relay.Router.call", 26, 29),
+        ("method", "Relay.Router.match", 31, 36),  # two clauses, one chunk
+        ("method", "Relay.Router.add_route", 38, 42),
+        ("method", "Relay.Router.is_method", 44, 44),
+        ("module", "Relay.Router.Route", 46, 51),
+        ("interface", "Relay.Router.Matchable", 53, 55),
+        ("module", "Relay.Router.String.Chars.Route", 57, 59),
+    ]
+
+
+def test_elixir_exunit_tests_and_behaviour_callbacks() -> None:
+    text = """
+        defmodule Relay.RouterTest do
+          use ExUnit.Case, async: true
+
+          describe "match/3" do
+            test "routes GET /health" do
+              assert Router.match(%Conn{}, "GET", ["health"]).status == 200
+            end
+          end
+
+          test "halts", do: assert(true)
+        end
+
+        defmodule Relay.Adapter do
+          @doc "Sends the response."
+          @callback send_resp(conn :: Relay.Conn.t(), status :: pos_integer) :: Relay.Conn.t()
+          @macrocallback __using__(opts :: keyword) :: Macro.t()
+        end
+        """
+    assert _inline("elixir", text, small_class_lines=3) == [
+        ("module", "Relay.RouterTest", 1, 4),  # up to its first test
+        ("function", "Relay.RouterTest.match/3.routes GET /health", 5, 7),
+        ("function", "Relay.RouterTest.halts", 10, 10),
+        ("module", "Relay.Adapter", 13, 13),
+        ("method", "Relay.Adapter.send_resp", 14, 15),
+        ("method", "Relay.Adapter.__using__", 16, 16),
+    ]
+
+
+def test_lua_functions_methods_and_tables_of_functions() -> None:
+    assert chunk_defs(_sample("picker.lua", "lua")) == [
+        ("method", "Picker.new", 8, 18),  # function Picker:new(), with its ---@ comments
+        ("method", "Picker.find", 20, 24),
+        ("function", "entry_maker", 26, 28),  # local function
+        ("method", "Picker.close", 30, 32),  # Picker.close = function ...
+        ("class", "M.pickers", 36, 40),  # a table holding functions
+        ("method", "M.setup", 42, 44),
+        ("function", "on_attach", 46, 50),  # local on_attach = function ...
+        ("method", "utils.nested.deep.fn", 52, 52),
+    ]
+
+
+def test_lua_busted_specs_are_named_by_description() -> None:
+    text = """
+        describe("Picker", function()
+          it("finds a buffer", function()
+            assert.is_number(picker.Picker:new({}):find())
+          end)
+
+          describe("close", function()
+            it("deletes the buffer", function()
+              assert.has_no.errors(function() end)
+            end)
+          end)
+        end)
+        """
+    assert _inline("lua", text) == [
+        ("function", "Picker.finds a buffer", 2, 4),
+        ("function", "Picker.close.deletes the buffer", 7, 9),
+    ]
+
+
+def test_shell_functions_in_every_spelling() -> None:
+    assert chunk_defs(_sample("runner.bash", "shell")) == [
+        ("function", "die", 9, 13),
+        ("function", "bats_require_minimum_version", 15, 20),  # `function name {`
+        ("function", "run_test", 22, 32),
+        ("function", "trace", 35, 35),  # defined in both branches of an `if`
+        ("function", "trace", 37, 37),
+        ("function", "cleanup", 40, 42),  # a subshell body
+    ]
+
+
+def test_bats_tests_run_from_their_line_to_the_closing_brace() -> None:
+    text = """
+        #!/usr/bin/env bats
+
+        load test_helper
+
+        setup() {
+          export FIXTURE_ROOT="$BATS_TEST_DIRNAME/fixtures"
+        }
+
+        @test "runs a passing test" {
+          run bats "$FIXTURE_ROOT/passing.bats"
+          [ "$status" -eq 0 ]
+        }
+
+        @test "fails" {
+          run false
+        }
+        """
+    assert _inline("shell", text) == [
+        ("function", "setup", 5, 7),
+        ("function", "runs a passing test", 9, 12),
+        ("function", "fails", 14, 16),
+    ]
+
+
+def test_haskell_signatures_and_equations_are_one_chunk() -> None:
+    assert chunk_defs(_sample("Types.hs", "haskell", small_class_lines=3)) == [
+        ("type", "Value", 12, 19),  # its haddock sits in the import list before it
+        ("type", "Parser", 21, 21),
+        ("type", "Pair", 23, 23),
+        ("trait", "ToJSON", 25, 26),
+        ("method", "ToJSON.toJSON", 27, 27),
+        ("method", "ToJSON.toJSONList", 28, 29),  # signature and default, one chunk
+        ("type", "ToJSON Bool", 31, 33),
+        ("type", "ToJSON [a]", 35, 36),
+        ("function", "object", 38, 40),
+        ("function", "lookupKey", 42, 45),
+        ("function", "isNull", 47, 49),
+        ("function", "encode", 51, 57),  # with its `where`
+    ]
+
+
+def test_zig_containers_functions_and_tests() -> None:
+    assert chunk_defs(_sample("args.zig", "zig", small_class_lines=5)) == [
+        ("struct", "Param", 5, 9),
+        ("method", "Param.matches", 10, 13),
+        ("enum", "Error", 16, 16),  # an error set
+        ("enum", "Kind", 18, 21),
+        ("method", "Kind.isFlag", 22, 24),
+        ("struct", "Value", 27, 30),  # a union
+        ("function", "Parser", 32, 45),  # a generic type is a function
+        ("function", "parse", 47, 53),
+        ("function", "Param.matches", 55, 58),  # test "Param.matches": not a method
+        ("function", "parse", 60, 62),  # test parse
+    ]

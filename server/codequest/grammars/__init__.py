@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from .base import Grammar
 from .csharp import CSHARP
+from .elixir import ELIXIR
+from .haskell import HASKELL
 from .kotlin import KOTLIN
+from .lua import LUA
 from .php import PHP
 from .ruby import RUBY
 from .scala import SCALA
+from .shell import SHELL
 from .swift import SWIFT
+from .zig import ZIG
 
 GRAMMARS: dict[str, Grammar] = {
     "ruby": RUBY,
@@ -22,4 +27,9 @@ GRAMMARS: dict[str, Grammar] = {
     "kotlin": KOTLIN,
     "scala": SCALA,
     "swift": SWIFT,
+    "elixir": ELIXIR,
+    "lua": LUA,
+    "shell": SHELL,
+    "haskell": HASKELL,
+    "zig": ZIG,
 }
