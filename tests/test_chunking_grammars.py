@@ -8,6 +8,7 @@ expectations below are theirs.
 
 from __future__ import annotations
 
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -39,6 +40,17 @@ def _inline(language: str, text: str, **options: int) -> list[tuple[str, str, in
 def test_every_wheel_has_rules_and_file_extensions() -> None:
     assert supported_languages() == TREE_SITTER_LANGUAGES == frozenset(GRAMMAR_WHEELS)
     assert ALL_LANGUAGES >= TREE_SITTER_LANGUAGES
+
+
+def test_readme_names_the_parsed_and_the_window_only_languages() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Languages\n", 1)[1].split("\n## ", 1)[0]
+    parsed, windows = (
+        set(re.findall(r"`([a-z]+)`", section.split(marker, 1)[1].split("\n- ", 1)[0]))
+        for marker in ("**Definitions**", "**Line windows only**")
+    )
+    assert parsed == TREE_SITTER_LANGUAGES
+    assert windows == ALL_LANGUAGES - TREE_SITTER_LANGUAGES
 
 
 def test_ruby_modules_classes_and_class_methods() -> None:

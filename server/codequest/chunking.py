@@ -12,10 +12,12 @@ Conventions:
 
 - Symbols are qualified with ``.`` in every language: ``Class.method``,
   ``Outer.Inner.method``, ``Receiver.Method`` (Go, pointer stripped), ``Type.method``
-  (Rust ``impl Type`` and ``impl Trait for Type``). Named scopes that are not types count
-  too: a C++ namespace, a Rust ``mod`` and a TypeScript ``namespace`` prefix their members
+  (Rust ``impl Type`` and ``impl Trait for Type``, Swift and Scala extensions, Kotlin
+  extension functions). Named scopes that are not types count too: a C++, C# or PHP
+  namespace, a Rust ``mod`` and a TypeScript ``namespace`` prefix their members
   (``ns.Widget.draw``); an out-of-line C++ definition ``ns::Widget::draw`` gives the same
-  symbol. Template arguments are dropped. Anonymous scopes add nothing.
+  symbol. Packages (Java, Kotlin, Scala) do not. Template arguments are dropped. Anonymous
+  scopes add nothing.
 - Lines are the source split on ``"\\n"`` only, the way tree-sitter counts rows; a chunk's
   ``text`` is its lines joined with ``"\\n"``, cut at ``MAX_CHUNK_CHARS`` characters (the
   line range is kept), so a minified file cannot make chunks of unbounded size.
@@ -24,6 +26,10 @@ Conventions:
   searched with the code they describe.
 - Classes of at most ``small_class_lines`` lines are one chunk. Larger ones give a class
   chunk from the header to the line before the first member, plus one chunk per member.
+- Tests written as calls (``it "parses flags" do``, ``test("x") {}``, bats ``@test``) are
+  functions named by their description; ``describe`` blocks name a scope around them.
+- In Haskell and Elixir, consecutive definitions of one name (a signature and its
+  equations, a function's clauses) are one chunk.
 - Definitions longer than ``max_chunk_lines`` are cut into overlapping windows that keep
   the definition's kind and symbol.
 
