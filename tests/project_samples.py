@@ -12,6 +12,9 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
+from codequest.chunking import MAX_CHUNK_CHARS, content_hash
+from codequest.types import Chunk
+
 # One function per language with a distinctive name, plus a test file and a CSV file
 # that discovery must leave out (unsupported). Line numbers matter to some tests: keep them stable.
 SAMPLE_PROJECT: dict[str, str] = {
@@ -129,3 +132,27 @@ def tree_digest(root: Path, *, skip: tuple[str, ...] = (".codequest",)) -> dict[
                     h.update(block)
             out[rel] = f"{st.st_size}:{h.hexdigest()}"
     return out
+
+
+def chunk_defs(chunks: list[Chunk]) -> list[tuple[str, str, int, int]]:
+    """``(kind, symbol, start_line, end_line)`` of every definition chunk, in order."""
+    return [(c.kind, c.symbol, c.start_line, c.end_line) for c in chunks if c.kind != "window"]
+
+
+def chunk_windows(chunks: list[Chunk]) -> list[tuple[int, int]]:
+    return [(c.start_line, c.end_line) for c in chunks if c.kind == "window"]
+
+
+def check_chunk_invariants(chunks: list[Chunk], text: str) -> None:
+    """Text is exactly the lines of the range, never empty; output is sorted."""
+    lines = text.split("\n")
+    for chunk in chunks:
+        assert chunk.text.strip()
+        assert 1 <= chunk.start_line <= chunk.end_line <= len(lines)
+        expected = "\n".join(lines[chunk.start_line - 1 : chunk.end_line])
+        assert chunk.text == expected[:MAX_CHUNK_CHARS]
+        assert chunk.content_hash == content_hash(
+            chunk.language, chunk.kind, chunk.symbol, chunk.text
+        )
+    keys = [(c.start_line, c.end_line) for c in chunks]
+    assert keys == sorted(keys)

@@ -10,34 +10,11 @@ import pytest
 
 from codequest.chunking import MAX_CHUNK_CHARS, chunk_source, content_hash, supported_languages
 from codequest.languages import TREE_SITTER_LANGUAGES
-from codequest.types import Chunk
+from project_samples import check_chunk_invariants, chunk_defs, chunk_windows
 
 
 def _src(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
-
-
-def _defs(chunks: list[Chunk]) -> list[tuple[str, str, int, int]]:
-    return [(c.kind, c.symbol, c.start_line, c.end_line) for c in chunks if c.kind != "window"]
-
-
-def _windows(chunks: list[Chunk]) -> list[tuple[int, int]]:
-    return [(c.start_line, c.end_line) for c in chunks if c.kind == "window"]
-
-
-def _check_invariants(chunks: list[Chunk], text: str) -> None:
-    """Text is exactly the lines of the range, never empty; output is sorted."""
-    lines = text.split("\n")
-    for chunk in chunks:
-        assert chunk.text.strip()
-        assert 1 <= chunk.start_line <= chunk.end_line <= len(lines)
-        expected = "\n".join(lines[chunk.start_line - 1 : chunk.end_line])
-        assert chunk.text == expected[:MAX_CHUNK_CHARS]
-        assert chunk.content_hash == content_hash(
-            chunk.language, chunk.kind, chunk.symbol, chunk.text
-        )
-    keys = [(c.start_line, c.end_line) for c in chunks]
-    assert keys == sorted(keys)
 
 
 PYTHON_CLASS = _src(
@@ -70,27 +47,27 @@ PYTHON_CLASS = _src(
 
 def test_python_large_class_is_split_into_header_and_methods() -> None:
     chunks = chunk_source("svc.py", "python", PYTHON_CLASS, small_class_lines=5)
-    assert _defs(chunks) == [
+    assert chunk_defs(chunks) == [
         ("class", "Service", 5, 9),
         ("method", "Service.start", 10, 11),
         # The decorated method starts at its first decorator; the nested def stays inside.
         ("method", "Service.bar", 13, 18),
         ("class", "Service.Config", 20, 22),
     ]
-    assert _windows(chunks) == [(1, 3)]
+    assert chunk_windows(chunks) == [(1, 3)]
     assert all(c.path == "svc.py" and c.language == "python" for c in chunks)
-    _check_invariants(chunks, PYTHON_CLASS)
+    check_chunk_invariants(chunks, PYTHON_CLASS)
 
 
 def test_python_small_class_is_one_chunk() -> None:
     chunks = chunk_source("svc.py", "python", PYTHON_CLASS)
-    assert _defs(chunks) == [("class", "Service", 5, 22)]
+    assert chunk_defs(chunks) == [("class", "Service", 5, 22)]
 
 
 def test_python_class_over_default_threshold_is_split() -> None:
     methods = "".join(f"    def m{i}(self):\n        return {i}\n\n" for i in range(15))
     text = "class Big:\n    x = 1\n\n" + methods
-    defs = _defs(chunk_source("big.py", "python", text))
+    defs = chunk_defs(chunk_source("big.py", "python", text))
     assert defs[0] == ("class", "Big", 1, 3)
     assert defs[1] == ("method", "Big.m0", 4, 5)
     assert len(defs) == 16
@@ -112,8 +89,25 @@ def test_python_module_level_conditionals_and_comments() -> None:
         """
     )
     chunks = chunk_source("m.py", "python", text)
-    assert _defs(chunks) == [("function", "dumps", 4, 5), ("function", "add", 7, 10)]
-    _check_invariants(chunks, text)
+    assert chunk_defs(chunks) == [("function", "dumps", 4, 5), ("function", "add", 7, 10)]
+    check_chunk_invariants(chunks, text)
+
+
+def test_comment_above_the_first_member_goes_with_the_member() -> None:
+    # The grammar keeps this comment in the class, outside the block that holds the method.
+    text = _src(
+        """
+        class TestBasic:
+
+            # simple http: GET
+            def test_get(self, env):
+                return env
+        """
+    )
+    assert chunk_defs(chunk_source("t.py", "python", text, small_class_lines=2)) == [
+        ("class", "TestBasic", 1, 2),
+        ("method", "TestBasic.test_get", 3, 5),
+    ]
 
 
 GO_SOURCE = _src(
@@ -143,7 +137,7 @@ GO_SOURCE = _src(
 
 
 def test_go_receivers_types_and_doc_comments() -> None:
-    assert _defs(chunk_source("s.go", "go", GO_SOURCE)) == [
+    assert chunk_defs(chunk_source("s.go", "go", GO_SOURCE)) == [
         ("struct", "Server", 3, 6),
         ("method", "Server.Start", 8, 11),
         ("method", "Cache.Get", 13, 13),
@@ -193,7 +187,7 @@ RUST_SOURCE = _src(
 
 def test_rust_impl_methods_traits_and_modules() -> None:
     chunks = chunk_source("p.rs", "rust", RUST_SOURCE, small_class_lines=3)
-    assert _defs(chunks) == [
+    assert chunk_defs(chunks) == [
         ("struct", "Point", 3, 7),
         ("method", "Point.new", 10, 12),
         ("method", "Wrapper.fmt", 16, 18),
@@ -203,7 +197,7 @@ def test_rust_impl_methods_traits_and_modules() -> None:
         ("function", "tests.it_works", 31, 31),
     ]
     # The small-trait default keeps the trait whole.
-    assert ("trait", "Shape", 21, 26) in _defs(chunk_source("p.rs", "rust", RUST_SOURCE))
+    assert ("trait", "Shape", 21, 26) in chunk_defs(chunk_source("p.rs", "rust", RUST_SOURCE))
 
 
 JAVA_SOURCE = _src(
@@ -234,7 +228,7 @@ JAVA_SOURCE = _src(
 
 def test_java_constructor_methods_and_nested_enum() -> None:
     chunks = chunk_source("Account.java", "java", JAVA_SOURCE, small_class_lines=5)
-    assert _defs(chunks) == [
+    assert chunk_defs(chunks) == [
         ("class", "Account", 5, 8),
         ("method", "Account.Account", 9, 12),
         ("method", "Account.toString", 14, 17),
@@ -268,7 +262,7 @@ C_SOURCE = _src(
 
 
 def test_c_functions_with_pointer_declarators_and_records() -> None:
-    assert _defs(chunk_source("a.c", "c", C_SOURCE)) == [
+    assert chunk_defs(chunk_source("a.c", "c", C_SOURCE)) == [
         ("struct", "Point", 3, 5),
         ("struct", "node", 7, 7),
         ("function", "make_name", 9, 13),
@@ -305,7 +299,7 @@ CPP_SOURCE = _src(
 
 def test_cpp_namespaces_classes_and_out_of_line_methods() -> None:
     chunks = chunk_source("shape.cpp", "cpp", CPP_SOURCE, small_class_lines=3)
-    assert _defs(chunks) == [
+    assert chunk_defs(chunks) == [
         ("class", "geo.Shape", 4, 5),
         ("method", "geo.Shape.~Shape", 6, 6),
         ("method", "geo.Shape.area", 7, 9),
@@ -342,7 +336,7 @@ JS_SOURCE = _src(
 
 def test_javascript_functions_classes_and_assignments() -> None:
     chunks = chunk_source("c.js", "javascript", JS_SOURCE, small_class_lines=2)
-    assert _defs(chunks) == [
+    assert chunk_defs(chunks) == [
         ("function", "add", 3, 3),
         ("function", "multiply", 5, 7),
         ("function", "default", 9, 9),
@@ -379,7 +373,7 @@ TS_SOURCE = _src(
 
 
 def test_typescript_interfaces_enums_and_namespaces() -> None:
-    assert _defs(chunk_source("t.ts", "typescript", TS_SOURCE)) == [
+    assert chunk_defs(chunk_source("t.ts", "typescript", TS_SOURCE)) == [
         ("interface", "Props", 1, 3),
         ("type", "Id", 5, 5),
         ("enum", "Color", 7, 10),
@@ -400,7 +394,7 @@ def test_tsx_components() -> None:
         export const Button = () => <button onClick={() => 1}>Go</button>;
         """
     )
-    assert _defs(chunk_source("g.tsx", "tsx", text)) == [
+    assert chunk_defs(chunk_source("g.tsx", "tsx", text)) == [
         ("function", "Greeting", 3, 5),
         ("function", "Button", 7, 7),
     ]
@@ -420,36 +414,36 @@ def test_tsx_components() -> None:
     ],
 )
 def test_invariants_hold_for_every_grammar(language: str, text: str) -> None:
-    _check_invariants(chunk_source("f", language, text, small_class_lines=2), text)
+    check_chunk_invariants(chunk_source("f", language, text, small_class_lines=2), text)
 
 
 def test_unknown_language_gets_overlapping_windows_over_every_line() -> None:
     text = "\n".join(f"line {i}" for i in range(1, 201)) + "\n"
-    chunks = chunk_source("notes.rb", "ruby", text)
-    assert _windows(chunks) == [(1, 60), (46, 105), (91, 150), (136, 195), (181, 200)]
+    chunks = chunk_source("notes.pl", "perl", text)
+    assert chunk_windows(chunks) == [(1, 60), (46, 105), (91, 150), (136, 195), (181, 200)]
     assert all(c.kind == "window" and c.symbol == "" for c in chunks)
     covered = {line for c in chunks for line in range(c.start_line, c.end_line + 1)}
     assert covered == set(range(1, 201))
-    _check_invariants(chunks, text)
+    check_chunk_invariants(chunks, text)
 
 
 def test_short_file_without_definitions_is_still_one_window() -> None:
-    assert _windows(chunk_source("x.py", "python", "import os\n")) == [(1, 1)]
-    assert _windows(chunk_source("x.lua", "lua", "\n\nprint(1)\n\n")) == [(3, 3)]
+    assert chunk_windows(chunk_source("x.py", "python", "import os\n")) == [(1, 1)]
+    assert chunk_windows(chunk_source("x.lua", "lua", "\n\nprint(1)\n\n")) == [(3, 3)]
 
 
 def test_oversized_definition_is_split_into_windows_with_its_symbol() -> None:
     body = "".join(f"    x{i} = {i}\n" for i in range(199))
     text = "def big():\n" + body
     chunks = chunk_source("b.py", "python", text)
-    assert _defs(chunks) == [
+    assert chunk_defs(chunks) == [
         ("function", "big", 1, 60),
         ("function", "big", 46, 105),
         ("function", "big", 91, 150),
         ("function", "big", 136, 195),
         ("function", "big", 181, 200),
     ]
-    _check_invariants(chunks, text)
+    check_chunk_invariants(chunks, text)
 
 
 def test_gaps_between_definitions_become_windows_unless_tiny() -> None:
@@ -474,8 +468,8 @@ def test_gaps_between_definitions_become_windows_unless_tiny() -> None:
     )
     chunks = chunk_source("m.py", "python", text)
     # `x = 1` (one line) is too small for a window; the import block and main are not.
-    assert _windows(chunks) == [(1, 3), (13, 15)]
-    assert _defs(chunks) == [("function", "f", 5, 6), ("function", "g", 10, 11)]
+    assert chunk_windows(chunks) == [(1, 3), (13, 15)]
+    assert chunk_defs(chunks) == [("function", "f", 5, 6), ("function", "g", 10, 11)]
 
 
 NESTED = 10_000
@@ -499,14 +493,14 @@ def test_deep_nesting_neither_overflows_nor_stalls(language: str, text: str) -> 
     chunks = chunk_source("deep", language, text)
     assert time.perf_counter() - started < 5
     assert chunks
-    _check_invariants(chunks, text)
+    check_chunk_invariants(chunks, text)
 
 
 def test_definitions_deep_inside_scopes_are_found() -> None:
     text = "#ifdef X\n" * NESTED + "int g(void) { return 0; }\n" + "#endif\n" * NESTED
-    assert ("function", "g", NESTED + 1, NESTED + 1) in _defs(chunk_source("d.c", "c", text))
+    assert ("function", "g", NESTED + 1, NESTED + 1) in chunk_defs(chunk_source("d.c", "c", text))
     text = "namespace a {\n" * 50 + "int h() { return 0; }\n" + "}\n" * 50
-    assert _defs(chunk_source("d.cpp", "cpp", text)) == [("function", "a." * 50 + "h", 51, 51)]
+    assert chunk_defs(chunk_source("d.cpp", "cpp", text)) == [("function", "a." * 50 + "h", 51, 51)]
 
 
 def test_minified_single_line_file_is_one_capped_chunk() -> None:
@@ -537,17 +531,17 @@ def test_syntax_errors_keep_what_parsed() -> None:
         """
     )
     chunks = chunk_source("e.py", "python", text)
-    assert _defs(chunks) == [
+    assert chunk_defs(chunks) == [
         ("function", "good", 1, 2),
         ("function", "broken", 8, 10),
         ("function", "also_good", 12, 13),
     ]
-    assert _windows(chunks) == [(4, 6)]  # the garbage between them is still searchable
-    _check_invariants(chunks, text)
+    assert chunk_windows(chunks) == [(4, 6)]  # the garbage between them is still searchable
+    check_chunk_invariants(chunks, text)
 
     js = "function a() {\n  return 1;\n}\nfunction b( {\n x\n}\nfunction c() { return 2; }\n"
     js_chunks = chunk_source("e.js", "javascript", js)
-    assert ("function", "a", 1, 3) in _defs(js_chunks)
+    assert ("function", "a", 1, 3) in chunk_defs(js_chunks)
     assert "c" in {c.symbol for c in js_chunks}
 
 
@@ -614,7 +608,7 @@ def test_decorators_and_templates_start_their_definitions() -> None:
         }
         """
     )
-    assert _defs(chunk_source("w.ts", "typescript", ts, small_class_lines=3)) == [
+    assert chunk_defs(chunk_source("w.ts", "typescript", ts, small_class_lines=3)) == [
         ("class", "Widget", 1, 5),
         ("method", "Widget.onClick", 6, 7),
     ]
@@ -628,7 +622,7 @@ def test_decorators_and_templates_start_their_definitions() -> None:
         template <> void Vec<int>::push(int v) {}
         """
     )
-    assert _defs(chunk_source("v.hpp", "cpp", cpp, small_class_lines=2)) == [
+    assert chunk_defs(chunk_source("v.hpp", "cpp", cpp, small_class_lines=2)) == [
         ("class", "Vec", 1, 3),
         ("method", "Vec.push", 4, 4),
         ("method", "Vec.push", 6, 6),

@@ -1,18 +1,23 @@
 """Split a source file into chunks: definitions from tree-sitter, line windows for the rest.
 
-``chunk_source`` parses files in the nine grammar languages (``supported_languages()``)
-and emits one chunk per function, method, class and type-like definition, with qualified
-symbols. Code between definitions (imports, module-level statements, scripts) becomes
-overlapping line windows, and so does every file in a language without a grammar.
+``chunk_source`` parses files in the grammar languages (``supported_languages()``: those
+with a wheel in ``languages.GRAMMAR_WHEELS``) and emits one chunk per function, method,
+class and type-like definition, with qualified symbols. Code between definitions (imports,
+module-level statements, scripts) becomes overlapping line windows, and so does every file
+in a language without a grammar. The rule tables of the first nine languages are here; the
+others' are in ``codequest.grammars``, one module each, which also documents each
+language's conventions.
 
 Conventions:
 
 - Symbols are qualified with ``.`` in every language: ``Class.method``,
   ``Outer.Inner.method``, ``Receiver.Method`` (Go, pointer stripped), ``Type.method``
-  (Rust ``impl Type`` and ``impl Trait for Type``). Named scopes that are not types count
-  too: a C++ namespace, a Rust ``mod`` and a TypeScript ``namespace`` prefix their members
+  (Rust ``impl Type`` and ``impl Trait for Type``, Swift and Scala extensions, Kotlin
+  extension functions). Named scopes that are not types count too: a C++, C# or PHP
+  namespace, a Rust ``mod`` and a TypeScript ``namespace`` prefix their members
   (``ns.Widget.draw``); an out-of-line C++ definition ``ns::Widget::draw`` gives the same
-  symbol. Template arguments are dropped. Anonymous scopes add nothing.
+  symbol. Packages (Java, Kotlin, Scala) do not. Template arguments are dropped. Anonymous
+  scopes add nothing.
 - Lines are the source split on ``"\\n"`` only, the way tree-sitter counts rows; a chunk's
   ``text`` is its lines joined with ``"\\n"``, cut at ``MAX_CHUNK_CHARS`` characters (the
   line range is kept), so a minified file cannot make chunks of unbounded size.
@@ -21,12 +26,17 @@ Conventions:
   searched with the code they describe.
 - Classes of at most ``small_class_lines`` lines are one chunk. Larger ones give a class
   chunk from the header to the line before the first member, plus one chunk per member.
+- Tests written as calls (``it "parses flags" do``, ``test("x") {}``, bats ``@test``) are
+  functions named by their description; ``describe`` blocks name a scope around them.
+- In Haskell and Elixir, consecutive definitions of one name (a signature and its
+  equations, a function's clauses) are one chunk.
 - Definitions longer than ``max_chunk_lines`` are cut into overlapping windows that keep
   the definition's kind and symbol.
 
 The tree is walked with an explicit stack, never Python recursion, and only nodes that can
 hold definitions are visited: function bodies are never entered, so the cost is the parse
-plus a walk over the top levels.
+plus a walk over the top levels. Definitions inside more than ``MAX_NESTING`` scopes and
+split classes are left to the windows.
 """
 
 from __future__ import annotations
@@ -35,13 +45,29 @@ import hashlib
 import importlib
 import itertools
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from functools import cache
 
 import tree_sitter
 
+from .grammars import GRAMMARS
+from .grammars.base import (
+    DESCEND,
+    Grammar,
+    Node,
+    Role,
+    Rule,
+    body_field,
+    container,
+    field_name,
+    leaf,
+    node_text,
+    node_types,
+    qualified,
+    scope,
+)
+from .languages import GRAMMAR_WHEELS
 from .types import (
     KIND_CLASS,
     KIND_ENUM,
@@ -66,24 +92,14 @@ MINIFIED_MAX_LINES = 20
 # Gaps between definitions with fewer non-blank lines than this are noise (a closing brace,
 # a lone import) and are not worth a chunk of their own.
 MIN_GAP_LINES = 3
-
-# language -> (module, function returning the grammar's language pointer)
-_GRAMMARS: dict[str, tuple[str, str]] = {
-    "python": ("tree_sitter_python", "language"),
-    "javascript": ("tree_sitter_javascript", "language"),
-    "typescript": ("tree_sitter_typescript", "language_typescript"),
-    "tsx": ("tree_sitter_typescript", "language_tsx"),
-    "go": ("tree_sitter_go", "language"),
-    "rust": ("tree_sitter_rust", "language"),
-    "java": ("tree_sitter_java", "language"),
-    "c": ("tree_sitter_c", "language"),
-    "cpp": ("tree_sitter_cpp", "language"),
-}
+# Definitions nested in more scopes and split classes than this are left to the windows:
+# real code stays far below it, and it bounds the work on pathological nesting.
+MAX_NESTING = 100
 
 
 def supported_languages() -> frozenset[str]:
     """Languages whose files are split at definitions; all others get line windows."""
-    return frozenset(_GRAMMARS)
+    return frozenset(_RULES)
 
 
 def content_hash(language: str, kind: str, symbol: str, text: str) -> str:
@@ -97,11 +113,6 @@ def content_hash(language: str, kind: str, symbol: str, text: str) -> str:
 
 
 # --------------------------------------------------------------------------- node helpers
-
-Node = tree_sitter.Node
-NameFn = Callable[[Node], "str | None"]
-KindFn = Callable[[Node], "str | None"]
-BodyFn = Callable[[Node], "Node | None"]
 
 _FUNCTION_VALUES = frozenset(
     {"arrow_function", "function_expression", "function", "generator_function"}
@@ -127,59 +138,12 @@ _NAME_NODES = frozenset(
 )
 
 
-def _text(node: Node | None) -> str:
-    if node is None or node.text is None:
-        return ""
-    return node.text.decode("utf-8", "replace")
-
-
-def _end_row(node: Node) -> int:
-    """Last row a node really occupies (some nodes end at column 0 of the next row)."""
-    end = node.end_point.row
-    if node.end_point.column == 0 and end > node.start_point.row:
-        end -= 1
-    return end
-
-
-def _strip_templates(name: str) -> str:
-    """``Foo<int, Bar<T>>::baz`` -> ``Foo::baz``; no recursion, one pass."""
-    out: list[str] = []
-    depth = 0
-    for char in name:
-        if char == "<":
-            depth += 1
-        elif char == ">" and depth:
-            depth -= 1
-        elif depth == 0:
-            out.append(char)
-    return "".join(out)
-
-
-def _qualified(name: str) -> str:
-    """Turn a C++/Rust path (``ns::Widget<T>::draw``) into our ``ns.Widget.draw`` form."""
-    # operator< / operator<< would be eaten by template stripping; keep those whole.
-    if "<" in name and "operator" not in name:
-        name = _strip_templates(name)
-    parts = [part.strip() for part in name.replace("\n", " ").split("::")]
-    return ".".join(part for part in parts if part)
-
-
-def _field_name(node: Node) -> str | None:
-    return _text(node.child_by_field_name("name")) or None
-
-
 def _name_or_default(node: Node) -> str | None:
     """Named class/function expressions, and anonymous ones that are a default export."""
-    name = _field_name(node)
+    name = field_name(node)
     if name is None and node.parent is not None and node.parent.type == "export_statement":
         return "default"
     return name
-
-
-def _scope_name(node: Node) -> str | None:
-    """Name of a namespace/module scope; None (no prefix) for anonymous ones."""
-    name = _text(node.child_by_field_name("name")).strip("'\"`")
-    return _qualified(name) if name else None
 
 
 def _declarator_name(node: Node) -> str | None:
@@ -190,7 +154,7 @@ def _declarator_name(node: Node) -> str | None:
         if current is None:
             return None
         if current.type in _NAME_NODES:
-            return _qualified(_text(current))
+            return qualified(node_text(current))
         inner = current.child_by_field_name("declarator")
         if inner is None:
             inner = next(iter(current.named_children), None)
@@ -215,12 +179,12 @@ def _type_base_name(node: Node | None) -> str:
             node = node.child_by_field_name("name")
         else:
             break
-    return _qualified(_text(node))
+    return qualified(node_text(node))
 
 
 def _go_receiver_name(node: Node) -> str | None:
     receiver = node.child_by_field_name("receiver")
-    method = _field_name(node) or ""
+    method = field_name(node) or ""
     param = next(iter(receiver.named_children), None) if receiver is not None else None
     owner = _type_base_name(param.child_by_field_name("type")) if param is not None else ""
     return f"{owner}.{method}" if owner else method
@@ -246,7 +210,7 @@ def _variable_function_name(node: Node) -> str | None:
             continue
         value = child.child_by_field_name("value")
         if value is not None and value.type in _FUNCTION_VALUES:
-            return _text(child.child_by_field_name("name")) or None
+            return node_text(child.child_by_field_name("name")) or None
     return None
 
 
@@ -257,7 +221,7 @@ def _assigned_function_name(node: Node) -> str | None:
         return None
     if left.type not in ("identifier", "member_expression"):
         return None
-    return "".join(_text(left).split()) or None
+    return "".join(node_text(left).split()) or None
 
 
 def _field_function_name(node: Node) -> str | None:
@@ -266,7 +230,7 @@ def _field_function_name(node: Node) -> str | None:
     if value is None or value.type not in _FUNCTION_VALUES:
         return None
     name = node.child_by_field_name("property") or node.child_by_field_name("name")
-    return _text(name) or None
+    return node_text(name) or None
 
 
 def _record_specifier(node: Node) -> Node | None:
@@ -280,15 +244,11 @@ def _record_specifier(node: Node) -> Node | None:
 def _specifier_name(node: Node) -> str | None:
     if node.child_by_field_name("body") is None:
         return None  # a forward declaration or a use, not a definition
-    return _qualified(_text(node.child_by_field_name("name"))) or None
+    return qualified(node_text(node.child_by_field_name("name"))) or None
 
 
 def _specifier_kind(node: Node) -> str | None:
     return _RECORD_SPECIFIERS.get(node.type)
-
-
-def _body(node: Node) -> Node | None:
-    return node.child_by_field_name("body")
 
 
 def _declared_record_name(node: Node) -> str | None:
@@ -314,37 +274,9 @@ def _declared_record_body(node: Node) -> Node | None:
 # --------------------------------------------------------------------------- rule tables
 
 
-class Role(Enum):
-    DESCEND = "descend"  # may hold definitions; look at the children
-    SCOPE = "scope"  # a named scope (namespace, impl): descend and prefix the names
-    TYPE_SCOPE = "type_scope"  # like SCOPE, but functions inside are methods (Rust impl)
-    WRAP = "wrap"  # decorators/export/template around one definition: it starts here
-    DEFINE = "define"  # a definition; with a body function, a class-like container
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    role: Role
-    kind: str | KindFn = ""
-    name: NameFn = _field_name
-    # Where a class-like definition keeps its members; None for leaf definitions.
-    body: BodyFn | None = None
-
-
-_DESCEND = Rule(Role.DESCEND)
-
-
-def _leaf(kind: str | KindFn, name: NameFn = _field_name) -> Rule:
-    return Rule(Role.DEFINE, kind, name)
-
-
-def _container(kind: str | KindFn, name: NameFn = _field_name, body: BodyFn = _body) -> Rule:
-    return Rule(Role.DEFINE, kind, name, body)
-
-
 _PYTHON: dict[str, Rule] = {
-    "module": _DESCEND,
-    "block": _DESCEND,
+    "module": DESCEND,
+    "block": DESCEND,
     # Module-level `if TYPE_CHECKING:`, `try: import x except ImportError: def ...`.
     **dict.fromkeys(
         [
@@ -356,137 +288,130 @@ _PYTHON: dict[str, Rule] = {
             "finally_clause",
             "with_statement",
         ],
-        _DESCEND,
+        DESCEND,
     ),
     "decorated_definition": Rule(Role.WRAP),
-    "function_definition": _leaf(KIND_FUNCTION),
-    "class_definition": _container(KIND_CLASS),
-    "type_alias_statement": _leaf(KIND_TYPE, lambda n: _text(n.child_by_field_name("left"))),
+    "function_definition": leaf(KIND_FUNCTION),
+    "class_definition": container(KIND_CLASS),
+    "type_alias_statement": leaf(KIND_TYPE, lambda n: node_text(n.child_by_field_name("left"))),
 }
 
 _JAVASCRIPT: dict[str, Rule] = {
-    "program": _DESCEND,
+    "program": DESCEND,
     "export_statement": Rule(Role.WRAP),
-    "expression_statement": _DESCEND,
-    "function_declaration": _leaf(KIND_FUNCTION),
-    "generator_function_declaration": _leaf(KIND_FUNCTION),
-    "lexical_declaration": _leaf(KIND_FUNCTION, _variable_function_name),
-    "variable_declaration": _leaf(KIND_FUNCTION, _variable_function_name),
-    "assignment_expression": _leaf(KIND_FUNCTION, _assigned_function_name),
+    "expression_statement": DESCEND,
+    "function_declaration": leaf(KIND_FUNCTION),
+    "generator_function_declaration": leaf(KIND_FUNCTION),
+    "lexical_declaration": leaf(KIND_FUNCTION, _variable_function_name),
+    "variable_declaration": leaf(KIND_FUNCTION, _variable_function_name),
+    "assignment_expression": leaf(KIND_FUNCTION, _assigned_function_name),
     # Anonymous `export default function () {}` / `export default class {}`.
-    "function_expression": _leaf(KIND_FUNCTION, _name_or_default),
-    "class_declaration": _container(KIND_CLASS),
-    "class": _container(KIND_CLASS, _name_or_default),
-    "method_definition": _leaf(KIND_METHOD),
-    "field_definition": _leaf(KIND_METHOD, _field_function_name),
+    "function_expression": leaf(KIND_FUNCTION, _name_or_default),
+    "class_declaration": container(KIND_CLASS),
+    "class": container(KIND_CLASS, _name_or_default),
+    "method_definition": leaf(KIND_METHOD),
+    "field_definition": leaf(KIND_METHOD, _field_function_name),
 }
 
 _TYPESCRIPT: dict[str, Rule] = {
     **_JAVASCRIPT,
-    "abstract_class_declaration": _container(KIND_CLASS),
-    "public_field_definition": _leaf(KIND_METHOD, _field_function_name),
-    "interface_declaration": _leaf(KIND_INTERFACE),
-    "type_alias_declaration": _leaf(KIND_TYPE),
-    "enum_declaration": _leaf(KIND_ENUM),
-    "ambient_declaration": _DESCEND,  # `declare module "x" { ... }`
-    "internal_module": Rule(Role.SCOPE, name=_scope_name),  # `namespace N { ... }`
-    "module": Rule(Role.SCOPE, name=_scope_name),
+    "abstract_class_declaration": container(KIND_CLASS),
+    "public_field_definition": leaf(KIND_METHOD, _field_function_name),
+    "interface_declaration": leaf(KIND_INTERFACE),
+    "type_alias_declaration": leaf(KIND_TYPE),
+    "enum_declaration": leaf(KIND_ENUM),
+    "ambient_declaration": DESCEND,  # `declare module "x" { ... }`
+    "internal_module": scope(),  # `namespace N { ... }`
+    "module": scope(),
     # Only reached through a namespace body: function bodies are never entered.
-    "statement_block": _DESCEND,
+    "statement_block": DESCEND,
 }
 
 _GO: dict[str, Rule] = {
-    "source_file": _DESCEND,
-    "function_declaration": _leaf(KIND_FUNCTION),
-    "method_declaration": _leaf(KIND_METHOD, _go_receiver_name),
+    "source_file": DESCEND,
+    "function_declaration": leaf(KIND_FUNCTION),
+    "method_declaration": leaf(KIND_METHOD, _go_receiver_name),
     # `type X struct{}` starts at `type`; a `type ( ... )` group gives one chunk per spec.
     "type_declaration": Rule(Role.WRAP),
-    "type_spec": _leaf(_go_type_kind),
-    "type_alias": _leaf(KIND_TYPE),
+    "type_spec": leaf(_go_type_kind),
+    "type_alias": leaf(KIND_TYPE),
 }
 
 _RUST: dict[str, Rule] = {
-    "source_file": _DESCEND,
-    "declaration_list": _DESCEND,
-    "function_item": _leaf(KIND_FUNCTION),
-    "struct_item": _leaf(KIND_STRUCT),
-    "union_item": _leaf(KIND_STRUCT),
-    "enum_item": _leaf(KIND_ENUM),
-    "type_item": _leaf(KIND_TYPE),
-    "macro_definition": _leaf(KIND_FUNCTION),
-    "trait_item": _container(KIND_TRAIT),
-    "impl_item": Rule(Role.TYPE_SCOPE, name=_rust_impl_name),
-    "mod_item": Rule(Role.SCOPE, name=_scope_name),
+    "source_file": DESCEND,
+    "declaration_list": DESCEND,
+    "function_item": leaf(KIND_FUNCTION),
+    "struct_item": leaf(KIND_STRUCT),
+    "union_item": leaf(KIND_STRUCT),
+    "enum_item": leaf(KIND_ENUM),
+    "type_item": leaf(KIND_TYPE),
+    "macro_definition": leaf(KIND_FUNCTION),
+    "trait_item": container(KIND_TRAIT),
+    "impl_item": scope(_rust_impl_name, typed=True),
+    "mod_item": scope(),
 }
 
 _JAVA: dict[str, Rule] = {
-    "program": _DESCEND,
-    "enum_body_declarations": _DESCEND,
-    "class_declaration": _container(KIND_CLASS),
-    "record_declaration": _container(KIND_CLASS),
-    "interface_declaration": _container(KIND_INTERFACE),
-    "enum_declaration": _container(KIND_ENUM),
-    "annotation_type_declaration": _leaf(KIND_INTERFACE),
-    "method_declaration": _leaf(KIND_METHOD),
-    "constructor_declaration": _leaf(KIND_METHOD),
-    "compact_constructor_declaration": _leaf(KIND_METHOD),
+    "program": DESCEND,
+    "enum_body_declarations": DESCEND,
+    "class_declaration": container(KIND_CLASS),
+    "record_declaration": container(KIND_CLASS),
+    "interface_declaration": container(KIND_INTERFACE),
+    "enum_declaration": container(KIND_ENUM),
+    "annotation_type_declaration": leaf(KIND_INTERFACE),
+    "method_declaration": leaf(KIND_METHOD),
+    "constructor_declaration": leaf(KIND_METHOD),
+    "compact_constructor_declaration": leaf(KIND_METHOD),
 }
 
 _C: dict[str, Rule] = {
-    "translation_unit": _DESCEND,
+    "translation_unit": DESCEND,
     **dict.fromkeys(
         ["preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"],
-        _DESCEND,
+        DESCEND,
     ),
-    "function_definition": _leaf(KIND_FUNCTION, _c_function_name),
-    "struct_specifier": _container(_specifier_kind, _specifier_name),
-    "union_specifier": _container(_specifier_kind, _specifier_name),
-    "enum_specifier": _leaf(_specifier_kind, _specifier_name),
+    "function_definition": leaf(KIND_FUNCTION, _c_function_name),
+    "struct_specifier": container(_specifier_kind, _specifier_name),
+    "union_specifier": container(_specifier_kind, _specifier_name),
+    "enum_specifier": leaf(_specifier_kind, _specifier_name),
     # `typedef struct {...} Foo;` and `struct Foo {...} foo;` define the record they hold.
-    "type_definition": _container(
+    "type_definition": container(
         _declared_record_kind, _declared_record_name, _declared_record_body
     ),
-    "declaration": _container(_declared_record_kind, _declared_record_name, _declared_record_body),
+    "declaration": container(_declared_record_kind, _declared_record_name, _declared_record_body),
 }
 # A record nested in a struct body: `struct Inner { ... } inner;`.
 _C["field_declaration"] = _C["declaration"]
 
 _CPP: dict[str, Rule] = {
     **_C,
-    "linkage_specification": _DESCEND,  # extern "C" { ... }
-    "declaration_list": _DESCEND,
-    "namespace_definition": Rule(Role.SCOPE, name=_scope_name),
+    "linkage_specification": DESCEND,  # extern "C" { ... }
+    "declaration_list": DESCEND,
+    "namespace_definition": scope(),
     "template_declaration": Rule(Role.WRAP),
-    "class_specifier": _container(_specifier_kind, _specifier_name),
+    "class_specifier": container(_specifier_kind, _specifier_name),
 }
-
-_RULES: dict[str, dict[str, Rule]] = {
-    "python": _PYTHON,
-    "javascript": _JAVASCRIPT,
-    "typescript": _TYPESCRIPT,
-    "tsx": _TYPESCRIPT,
-    "go": _GO,
-    "rust": _RUST,
-    "java": _JAVA,
-    "c": _C,
-    "cpp": _CPP,
-}
-for _table in _RULES.values():
-    # Error recovery wraps whatever it could not fit into ERROR nodes; definitions that did
-    # parse can sit inside, so they are looked through like any other block.
-    _table["ERROR"] = _DESCEND
 
 # Comments (and Rust attributes, TypeScript member decorators, which are siblings in the
 # tree) directly above a definition belong to its chunk.
-_SCRIPT_LEADING = frozenset({"comment", "decorator"})
-_LEADING: dict[str, frozenset[str]] = {
-    "rust": frozenset({"line_comment", "block_comment", "attribute_item"}),
-    "java": frozenset({"line_comment", "block_comment"}),
-    "javascript": _SCRIPT_LEADING,
-    "typescript": _SCRIPT_LEADING,
-    "tsx": _SCRIPT_LEADING,
+_SCRIPT_LEADING = node_types("comment", "decorator")
+_GRAMMAR_RULES: dict[str, Grammar] = {
+    "python": Grammar(_PYTHON),
+    "javascript": Grammar(_JAVASCRIPT, _SCRIPT_LEADING),
+    "typescript": Grammar(_TYPESCRIPT, _SCRIPT_LEADING),
+    "tsx": Grammar(_TYPESCRIPT, _SCRIPT_LEADING),
+    "go": Grammar(_GO),
+    "rust": Grammar(_RUST, node_types("line_comment", "block_comment", "attribute_item")),
+    "java": Grammar(_JAVA, node_types("line_comment", "block_comment")),
+    "c": Grammar(_C),
+    "cpp": Grammar(_CPP),
+    **GRAMMARS,
 }
-_DEFAULT_LEADING = frozenset({"comment"})
+# Error recovery wraps whatever it could not fit into ERROR nodes; definitions that did
+# parse can sit inside, so they are looked through like any other block.
+_RULES: dict[str, dict[str, Rule]] = {
+    language: {**grammar.rules, "ERROR": DESCEND} for language, grammar in _GRAMMAR_RULES.items()
+}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -494,7 +419,7 @@ _DEFAULT_LEADING = frozenset({"comment"})
 
 @cache
 def _language(language: str) -> tree_sitter.Language:
-    module_name, function = _GRAMMARS[language]
+    module_name, function = GRAMMAR_WHEELS[language]
     module = importlib.import_module(module_name)
     return tree_sitter.Language(getattr(module, function)())
 
@@ -524,11 +449,33 @@ class _Definition:
     symbol: str
     parent: int  # index of the enclosing split class in the definition list, or -1
 
+    def same(self, symbol: str, kind: str, parent: int) -> bool:
+        return (self.symbol, self.kind, self.parent) == (symbol, kind, parent)
+
 
 # A scope is a linked list (name, outer) so that deep nesting costs O(1) per level.
 _Scope = tuple[str, "_Scope"] | None
-# Stack entries: node, scope, inside a type?, outermost wrapper (or None), parent class.
-_Item = tuple[Node, _Scope, bool, "Node | None", int]
+_SPACE = frozenset(b" \t\r\n\f\v")
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Where a node sits: its scope, whether that is a type, the split class around it (an
+    index into the definitions, or -1), and how many scopes and split classes enclose it."""
+
+    scope: _Scope = None
+    in_type: bool = False
+    parent: int = -1
+    depth: int = 0
+
+    def enter(self, name: str | None, typed: bool, parent: int | None = None) -> _Context:
+        scope = (name, self.scope) if name else self.scope
+        up = self.parent if parent is None else parent
+        return _Context(scope, self.in_type or typed, up, self.depth + 1)
+
+
+# Stack entries: a node, its rule, its context, and the outermost wrapper around it.
+_Item = tuple[Node, Rule, _Context, "Node | None"]
 
 
 def _join(scope: _Scope, name: str) -> str:
@@ -539,88 +486,138 @@ def _join(scope: _Scope, name: str) -> str:
     return ".".join(reversed(parts))
 
 
-def _leading_start(node: Node, comment_types: frozenset[str]) -> int:
-    """Row where a definition starts once the comments right above it are included."""
-    start = node.start_point.row
+def _before(node: Node) -> Node | None:
+    """The node right before ``node``: its previous sibling or, for a first child that
+    starts where its parent does (a body), the parent's."""
     prev = node.prev_named_sibling
-    while prev is not None and prev.type in comment_types and _end_row(prev) >= start - 1:
-        before = prev.prev_sibling
-        if before is not None and _end_row(before) >= prev.start_point.row:
-            break  # a trailing comment of the code before, not a header of ours
-        start = prev.start_point.row
-        prev = prev.prev_named_sibling
-    return start
+    while prev is None:
+        parent = node.parent
+        if parent is None or parent.start_byte != node.start_byte:
+            return None
+        node, prev = parent, parent.prev_named_sibling
+    return prev
 
 
 class _Walker:
     """Finds the definitions of one tree with an explicit stack (deep trees are fine)."""
 
-    def __init__(
-        self, rules: Mapping[str, Rule], comment_types: frozenset[str], small_class_lines: int
-    ):
-        self.rules, self.comment_types = rules, comment_types
-        self.small_class_lines = small_class_lines
+    def __init__(self, grammar: Grammar, rules: Mapping[str, Rule], source: bytes, small: int):
+        self.rules, self.leading = rules, grammar.leading
+        self.merge_clauses = grammar.merge_clauses
+        self.source, self.small_class_lines = source, small
         self.stack: list[_Item] = []
         self.found: list[_Definition] = []
 
+    def end_row(self, node: Node) -> int:
+        """Last row a node really occupies: trailing whitespace, which some grammars keep
+        in a node (Scala's indented blocks, a final newline), does not count."""
+        end, row, source = node.end_byte, node.end_point.row, self.source
+        while end > node.start_byte and source[end - 1] in _SPACE:
+            end -= 1
+            row -= source[end] == 0x0A
+        return max(row, node.start_point.row)
+
+    def blank(self, start: int, end: int) -> bool:
+        """Whether source bytes ``start..end`` are (a short run of) whitespace."""
+        return end - start <= 256 and all(byte in _SPACE for byte in self.source[start:end])
+
+    def leading_before(self, node: Node) -> Node | None:
+        """The node before ``node``, or the leading node (a comment) that ends it: a
+        grammar may keep the comment above a definition in the list of imports before."""
+        prev = _before(node)
+        last = prev
+        # Bounded: a pathological tree must not cost more than a few steps per definition.
+        for _ in range(8):
+            if last is None or self.leading(last):
+                return last
+            child = last.named_children[-1] if last.named_child_count else None
+            if child is None or not self.blank(child.end_byte, last.end_byte):
+                break
+            last = child
+        return prev
+
+    def leading_start(self, node: Node) -> int:
+        """Row where a definition starts once the comments right above it are included."""
+        start = node.start_point.row
+        prev = self.leading_before(node)
+        while prev is not None and self.leading(prev) and self.end_row(prev) >= start - 1:
+            # Anonymous nodes count here: `x = 1;  // trailing` ends with a `;`.
+            before = prev.prev_sibling or _before(prev)
+            if before is not None and self.end_row(before) >= prev.start_point.row:
+                break  # a trailing comment of the code before, not a header of ours
+            start = prev.start_point.row
+            prev = self.leading_before(prev)
+        return start
+
+    def rule(self, node: Node) -> Rule | None:
+        rule = self.rules.get(node.type)
+        while rule is not None and rule.select is not None:
+            rule = rule.select(node)
+        return rule
+
     def run(self, root: Node) -> list[_Definition]:
-        self.stack.append((root, None, False, None, -1))
+        self.push_children(root, _Context(), None)
         while self.stack:
-            node, scope, in_type, outer, parent = self.stack.pop()
-            rule = self.rules[node.type]
+            node, rule, context, outer = self.stack.pop()
             if rule.role is Role.DESCEND:
-                self.push_children(node, scope, in_type, None, parent)
+                self.push_children(node, context, None)
             elif rule.role is Role.WRAP:
-                self.push_children(node, scope, in_type, outer or node, parent)
+                self.push_children(node, context, outer or node)
             elif rule.role is Role.DEFINE:
-                self.define(node, rule, scope, in_type, outer, parent)
-            else:
-                name = rule.name(node)
-                inner: _Scope = (name, scope) if name else scope
-                typed = in_type or rule.role is Role.TYPE_SCOPE
-                body = node.child_by_field_name("body")
-                self.push_children(node if body is None else body, inner, typed, None, parent)
+                self.define(node, rule, context, outer)
+            elif context.depth < MAX_NESTING:
+                # A scope; past MAX_NESTING its definitions are left to the windows.
+                body = (rule.body or body_field)(node)
+                inner = context.enter(rule.name(node), rule.role is Role.TYPE_SCOPE)
+                self.push_children(node if body is None else body, inner, None)
         return self.found
 
-    def push_children(
-        self, node: Node, scope: _Scope, in_type: bool, outer: Node | None, parent: int
-    ) -> None:
+    def push_children(self, node: Node, context: _Context, outer: Node | None) -> None:
         # Named children only: keywords are nodes too, and `class` is also a rule's node type.
-        children = [child for child in node.named_children if child.type in self.rules]
-        if outer is not None:
+        items: list[_Item] = []
+        current = context
+        for child in node.named_children:
+            rule = self.rule(child)
+            if rule is None:
+                continue
+            if rule.role is Role.OPEN_SCOPE and (rule.body or body_field)(child) is None:
+                # `namespace X;` names the scope of everything after it, up to the next one.
+                current = context.enter(rule.name(child), False)
+                continue
+            items.append((child, rule, current, outer))
+        if outer is not None and sum(item[1].role is Role.DEFINE for item in items) > 1:
             # A wrapper (decorators, export, template) lends its start to the one definition
             # it holds; a Go `type ( ... )` group holds several, each on its own lines.
-            defining = [c for c in children if self.rules[c.type].role is Role.DEFINE]
-            if len(defining) > 1:
-                outer = None
-        for child in reversed(children):
-            self.stack.append((child, scope, in_type, outer, parent))
+            items = [(child, rule, ctx, None) for child, rule, ctx, _ in items]
+        self.stack.extend(reversed(items))
 
-    def define(
-        self,
-        node: Node,
-        rule: Rule,
-        scope: _Scope,
-        in_type: bool,
-        outer: Node | None,
-        parent: int,
-    ) -> None:
+    def define(self, node: Node, rule: Rule, context: _Context, outer: Node | None) -> None:
         name = rule.name(node)
         kind = rule.kind(node) if callable(rule.kind) else rule.kind
         if name is None or not kind:
             return  # e.g. `const x = 1`: the rule's node type, but not a definition
         # Inside a class, or qualified by one (`Widget::draw`, `Foo.prototype.bar`): a method.
-        if kind == KIND_FUNCTION and (in_type or "." in name):
+        # A test is a function wherever it is.
+        if kind == KIND_FUNCTION and not rule.free_name and (context.in_type or "." in name):
             kind = KIND_METHOD
         head = outer if outer is not None else node
-        start = _leading_start(head, self.comment_types)
-        end = max(_end_row(head), _end_row(node))
+        start = self.leading_start(head)
+        end = max(self.end_row(head), self.end_row(node))
+        tail = rule.last(node) if rule.last is not None else None
+        if tail is not None:
+            end = max(end, self.end_row(tail))
+        symbol = _join(context.scope, name)
+        last = self.found[-1] if self.merge_clauses and self.found else None
+        if last is not None and last.same(symbol, kind, context.parent):
+            last.end = max(last.end, end)  # one more clause of the function before
+            return
         body = rule.body(node) if rule.body is not None else None
-        # Small classes stay whole; large ones are split into a header and their members.
-        split = body is not None and end - start + 1 > self.small_class_lines
-        self.found.append(_Definition(start, end, kind, _join(scope, name), parent))
-        if split and body is not None:
-            self.push_children(body, (name, scope), True, None, len(self.found) - 1)
+        # Small classes stay whole; large ones are split into a header and their members
+        # (up to MAX_NESTING classes and scopes deep).
+        self.found.append(_Definition(start, end, kind, symbol, context.parent))
+        large = end - start + 1 > self.small_class_lines
+        if body is not None and large and context.depth < MAX_NESTING:
+            self.push_children(body, context.enter(name, True, len(self.found) - 1), None)
 
 
 def _trim_headers(found: list[_Definition]) -> None:
@@ -766,10 +763,11 @@ def chunk_source(
 
     definitions: list[_Definition] = []
     minified = len(lines) < MINIFIED_MAX_LINES and max(map(len, lines)) > MAX_CHUNK_CHARS
-    if language in _GRAMMARS and not minified:
-        tree = _parser(language).parse(text.encode("utf-8", "replace"))
-        comment_types = _LEADING.get(language, _DEFAULT_LEADING)
-        walker = _Walker(_RULES[language], comment_types, small_class_lines)
+    if language in _RULES and not minified:
+        source = text.encode("utf-8", "replace")
+        tree = _parser(language).parse(source)
+        grammar = _GRAMMAR_RULES[language]
+        walker = _Walker(grammar, _RULES[language], source, small_class_lines)
         definitions = walker.run(tree.root_node)
         _trim_headers(definitions)
 

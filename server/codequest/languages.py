@@ -4,10 +4,33 @@ from __future__ import annotations
 
 import posixpath
 
-# Languages with a tree-sitter grammar wheel get definition chunks; the rest get windows.
-TREE_SITTER_LANGUAGES = frozenset(
-    {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"}
-)
+# Languages with a tree-sitter grammar wheel get definition chunks (``codequest.chunking``
+# holds a rule table for each); the rest get line windows.
+# language -> (the wheel's module, its function returning the language pointer)
+GRAMMAR_WHEELS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+    "ruby": ("tree_sitter_ruby", "language"),
+    # language_php parses HTML around `<?php` too; language_php_only would not.
+    "php": ("tree_sitter_php", "language_php"),
+    "csharp": ("tree_sitter_c_sharp", "language"),
+    "kotlin": ("tree_sitter_kotlin", "language"),
+    "scala": ("tree_sitter_scala", "language"),
+    "swift": ("tree_sitter_swift", "language"),
+    "elixir": ("tree_sitter_elixir", "language"),
+    "lua": ("tree_sitter_lua", "language"),
+    "shell": ("tree_sitter_bash", "language"),
+    "haskell": ("tree_sitter_haskell", "language"),
+    "zig": ("tree_sitter_zig", "language"),
+}
+TREE_SITTER_LANGUAGES = frozenset(GRAMMAR_WHEELS)
 
 _BY_EXTENSION: dict[str, str] = {
     ".py": "python",
@@ -35,32 +58,38 @@ _BY_EXTENSION: dict[str, str] = {
     ".hxx": "cpp",
     ".h++": "cpp",
     ".ipp": "cpp",
-    # Window-chunked languages: searchable, without definition boundaries.
     ".rb": "ruby",
+    ".rake": "ruby",
+    ".gemspec": "ruby",
+    ".ru": "ruby",
     ".php": "php",
     ".cs": "csharp",
     ".kt": "kotlin",
     ".kts": "kotlin",
     ".swift": "swift",
     ".scala": "scala",
+    ".sc": "scala",
+    ".sbt": "scala",
     ".lua": "lua",
+    ".ex": "elixir",
+    ".exs": "elixir",
+    ".hs": "haskell",
+    ".zig": "zig",
+    ".sh": "shell",
+    ".bash": "shell",
+    ".zsh": "shell",
+    ".bats": "shell",
+    # Window-chunked languages: searchable, without definition boundaries.
     ".pl": "perl",
     ".pm": "perl",
     ".r": "r",
     ".jl": "julia",
-    ".ex": "elixir",
-    ".exs": "elixir",
     ".erl": "erlang",
-    ".hs": "haskell",
     ".ml": "ocaml",
     ".mli": "ocaml",
     ".clj": "clojure",
     ".dart": "dart",
-    ".zig": "zig",
     ".nim": "nim",
-    ".sh": "shell",
-    ".bash": "shell",
-    ".zsh": "shell",
     ".ps1": "powershell",
     ".sql": "sql",
     ".vue": "vue",
@@ -86,6 +115,8 @@ _BY_EXTENSION: dict[str, str] = {
 }
 _BY_NAME: dict[str, str] = {
     "Makefile": "make",
+    "Rakefile": "ruby",
+    "Gemfile": "ruby",
     "Dockerfile": "dockerfile",
     "CMakeLists.txt": "cmake",
     "BUILD": "starlark",

@@ -13,6 +13,7 @@ KIND_STRUCT = "struct"
 KIND_ENUM = "enum"
 KIND_TRAIT = "trait"
 KIND_TYPE = "type"
+KIND_MODULE = "module"  # a Ruby module, an Elixir defmodule: a container of functions
 KIND_WINDOW = "window"
 DEFINITION_KINDS = frozenset(
     {
@@ -24,6 +25,7 @@ DEFINITION_KINDS = frozenset(
         KIND_ENUM,
         KIND_TRAIT,
         KIND_TYPE,
+        KIND_MODULE,
     }
 )
 

@@ -44,6 +44,7 @@ SYMBOL_KINDS = {
     "enum": types.SymbolKind.Enum,
     "trait": types.SymbolKind.Interface,
     "type": types.SymbolKind.TypeParameter,
+    "module": types.SymbolKind.Module,
 }
 # Order among equally good name matches: types, then functions, then methods.
 _KIND_RANK = {
@@ -53,6 +54,7 @@ _KIND_RANK = {
     "trait": 0,
     "enum": 0,
     "type": 0,
+    "module": 0,
     "function": 1,
     "method": 2,
 }

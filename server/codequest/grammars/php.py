@@ -1,0 +1,34 @@
+"""PHP: namespaces prefix their members (``App\\Http\\Kernel::handle`` is
+``App.Http.Kernel.handle``), whether braced or a ``namespace X;`` header; classes,
+interfaces, traits and enums hold methods.
+
+``if (! function_exists('x')) { function x() {} }``, the helper-file idiom, is looked into.
+"""
+
+from __future__ import annotations
+
+from ..types import KIND_CLASS, KIND_ENUM, KIND_FUNCTION, KIND_INTERFACE, KIND_TRAIT
+from .base import DESCEND, Grammar, Node, Role, Rule, container, field_name, leaf, qualified
+
+
+def _namespace_name(node: Node) -> str | None:
+    return qualified(field_name(node) or "", "\\") or None
+
+
+PHP = Grammar(
+    {
+        "program": DESCEND,
+        "namespace_definition": Rule(Role.OPEN_SCOPE, name=_namespace_name),
+        "compound_statement": DESCEND,
+        "if_statement": DESCEND,
+        "else_clause": DESCEND,
+        "else_if_clause": DESCEND,
+        "colon_block": DESCEND,
+        "class_declaration": container(KIND_CLASS),
+        "interface_declaration": container(KIND_INTERFACE),
+        "trait_declaration": container(KIND_TRAIT),
+        "enum_declaration": container(KIND_ENUM),
+        "method_declaration": leaf(KIND_FUNCTION),
+        "function_definition": leaf(KIND_FUNCTION),
+    }
+)

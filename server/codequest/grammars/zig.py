@@ -1,0 +1,57 @@
+"""Zig: functions, and containers declared as constants: ``const Param = struct { ... }``
+is a struct ``Param`` whose functions are ``Param.matches`` (enums, unions and opaques
+likewise; an error set is an enum). A ``test "name"`` block is a function named by its
+string (``test parse`` by its identifier).
+
+A generic type (``fn Parser(...) type { return struct { ... }; }``) is a function: its
+body is not looked into.
+"""
+
+from __future__ import annotations
+
+from ..types import KIND_ENUM, KIND_FUNCTION, KIND_STRUCT
+from .base import DESCEND, Grammar, Node, child_of_type, container, leaf, named_test, node_text
+
+_CONTAINERS = {
+    "struct_declaration": KIND_STRUCT,
+    "union_declaration": KIND_STRUCT,
+    "opaque_declaration": KIND_STRUCT,
+    "enum_declaration": KIND_ENUM,
+    "error_set_declaration": KIND_ENUM,
+}
+
+
+def _value(node: Node) -> Node | None:
+    return child_of_type(node, *_CONTAINERS)
+
+
+def _container_kind(node: Node) -> str | None:
+    value = _value(node)
+    return _CONTAINERS[value.type] if value is not None else None
+
+
+def _container_name(node: Node) -> str | None:
+    return node_text(child_of_type(node, "identifier")) or None
+
+
+def _container_body(node: Node) -> Node | None:
+    value = _value(node)
+    return value if value is not None and value.type != "error_set_declaration" else None
+
+
+def _test_name(node: Node) -> str | None:
+    name = child_of_type(node, "string", "identifier")
+    if name is None:
+        return ""  # an anonymous `test { ... }`
+    content = child_of_type(name, "string_content")
+    return node_text(content if content is not None else name)
+
+
+ZIG = Grammar(
+    {
+        "source_file": DESCEND,
+        "variable_declaration": container(_container_kind, _container_name, _container_body),
+        "function_declaration": leaf(KIND_FUNCTION),
+        "test_declaration": named_test(_test_name),
+    }
+)
