@@ -30,9 +30,10 @@ pytest:
 	$(BIN)/python -m pytest -q -ra
 
 # Build the wheel, install it without extras into a fresh venv with an empty
-# CODEQUEST_HOME, and use it as a new user would (scripts/check_wheel.py says what it checks).
+# CODEQUEST_HOME, and use it as a new user would (scripts/check_wheel.py says what it
+# checks). The checked wheel is left in dist/.
 wheel-check:
-	$(BIN)/python scripts/check_wheel.py
+	$(BIN)/python scripts/check_wheel.py --dist dist
 
 extension:
 	cd vscode-extension && npm run typecheck && npm run lint && npm test \

@@ -15,8 +15,8 @@ folder and keeps the Hugging Face hub offline. Then, in that environment:
    stderr and without loading torch; the round trip's p50 is printed (not asserted: it
    depends on the machine).
 
-``make test`` runs it (``make wheel-check``). It prints one line per check and exits 1 at
-the first that fails.
+``make test`` runs it (``make wheel-check``) and keeps the checked wheel in ``dist/``. It
+prints one line per check and exits 1 at the first that fails.
 """
 
 from __future__ import annotations
@@ -296,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--searches", type=int, default=300, help="timed LSP searches")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--dist", type=Path, help="copy the checked wheel into this folder")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="codequest-wheel-"))
     try:
@@ -307,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         env = user_env(venv, work / "home")
         check_cli(venv, env, project, work)
         check_server(venv, env, project, work, args.searches)
+        if args.dist is not None:
+            args.dist.mkdir(parents=True, exist_ok=True)
+            say(f"the checked wheel: {shutil.copy2(wheel, args.dist / wheel.name)}")
     except CheckFailed as failed:
         print(f"check_wheel: FAILED: {failed}", file=sys.stderr)
         return 1
