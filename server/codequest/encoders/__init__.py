@@ -151,14 +151,19 @@ def _teacher_export(
     from codequest.encoders.export import export_teacher, teacher_onnx_dir
     from codequest.encoders.onnx_query import OnnxQueryEncoder
 
+    name = TEACHER_INT8 if int8 else TEACHER_ONNX
     folder = teacher_onnx_dir(teacher_identity, int8=int8)
     if not (folder / "card.json").is_file():
         try:
-            resolved = resolve_model(config.model)
+            folder = export_teacher(resolve_model(config.model), int8=int8)
         except ModelNotFoundError as err:
             raise EncoderError(str(err)) from err
-        folder = export_teacher(resolved, int8=int8)
-    name = TEACHER_INT8 if int8 else TEACHER_ONNX
+        except ImportError as err:  # the export runs the teacher once, under torch
+            missing = (err.name or str(err)).split(".")[0]
+            raise EncoderError(
+                f"cannot export the query encoder {name}: {missing} is not installed "
+                f"(pip install {missing})"
+            ) from err
     encoder = OnnxQueryEncoder(folder, name=name, note=note)
     if encoder.teacher_identity != teacher_identity:
         raise EncoderError(
