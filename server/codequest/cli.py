@@ -338,8 +338,9 @@ def _add_optional(
     register(add(name, help_text))
 
 
-def _debug(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+def _debug(args: argparse.Namespace | None = None) -> bool:
+    flag = bool(getattr(args, "debug", False))
+    return flag or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
 def exit_status(err: BaseException) -> int:
@@ -360,56 +361,63 @@ def _one_line(err: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _terminal_output(debug: bool, *, own_logging: bool) -> Iterator[None]:
-    """What reaches stderr while a command runs: CodeQuest's own one-line messages, and
-    third-party warnings and log records only with ``debug``.
-
-    ``own_logging`` installs the handlers for the duration of the command (the language
-    server configures its own logging instead).
-    """
+def _quiet_libraries(debug: bool) -> Iterator[None]:
+    """Keep third-party warnings and log records off the terminal, unless ``debug``."""
     with warnings.catch_warnings():
-        if not debug:
-            warnings.simplefilter("ignore")
         levels = {name: logging.getLogger(name).level for name in THIRD_PARTY_LOGGERS}
         if not debug:
+            warnings.simplefilter("ignore")
             for name in THIRD_PARTY_LOGGERS:
                 logging.getLogger(name).setLevel(logging.ERROR)
-        ours = logging.getLogger("codequest")
-        root = logging.getLogger()
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("codequest: %(message)s"))
-        # Without a handler of its own, the root logger would print third-party records
-        # through logging's last resort; with --debug they are shown, named.
-        fallback: logging.Handler = logging.NullHandler()
-        if debug:
-            fallback = logging.StreamHandler(sys.stderr)
-            fallback.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
-            fallback.setLevel(logging.WARNING)
-        saved = (ours.level, ours.propagate)
-        if own_logging:
-            ours.addHandler(handler)
-            ours.setLevel(logging.DEBUG if debug else logging.WARNING)
-            ours.propagate = False
-            root.addHandler(fallback)
         try:
             yield
         finally:
-            if own_logging:
-                ours.removeHandler(handler)
-                ours.setLevel(saved[0])
-                ours.propagate = saved[1]
-                root.removeHandler(fallback)
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
 
 
+@contextlib.contextmanager
+def _log_lines(debug: bool) -> Iterator[None]:
+    """CodeQuest's own log records as one ``codequest: ...`` line each on stderr, for the
+    duration of a command; other records only with ``debug``, named.
+
+    Without a handler of its own, the root logger would print third-party records through
+    logging's last resort. (The language server configures its own log instead.)
+    """
+    ours = logging.getLogger("codequest")
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("codequest: %(message)s"))
+    others: logging.Handler = logging.NullHandler()
+    if debug:
+        others = logging.StreamHandler(sys.stderr)
+        others.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+        others.setLevel(logging.WARNING)
+    saved = (ours.level, ours.propagate)
+    ours.addHandler(handler)
+    ours.setLevel(logging.DEBUG if debug else logging.WARNING)
+    ours.propagate = False
+    root.addHandler(others)
+    try:
+        yield
+    finally:
+        ours.removeHandler(handler)
+        ours.setLevel(saved[0])
+        ours.propagate = saved[1]
+        root.removeHandler(others)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    debug = _debug(args)
-    with _terminal_output(debug, own_logging=args.command != "serve"):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Building the parser imports the optional sub-commands' modules: quiet from the start.
+    debug = _debug() or "--debug" in argv
+    with _quiet_libraries(debug):
         try:
-            result: int = args.func(args)
+            args = _build_parser().parse_args(argv)
+            debug = _debug(args)
+            lines = contextlib.nullcontext() if args.command == "serve" else _log_lines(debug)
+            with lines:
+                result: int = args.func(args)
             return result
         except KeyboardInterrupt:
             print("codequest: interrupted", file=sys.stderr)
