@@ -622,8 +622,9 @@ class Store:
     def vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The stored vectors of chunk ``ids`` as float32 rows, with a mask of the ids found.
 
-        f16 rows are fetched as stored and widened by numpy, which is cheaper than
-        usearch's own cast (and exact); usearch widens bf16 rows, which numpy cannot hold.
+        Only usearch's public API: f16 rows are fetched as stored and widened by numpy,
+        which is cheaper than usearch's own cast (and exact); bf16 rows, which numpy cannot
+        hold, are widened by usearch.
         """
         keys = np.ascontiguousarray(ids, dtype=np.uint64)
         if not len(keys):
@@ -636,8 +637,9 @@ class Store:
         present = [row for row in rows if row is not None]
         if not present:
             return found, np.zeros((0, self.dim), np.float32)
-        matrix = np.vstack(present).astype(np.float32, copy=False)
-        return found, matrix.reshape(len(present), self.dim)
+        # One concatenate of the 1-d rows, cheaper than np.vstack, which reshapes each row.
+        matrix = np.concatenate(present).reshape(len(present), self.dim)
+        return found, matrix.astype(np.float32, copy=False)
 
     def records(self) -> tuple[int, tuple[ChunkRecord, ...]]:
         with self.lock:
