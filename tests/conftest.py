@@ -1,4 +1,5 @@
-"""Shared fixtures: a small multi-language project, the seeded hashing encoder, a tmp home.
+"""Shared fixtures: a small multi-language project, the seeded hashing encoder, a tmp home,
+and the shipped default query encoder built once per session (``shipped_student``).
 
 Every test runs with ``CODEQUEST_HOME`` pointing at a per-session temporary folder and with
 the Hugging Face hub switched off, so nothing reads or writes the user's caches and nothing
