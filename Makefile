@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 QUERY ?= write a file atomically
 PATH_TO_INDEX ?= server
 
-.PHONY: demo test setup setup-dev lint typecheck pytest extension bench-quick clean
+.PHONY: demo test setup setup-dev lint typecheck pytest wheel-check extension bench-quick clean
 
 demo: setup
 	$(BIN)/codequest index $(PATH_TO_INDEX)
@@ -18,16 +18,22 @@ setup:
 setup-dev:
 	scripts/setup.sh dev
 
-test: setup-dev lint typecheck pytest extension bench-quick
+test: setup-dev lint typecheck pytest wheel-check extension bench-quick
 
 lint:
-	$(BIN)/ruff check server tests benchmarks
+	$(BIN)/ruff check server tests benchmarks scripts
 
 typecheck:
 	$(BIN)/mypy
 
 pytest:
 	$(BIN)/python -m pytest -q -ra
+
+# Build the wheel, install it without extras into a fresh venv with an empty
+# CODEQUEST_HOME, and use it as a new user would (scripts/check_wheel.py says what it
+# checks). The checked wheel is left in dist/.
+wheel-check:
+	$(BIN)/python scripts/check_wheel.py --dist dist
 
 extension:
 	cd vscode-extension && npm run typecheck && npm run lint && npm test \

@@ -182,7 +182,7 @@ def run_stdlib_bench(
         for run_config in configs:
             results_by_query: dict[str, list[tuple[str, int, int]]] = {}
             if run_config.encoder == BM25:
-                store = ws.store
+                store = ws.local_store()
                 lexical, ids = lexical_index(store)
                 for q in queries:
                     top = bm25_top(store, lexical, ids, q, K)

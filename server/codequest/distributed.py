@@ -254,9 +254,9 @@ def index_workspace_on_ray(
     from codequest.store import writer_lock
 
     with writer_lock(ws.cache_dir):
-        store = ws.store
-        if store.read_only or getattr(ws, "uses_prebuilt", False):
+        if getattr(ws, "uses_prebuilt", False):
             raise ClusterError("the Ray executor builds full indexes; drop --index")
+        store = ws.local_store()
         return index_with_ray(
             ws.root,
             ws.config,

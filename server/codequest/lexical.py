@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,9 @@ class LexicalIndex:
     size: int
 
     @classmethod
-    def build(cls, terms: list[tuple[np.ndarray, np.ndarray]], vocab_size: int) -> LexicalIndex:
+    def build(
+        cls, terms: Sequence[tuple[np.ndarray, np.ndarray]], vocab_size: int
+    ) -> LexicalIndex:
         size = len(terms)
         if size == 0:
             empty_i = np.zeros(0, dtype=np.int32)

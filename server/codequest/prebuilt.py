@@ -25,9 +25,9 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from codequest.encoders import DOCUMENT_RECIPE, DocumentEncoder, QueryEncoder
 from codequest.files import read_source
 from codequest.indexer import ProgressFn, file_hash, index_workspace
 from codequest.store import META_FILE, ChunkRecord, FileRecord, Store, StoreError, writer_lock
+from codequest.store_view import LexicalTables, StoreView
 from codequest.types import IndexReport, SourceFile
 from codequest.workspace import Workspace
 
@@ -143,7 +144,7 @@ def build_prebuilt(
         "dirty": dirty,
     }
     with writer_lock(output):
-        store = ws.store
+        store = ws.local_store()
         store.extra[PREBUILT_KEY] = info
         store.save()
     ws.close()
@@ -190,32 +191,14 @@ class _OverlayStore(Store):
 
 
 # -- the merged view -----------------------------------------------------------------------
-class _LayeredVectors:
-    """``len`` and ``get`` over base and overlay vectors, for the searcher's filtered scan."""
-
-    def __init__(self, layered: LayeredStore) -> None:
-        self._layered = layered
-
-    def __len__(self) -> int:
-        return len(self._layered.chunks)
-
-    def get(self, keys: Any, dtype: Any = np.float32) -> list[np.ndarray | None]:
-        out: list[np.ndarray | None] = []
-        for key in np.asarray(keys, dtype=np.uint64).ravel().tolist():
-            store = self._layered.base
-            if key >= OVERLAY_ID_OFFSET:
-                store, key = self._layered.overlay, key - OVERLAY_ID_OFFSET
-            vector = store.vectors.get(int(key), dtype=dtype)
-            out.append(None if vector is None else np.asarray(vector, dtype=dtype))
-        return out
-
-
 class LayeredStore:
-    """Base (read-only) plus overlay, presented with the attributes the searcher reads.
+    """Base (read-only) plus overlay, as one :class:`~codequest.store_view.StoreView`.
 
     Base chunk ids are kept; overlay ids are shifted by :data:`OVERLAY_ID_OFFSET`. The
     merged chunk, term and vocabulary tables are rebuilt when the overlay or the mask
-    changes (cheap next to a snapshot rebuild, which copies them anyway).
+    changes (cheap next to a snapshot rebuild, which copies them anyway), from what the
+    overlay hands out in one consistent read (:meth:`Store.lexical_tables`); this object's
+    own lock guards the merged tables and the mask.
     """
 
     read_only = False
@@ -223,11 +206,9 @@ class LayeredStore:
     def __init__(self, base: Store, overlay: Store, masked: Iterable[str]) -> None:
         self.base = base
         self.overlay = overlay
-        self.lock = overlay.lock
         self.model = base.model
         self.dim = base.dim
-        self.extra = base.extra
-        self.vectors = _LayeredVectors(self)
+        self._lock = threading.RLock()
         self._masked: set[str] = set(masked)
         self._mask_serial = 0
         self._built: tuple[int, int] | None = None
@@ -247,7 +228,7 @@ class LayeredStore:
         return frozenset(self._masked)
 
     def set_masked(self, masked: Iterable[str]) -> None:
-        with self.lock:
+        with self._lock:
             masked = set(masked)
             if masked != self._masked:
                 self._masked = masked
@@ -255,7 +236,7 @@ class LayeredStore:
 
     def remove_file(self, path: str) -> bool:
         """Hide ``path`` at once (an editor reported it deleted)."""
-        with self.lock:
+        with self._lock:
             removed = self.overlay.remove_file(path)
             if path in self.base.files and path not in self._masked:
                 self._masked.add(path)
@@ -265,11 +246,12 @@ class LayeredStore:
 
     # -- merged tables -------------------------------------------------------------------
     def _refresh(self) -> None:
-        with self.lock:
-            state = (self.overlay.version, self._mask_serial)
+        with self._lock:
+            overlay_version = self.overlay.version
+            state = (overlay_version, self._mask_serial)
             if state == self._built:
                 return
-            base, overlay = self.base, self.overlay
+            base = self.base
             masked_ids = {
                 cid
                 for path in self._masked
@@ -279,25 +261,31 @@ class LayeredStore:
             chunks = {cid: r for cid, r in base.chunks.items() if cid not in masked_ids}
             terms = {cid: base.terms[cid] for cid in chunks}
             files = {p: f for p, f in base.files.items() if p not in self._masked}
-            term_map = self._overlay_terms()
-            for cid, record in overlay.chunks.items():
-                new_id = cid + OVERLAY_ID_OFFSET
+            overlay = self.overlay.lexical_tables()
+            overlay_files = dict(self.overlay.files)
+            term_map = self._overlay_terms(overlay.vocab_size)
+            for record, (ids, counts) in zip(overlay.records, overlay.terms, strict=True):
+                new_id = record.id + OVERLAY_ID_OFFSET
                 chunks[new_id] = dataclasses.replace(record, id=new_id)
-                ids, counts = overlay.terms[cid]
                 terms[new_id] = (term_map[ids] if len(ids) else ids, counts)
-            files.update(overlay.files)
+            files.update(overlay_files)
             self._chunks, self._terms, self._files = chunks, terms, files
             self._masked_ids = masked_ids
-            self._built = state
+            # The overlay may have moved on while we read it; what we built is as of the
+            # version its tables carry, so the next read rebuilds if it changed since.
+            self._built = (overlay.version, state[1])
             self._version += 1
 
-    def _overlay_terms(self) -> np.ndarray:
-        """Overlay term id -> merged term id (the overlay vocabulary only grows)."""
-        vocab = self.overlay.vocab
+    def _overlay_terms(self, size: int) -> np.ndarray:
+        """Overlay term id -> merged term id, for the first ``size`` overlay terms.
+
+        The overlay's vocabulary only grows (appends), so its first ``size`` terms can be
+        read while its indexer appends more.
+        """
         known = len(self._overlay_term_map)
-        if known < len(vocab):
-            extra = np.empty(len(vocab) - known, dtype=np.uint32)
-            for i, term in enumerate(vocab[known:]):
+        if known < size:
+            extra = np.empty(size - known, dtype=np.uint32)
+            for i, term in enumerate(self.overlay.vocab[known:size]):
                 tid = self._vocab_ids.get(term)
                 if tid is None:
                     tid = len(self._vocab)
@@ -322,37 +310,34 @@ class LayeredStore:
         return self._chunks
 
     @property
-    def terms(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        self._refresh()
-        return self._terms
-
-    @property
     def files(self) -> dict[str, FileRecord]:
         self._refresh()
         return self._files
 
-    @property
-    def vocab(self) -> list[str]:
-        self._refresh()
-        return self._vocab
-
-    @property
-    def vocab_ids(self) -> dict[str, int]:
-        self._refresh()
-        return self._vocab_ids
-
     def paths(self) -> list[str]:
         return list(self.files)
 
-    def iter_records(self) -> Iterator[ChunkRecord]:
-        return iter(list(self.chunks.values()))
+    def records(self) -> tuple[int, tuple[ChunkRecord, ...]]:
+        with self._lock:
+            self._refresh()
+            return self._version, tuple(self._chunks.values())
+
+    def lexical_tables(self) -> LexicalTables:
+        with self._lock:
+            self._refresh()
+            records = tuple(self._chunks.values())
+            return LexicalTables(
+                version=self._version,
+                records=records,
+                terms=tuple(self._terms[r.id] for r in records),
+                vocab_ids=dict(self._vocab_ids),
+                vocab_size=len(self._vocab),
+            )
 
     # -- queries -------------------------------------------------------------------------
     def search_vectors(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """Nearest unmasked base chunks and overlay chunks, merged by similarity."""
-        with self.lock:
-            self._refresh()
-            masked_ids = self._masked_ids
+        masked_ids = self._current_masked_ids()
         if count <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         keys, sims = self.base.search_vectors(query, count + len(masked_ids))
@@ -364,6 +349,32 @@ class LayeredStore:
         sims = np.concatenate([sims, osims])
         order = np.argsort(-sims, kind="stable")[:count]
         return keys[order], sims[order]
+
+    def vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Base rows for base ids (none for masked ones), overlay rows for shifted ids."""
+        masked_ids = self._current_masked_ids()
+        keys = np.asarray(ids, dtype=np.int64).reshape(-1)
+        in_overlay = keys >= OVERLAY_ID_OFFSET
+        found = np.zeros(len(keys), bool)
+        matrix = np.zeros((len(keys), self.dim), np.float32)
+        for part, store, shift in (
+            (~in_overlay, self.base, 0),
+            (in_overlay, self.overlay, OVERLAY_ID_OFFSET),
+        ):
+            at = np.flatnonzero(part)
+            if masked_ids and shift == 0:
+                at = at[np.fromiter((int(k) not in masked_ids for k in keys[at]), bool, len(at))]
+            if not len(at):
+                continue
+            hit, rows = store.vectors_of(keys[at] - shift)
+            found[at[hit]] = True
+            matrix[at[hit]] = rows
+        return found, matrix[found]
+
+    def _current_masked_ids(self) -> set[int]:
+        with self._lock:
+            self._refresh()
+            return self._masked_ids
 
 
 # -- the workspace -------------------------------------------------------------------------
@@ -442,28 +453,28 @@ class LayeredWorkspace(Workspace):
 
     # -- store ---------------------------------------------------------------------------
     @property
-    def store(self) -> Store:
+    def store(self) -> StoreView:
         if self.base is None:
             return super().store
+        return self._layered_store(self.base)
+
+    def _layered_store(self, base: Store) -> LayeredStore:
         with self._lock:
             if self._layered is None:
-                self._layered = self._open_layered(self.base)
-            return cast(Store, self._layered)
+                self._layered = self._open_layered(base)
+            return self._layered
 
-    def _loaded_store(self) -> Store | None:
+    def _loaded_store(self) -> StoreView | None:
         if self.base is None:
             return super()._loaded_store()
-        return cast(Store, self._layered) if self._layered is not None else None
+        return self._layered
 
     def _open_layered(self, base: Store) -> LayeredStore:
         key = _base_key(self.prebuilt, base)
         overlay: _OverlayStore
         try:
-            overlay = cast(
-                _OverlayStore,
-                _OverlayStore.load(
-                    self.overlay_dir, model=self.model_identity, recipe=DOCUMENT_RECIPE
-                ),
+            overlay = _OverlayStore.load(
+                self.overlay_dir, model=self.model_identity, recipe=DOCUMENT_RECIPE
             )
             if overlay.extra.get("base") != key:
                 raise StoreError("the overlay belongs to another prebuilt index")
@@ -493,13 +504,13 @@ class LayeredWorkspace(Workspace):
                 report = dataclasses.replace(report, rebuild_reason=self.fallback_reason)
             return report
         with self._overlay_lock, writer_lock(self.overlay_dir):
-            layered = cast(LayeredStore, self.store)
+            layered = self._layered_store(base)
             on_disk = Store.peek_generation(self.overlay_dir)
             if on_disk is not None and on_disk != layered.overlay.generation:
                 with self._lock:  # another process wrote the overlay: start from its copy
                     self._layered = None
                     self._searcher = None
-                layered = cast(LayeredStore, self.store)
+                layered = self._layered_store(base)
             overlay = layered.overlay
             hint = (
                 None
@@ -531,7 +542,7 @@ class LayeredWorkspace(Workspace):
             status["prebuilt"] = {"used": False, "reason": self.fallback_reason}
             status["problem"] = status.get("problem") or self.fallback_reason
             return status
-        layered = cast(LayeredStore, self.store)
+        layered = self._layered_store(self.base)
         status["indexed"] = self.has_index()
         status["prebuilt"] = {
             "used": True,

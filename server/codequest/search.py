@@ -1,4 +1,4 @@
-"""Hybrid retrieval and ranking over a :class:`~codequest.store.Store`.
+"""Hybrid retrieval and ranking over a :class:`~codequest.store_view.StoreView`.
 
 Three steps per query, none of them a model call except the query embedding:
 
@@ -38,7 +38,8 @@ from codequest.encoders import QueryEncoder
 from codequest.files import is_example_path, is_test_path, is_vendored_or_generated
 from codequest.lexical import LexicalIndex
 from codequest.placement import HelperPlacement
-from codequest.store import ChunkRecord, Store
+from codequest.store import ChunkRecord
+from codequest.store_view import StoreView
 from codequest.tokens import (
     normalize_symbol,
     query_words,
@@ -322,15 +323,11 @@ class Snapshot:
         return self.id_order[at[found]], values[found]
 
     @classmethod
-    def build(cls, store: Store) -> Snapshot:
-        with store.lock:
-            version = store.version
-            records = tuple(store.chunks.values())
-            terms = [store.terms[r.id] for r in records]
-            vocab_ids = dict(store.vocab_ids)
-            vocab_size = len(store.vocab)
+    def build(cls, store: StoreView) -> Snapshot:
+        tables = store.lexical_tables()
+        version, records, vocab_ids = tables.version, tables.records, tables.vocab_ids
         ids = np.fromiter((r.id for r in records), dtype=np.int64, count=len(records))
-        lexical = LexicalIndex.build(terms, vocab_size)
+        lexical = LexicalIndex.build(tables.terms, tables.vocab_size)
         is_definition = np.fromiter(
             (r.kind in DEFINITION_KINDS for r in records), dtype=bool, count=len(records)
         )
@@ -514,7 +511,7 @@ class _LexicalSide:
 class Searcher:
     def __init__(
         self,
-        store: Store,
+        store: StoreView,
         query_encoder: QueryEncoder,
         *,
         max_per_file: int = Config.max_chunks_per_file,
@@ -965,17 +962,13 @@ class Searcher:
         subset = [r for r in snap.records if _passes(r, filters, spec)][:50_000]
         if not subset:
             return results
-        with self.store.lock:
-            got = self.store.vectors.get(
-                np.asarray([r.id for r in subset], np.uint64), dtype=np.float32
-            )
-        rows = [(r, v) for r, v in zip(subset, got, strict=True) if v is not None]
+        found, matrix = self.store.vectors_of(np.asarray([r.id for r in subset], np.int64))
+        rows = [r for r, hit in zip(subset, found.tolist(), strict=True) if hit]
         if not rows:
             return results
-        matrix = np.vstack([v for _, v in rows]).astype(np.float32)
         sims = matrix @ vector
         for i in np.argsort(-sims):
-            record = rows[int(i)][0]
+            record = rows[int(i)]
             key = (record.path, record.start_line, record.end_line)
             if key in taken or per_file.get(record.path, 0) >= max_per_file:
                 continue

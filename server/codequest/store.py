@@ -27,12 +27,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
 import numpy as np
 
 from codequest.encoders.base import DOCUMENT_RECIPE
+from codequest.store_view import LexicalTables
 
 # 2: each chunk record carries the lengths of its end line (``ChunkRecord.end_units``).
 # Format-1 stores are still read (their records have no end lengths) and saved as 2.
@@ -65,6 +66,8 @@ LOAD_ATTEMPTS = 10
 # from the live vectors does, so the store does it after REBUILD_AFTER x capacity removals.
 REBUILD_AFTER = 0.5
 REBUILD_MIN = 32
+
+_S = TypeVar("_S", bound="Store")
 
 
 class StoreError(Exception):
@@ -170,6 +173,14 @@ def preferred_vector_dtype() -> str:
     return "bf16" if kernel in _NATIVE_BF16_KERNELS else "f16"
 
 
+def _numpy_dtype(kind: Any) -> Any:
+    """The numpy dtype that holds usearch's ``kind`` as stored; float32 for bf16 and others
+    numpy has no type for (usearch converts those)."""
+    from usearch.index import ScalarKind
+
+    return {ScalarKind.F16: np.float16, ScalarKind.F32: np.float32}.get(kind, np.float32)
+
+
 def _new_index(dim: int, dtype: Any = None) -> Any:
     from usearch.index import Index
 
@@ -212,13 +223,13 @@ class Store:
     # -- loading -------------------------------------------------------------------------
     @classmethod
     def load(
-        cls,
+        cls: type[_S],
         directory: str | os.PathLike[str],
         *,
         model: str | None = None,
         recipe: int | None = None,
         read_only: bool = False,
-    ) -> Store:
+    ) -> _S:
         """Load a store or raise :class:`StoreError` saying what is wrong with it.
 
         ``model`` and ``recipe`` (the document recipe, ``DOCUMENT_RECIPE``), when given, must
@@ -250,8 +261,14 @@ class Store:
 
     @classmethod
     def _load_payload(
-        cls, directory: Path, raw: bytes, *, model: str | None, recipe: int | None, read_only: bool
-    ) -> Store:
+        cls: type[_S],
+        directory: Path,
+        raw: bytes,
+        *,
+        model: str | None,
+        recipe: int | None,
+        read_only: bool,
+    ) -> _S:
         meta_path = directory / META_FILE
         payload = cls._check_meta(raw, meta_path)
         if payload.get("format") not in READABLE_FORMATS:
@@ -605,39 +622,39 @@ class Store:
     def vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The stored vectors of chunk ``ids`` as float32 rows, with a mask of the ids found.
 
-        One native lookup: usearch's public ``Index.get`` wraps every row in a Python-level
-        cast, which cost about as much as the lookup itself for the ~100 lexical candidates
-        of a query. The rows are fetched as stored (f16 or bf16) and widened by numpy:
-        usearch's own f16 -> f32 cast took 0.20 ms for 100 rows, this 0.14 ms, and both
-        conversions are exact (as is widening bf16, a shift).
+        Only usearch's public API: f16 rows are fetched as stored and widened by numpy,
+        which is cheaper than usearch's own cast (and exact); bf16 rows, which numpy cannot
+        hold, are widened by usearch.
         """
         keys = np.ascontiguousarray(ids, dtype=np.uint64)
+        if not len(keys):
+            return np.zeros(0, bool), np.zeros((0, self.dim), np.float32)
         with self.lock:
-            compiled = getattr(self.vectors, "_compiled", None)
-            if compiled is not None and hasattr(compiled, "get_many"):
-                from usearch.index import ScalarKind
-
-                stored = self.vectors.dtype
-                kind = stored if stored in (ScalarKind.F16, ScalarKind.BF16) else ScalarKind.F32
-                rows = compiled.get_many(keys, kind)
-            else:  # a usearch without the compiled handle: the public, slower path
-                rows = self.vectors.get(keys, dtype=np.float32)
-                kind = None
+            native = _numpy_dtype(self.vectors.dtype)
+            got = self.vectors.get(keys, dtype=native)
+        rows = list(got)  # one entry per key: a row, or None
         found = np.fromiter((row is not None for row in rows), bool, count=len(keys))
-        if not found.any():
-            return found, np.zeros((0, self.dim), np.float32)
         present = [row for row in rows if row is not None]
-        if kind is None:
-            matrix = np.vstack(present)
-        else:
-            raw = np.concatenate(present)
-            if kind == ScalarKind.BF16:  # the top half of a float32: shift it back in place
-                matrix = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
-            elif kind == ScalarKind.F16:
-                matrix = raw.view(np.float16)
-            else:
-                matrix = raw.view(np.float32)
-        return found, matrix.reshape(len(present), self.dim).astype(np.float32, copy=False)
+        if not present:
+            return found, np.zeros((0, self.dim), np.float32)
+        # One concatenate of the 1-d rows, cheaper than np.vstack, which reshapes each row.
+        matrix = np.concatenate(present).reshape(len(present), self.dim)
+        return found, matrix.astype(np.float32, copy=False)
+
+    def records(self) -> tuple[int, tuple[ChunkRecord, ...]]:
+        with self.lock:
+            return self.version, tuple(self.chunks.values())
+
+    def lexical_tables(self) -> LexicalTables:
+        with self.lock:
+            records = tuple(self.chunks.values())
+            return LexicalTables(
+                version=self.version,
+                records=records,
+                terms=tuple(self.terms[r.id] for r in records),
+                vocab_ids=dict(self.vocab_ids),
+                vocab_size=len(self.vocab),
+            )
 
     def iter_records(self) -> Iterator[ChunkRecord]:
         return iter(list(self.chunks.values()))

@@ -24,6 +24,7 @@ from codequest.indexer import ProgressFn, index_workspace
 from codequest.models import resolve_model
 from codequest.search import Searcher
 from codequest.store import META_FILE, Store, StoreError, writer_lock
+from codequest.store_view import StoreView
 from codequest.types import IndexReport, SearchFilters, SearchResult
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,12 @@ class Workspace:
 
     # -- store ---------------------------------------------------------------------------
     @property
-    def store(self) -> Store:
+    def store(self) -> StoreView:
+        """What searches read: the local store (a prebuilt workspace layers its own)."""
+        return self.local_store()
+
+    def local_store(self) -> Store:
+        """The writable store in :attr:`cache_dir`, loaded (or created) on first use."""
         with self._lock:
             if self._store is None:
                 self._store = self._load_or_create()
@@ -105,7 +111,7 @@ class Workspace:
         except StoreError as err:
             if self.has_index():
                 self.problem = f"{err.reason}; rebuilding the index"
-                log.warning("%s", self.problem)
+                log.info("%s", self.problem)  # callers report it (IndexReport, status)
             return Store(self.cache_dir, self.model_identity, self._dim())
 
     def _dim(self) -> int:
@@ -145,14 +151,14 @@ class Workspace:
         """
         with self._index_lock, writer_lock(self.cache_dir):
             with self._lock:
-                store = self.store
+                store = self.local_store()
                 if store.read_only:
                     raise StoreError("this workspace uses a read-only prebuilt index")
                 if self.has_index() and store.generation != self._disk_generation():
                     # Someone else wrote the store since we loaded it: start from their copy.
                     self._store = None
                     self._searcher = None
-                    store = self.store
+                    store = self.local_store()
             unsaved, self._unsaved = self._unsaved, False
             generation = store.generation
             report = index_workspace(
@@ -187,7 +193,7 @@ class Workspace:
                 self._query_encoder = load_query_encoder(self.config, teacher)
             return self._query_encoder
 
-    def _loaded_store(self) -> Store | None:
+    def _loaded_store(self) -> StoreView | None:
         """The store, if it has been loaded (never loads it)."""
         return self._store
 
@@ -261,13 +267,17 @@ class Workspace:
         )
 
     def status(self) -> dict[str, Any]:
+        """What is indexed, and the query encoder that answers (loaded if it is not yet)."""
         store = self.store
-        encoder = self._query_encoder
+        try:
+            encoder_name = str(self.query_encoder().name)
+        except EncoderError as err:
+            encoder_name = f"unavailable: {err}"
         return {
             "root": str(self.root),
             "cacheDir": str(self.cache_dir),
             "model": store.model,
-            "queryEncoder": getattr(encoder, "name", None) if encoder else None,
+            "queryEncoder": encoder_name,
             "files": len(store.files),
             "chunks": len(store.chunks),
             "generation": store.generation,

@@ -23,6 +23,7 @@ from lsp_helpers import (
     search,
     status,
     vscode_capabilities,
+    wait_logged,
     wait_ready,
 )
 from lsprotocol import types
@@ -91,6 +92,13 @@ async def test_initialize_result(client: Client):
     assert set(caps.execute_command_provider.commands) == {"codequest.reindex", "codequest.status"}
     sync = caps.text_document_sync
     assert isinstance(sync, types.TextDocumentSyncOptions) and sync.save
+
+
+async def test_startup_log_names_the_query_encoder(client: Client):
+    (line,) = await wait_logged(client, "CodeQuest: query encoder ")
+    assert line.startswith("CodeQuest: query encoder hashing-256-0 (loaded in ")
+    (message,) = [m for m in client.log_messages if m.message == line]
+    assert message.type == types.MessageType.Info
 
 
 async def test_startup_indexing_reports_progress(client: Client, folders: dict[str, Path]):

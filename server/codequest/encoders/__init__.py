@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from codequest.config import Config
@@ -30,7 +31,12 @@ __all__ = [
     "open_query_artifact",
 ]
 
+log = logging.getLogger(__name__)
+
 HASHING_MODEL = "hashing"
+# The teacher's own ONNX exports, by the ``queryEncoder`` values that pick them.
+TEACHER_INT8 = "teacher-int8"
+TEACHER_ONNX = "teacher-onnx"
 
 
 def _is_hashing(model: str) -> bool:
@@ -55,16 +61,6 @@ def load_document_encoder(config: Config) -> DocumentEncoder:
     return SentenceTransformerEncoder(
         config.model, device=config.device, batch_size=config.batch_size
     )
-
-
-def find_shipped_student(teacher_identity: str, name: str | None = None) -> Path | None:
-    """A distilled student shipped for this teacher, if any (see codequest.distill): the
-    default one, or the one called ``name``."""
-    try:
-        from codequest.students import shipped_student_dir
-    except ImportError:
-        return None
-    return shipped_student_dir(teacher_identity, name)
 
 
 def open_query_artifact(folder: Path) -> QueryEncoder:
@@ -97,39 +93,78 @@ def _check_teacher(encoder: QueryEncoder, where: object, teacher_identity: str) 
 def load_query_encoder(config: Config, teacher_identity: str) -> QueryEncoder:
     """The resident query encoder for an index built by ``teacher_identity``.
 
-    ``auto`` prefers a shipped student for this teacher and falls back to the teacher's own
-    ONNX export (exported once, with torch, then cached). Any other value is an artifact
-    folder or the name of a student shipped for this teacher (``lora32-keep025-cos``). An
-    explicit artifact whose teacher differs from the index is refused with a clear message.
+    ``auto`` serves the shipped default student for this teacher (built once from its
+    delta, see :mod:`codequest.students`). When that student cannot be built, or none was
+    trained for this teacher, it serves the teacher's int8 ONNX export (``teacher-int8``,
+    exported once, with torch, then cached); the first case is logged as one warning that
+    names the encoder in use and what would bring the default back, and the encoder's
+    ``note`` repeats it. Any other value is ``teacher-int8``, ``teacher-onnx`` (fp32),
+    ``teacher`` (torch), an artifact folder or the name of a student shipped for this
+    teacher. An explicit artifact whose teacher differs from the index is refused.
     """
     if _is_hashing(config.model) or teacher_identity.startswith("hashing-"):
         return HashingEncoder()
     choice = config.query_encoder
-    from codequest.encoders.onnx_query import OnnxQueryEncoder
-
     if choice == "teacher":
         from codequest.encoders.teacher import SentenceTransformerEncoder
 
         return SentenceTransformerEncoder(config.model, device="cpu")
-    if choice not in ("auto", "teacher-onnx", "teacher-int8"):
-        folder = Path(choice).expanduser()
-        if not folder.exists() and "/" not in choice:
-            # Not a folder: the name of a student shipped beside the default.
-            named = find_shipped_student(teacher_identity, choice)
-            if named is not None:
-                folder = named
-        return _check_teacher(open_query_artifact(folder), repr(choice), teacher_identity)
-    if choice == "auto":
-        student = find_shipped_student(teacher_identity)
-        if student is not None:
-            return _check_teacher(open_query_artifact(student), str(student), teacher_identity)
-    from codequest.encoders.export import export_teacher, teacher_onnx_dir
+    if choice in ("teacher-onnx", "teacher-int8"):
+        return _teacher_export(config, teacher_identity, int8=choice == "teacher-int8")
+    if choice != "auto":
+        return _check_teacher(_named(choice, teacher_identity), repr(choice), teacher_identity)
+    from codequest.students import StudentBuildError, shipped_student_dir
 
-    int8 = choice == "teacher-int8"
+    try:
+        student = shipped_student_dir(teacher_identity)
+    except StudentBuildError as err:
+        note = (
+            f"query encoder {TEACHER_INT8} answers queries, not the default {err.name}: "
+            f"{err.reason}; to get the default, {err.hint}"
+        )
+        log.warning("%s", note)
+        log.debug("building %s failed", err.name, exc_info=err)
+        return _teacher_export(config, teacher_identity, int8=True, note=note)
+    if student is None:
+        return _teacher_export(config, teacher_identity, int8=True)
+    return _check_teacher(open_query_artifact(student), str(student), teacher_identity)
+
+
+def _named(choice: str, teacher_identity: str) -> QueryEncoder:
+    """An artifact folder, or the name of a student shipped beside the default."""
+    folder = Path(choice).expanduser()
+    if not folder.exists() and "/" not in choice:
+        from codequest.students import StudentBuildError, shipped_student_dir
+
+        try:
+            named = shipped_student_dir(teacher_identity, choice)
+        except StudentBuildError as err:
+            raise EncoderError(f"{err}; to use it, {err.hint}") from err
+        if named is not None:
+            folder = named
+    return open_query_artifact(folder)
+
+
+def _teacher_export(
+    config: Config, teacher_identity: str, *, int8: bool, note: str = ""
+) -> QueryEncoder:
+    from codequest.encoders.export import export_teacher, teacher_onnx_dir
+    from codequest.encoders.onnx_query import OnnxQueryEncoder
+
+    name = TEACHER_INT8 if int8 else TEACHER_ONNX
     folder = teacher_onnx_dir(teacher_identity, int8=int8)
     if not (folder / "card.json").is_file():
-        folder = export_teacher(resolve_model(config.model), int8=int8)
-    encoder = OnnxQueryEncoder(folder)
+        try:
+            folder = export_teacher(resolve_model(config.model), int8=int8)
+        except ModelNotFoundError as err:
+            raise EncoderError(str(err)) from err
+        except ImportError as err:  # the export runs the teacher once, under torch
+            missing = (err.name or str(err)).split(".")[0]
+            raise EncoderError(
+                f"cannot export the query encoder {name}: {missing} is not installed "
+                f"(pip install {missing})"
+            ) from err
+    encoder = OnnxQueryEncoder(folder, name=name, note=note)
     if encoder.teacher_identity != teacher_identity:
         raise EncoderError(
             f"exported query encoder at {folder} belongs to {encoder.teacher_identity!r}, "

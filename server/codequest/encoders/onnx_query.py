@@ -41,7 +41,14 @@ class OnnxQueryEncoder:
     # another thread can score BM25 and the symbol table (codequest.search).
     releases_gil = True
 
-    def __init__(self, folder: str | os.PathLike[str], *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        threads: int | None = None,
+        name: str | None = None,
+        note: str = "",
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -60,7 +67,11 @@ class OnnxQueryEncoder:
             )
         self.card: dict[str, Any] = card
         self.teacher_identity: str = str(card["teacher"])
-        self.name: str = str(card.get("name", self.folder.name))
+        # ``name`` overrides the card's, so the teacher's exports are called by the
+        # ``queryEncoder`` value that picks them (``teacher-int8``).
+        self.name: str = name or str(card.get("name", self.folder.name))
+        # Why this encoder answers instead of the one asked for (empty: it is that one).
+        self.note = note
         self.dim: int = int(card["dim"])
         max_length = int(card.get("max_seq_length", 128))
 

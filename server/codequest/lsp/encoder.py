@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,8 +35,12 @@ LOAD_WAIT = 180.0
 class SharedQueryEncoder:
     """A :class:`~codequest.encoders.QueryEncoder` that is loaded by :meth:`load`."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, *, on_loaded: Callable[[str, bool], None] | None = None
+    ) -> None:
         self.config = config
+        # Told, once loading ends, one line for the user and whether it is a warning.
+        self._on_loaded = on_loaded
         self.teacher = ""  # the document encoder's identity, known once loading starts
         self._ready = threading.Event()
         self._encoder: QueryEncoder | None = None
@@ -57,6 +62,22 @@ class SharedQueryEncoder:
         finally:
             self.load_seconds = time.perf_counter() - started
             self._ready.set()
+        if self._on_loaded is not None:
+            self._on_loaded(*self.summary())
+
+    def summary(self) -> tuple[str, bool]:
+        """One line naming the encoder that answers queries (or why none does), and whether
+        it is a warning: not the encoder asked for, or none at all."""
+        encoder = self._encoder
+        if encoder is None:
+            return f"CodeQuest: {self.error}", True
+        note = str(getattr(encoder, "note", ""))
+        if note:
+            return f"CodeQuest: {note}", True
+        return (
+            f"CodeQuest: query encoder {encoder.name} (loaded in {self.load_seconds:.1f} s)",
+            False,
+        )
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.load, name="codequest-query-encoder", daemon=True)

@@ -224,9 +224,13 @@ class CodeQuestServer(LanguageServer):
                 changed_settings(current.config, config) & QUERY_ENCODER_SETTINGS
             ):
                 return current
-            self.query_encoder = SharedQueryEncoder(config)
+            self.query_encoder = SharedQueryEncoder(config, on_loaded=self._encoder_loaded)
             self.query_encoder.start()
             return self.query_encoder
+
+    def _encoder_loaded(self, line: str, warning: bool) -> None:
+        """The start-up log names the encoder that answers queries (or why none does)."""
+        self.log(line, types.MessageType.Warning if warning else types.MessageType.Info)
 
     # -- folders -------------------------------------------------------------------------
     def add_folders(self, items: list[tuple[str, str]]) -> list[str]:
@@ -414,11 +418,17 @@ class _ExpectedNotAnError(logging.Filter):
         return not isinstance(error, (SystemExit, JsonRpcInvalidParams))
 
 
-def run_server(tcp: str | None = None) -> int:
-    """Serve on stdio, or on ``HOST:PORT`` when ``tcp`` is given; returns the exit status."""
+def run_server(tcp: str | None = None, *, debug: bool = False) -> int:
+    """Serve on stdio, or on ``HOST:PORT`` when ``tcp`` is given; returns the exit status.
+
+    The log goes to stderr, which editors show as the server's output; ``debug`` adds
+    CodeQuest's own debug records (tracebacks of what it recovered from).
+    """
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="codequest: %(levelname)s %(message)s"
     )
+    if debug:
+        logging.getLogger("codequest").setLevel(logging.DEBUG)
     # A search thread that wants the GIL while the indexing thread runs Python waits up to
     # one switch interval per hand-off (5 ms by default): a fifth of that keeps searches
     # during indexing responsive at a small cost to indexing.

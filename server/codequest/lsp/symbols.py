@@ -22,7 +22,8 @@ from lsprotocol import types
 
 from codequest.encoders import EncoderError
 from codequest.lsp.search import OPEN_WAIT, folder_range, position_encoding
-from codequest.store import ChunkRecord, Store
+from codequest.store import ChunkRecord
+from codequest.store_view import StoreView
 from codequest.types import SearchResult
 
 if TYPE_CHECKING:
@@ -73,17 +74,16 @@ def symbol_kind(kind: str, supported: set[int] | None = None) -> types.SymbolKin
 class NameTable:
     """Lower-cased names (last part and qualified) in sorted order, with their records."""
 
-    store: Store
+    store: StoreView
     version: int
     built_at: float
     keys: list[str]
     records: list[ChunkRecord]
 
     @classmethod
-    def build(cls, store: Store) -> NameTable:
-        with store.lock:
-            version = store.version
-            records = [r for r in store.chunks.values() if r.symbol]
+    def build(cls, store: StoreView) -> NameTable:
+        version, everything = store.records()
+        records = [r for r in everything if r.symbol]
         pairs: list[tuple[str, ChunkRecord]] = []
         for record in records:
             short = last_part(record.symbol).lower()
@@ -93,7 +93,7 @@ class NameTable:
         pairs.sort(key=lambda pair: (pair[0], pair[1].path, pair[1].start_line))
         return cls(store, version, time.monotonic(), [k for k, _ in pairs], [r for _, r in pairs])
 
-    def fresh_for(self, store: Store) -> bool:
+    def fresh_for(self, store: StoreView) -> bool:
         return self.store is store and (
             self.version == store.version or time.monotonic() - self.built_at < REBUILD_AFTER
         )
@@ -125,7 +125,7 @@ def last_part(symbol: str) -> str:
     return symbol.rsplit(".", 1)[-1]
 
 
-def name_table(folder: FolderIndex, store: Store) -> NameTable:
+def name_table(folder: FolderIndex, store: StoreView) -> NameTable:
     table = folder.name_table
     if not isinstance(table, NameTable) or not table.fresh_for(store):
         table = NameTable.build(store)
