@@ -1,4 +1,4 @@
-"""Benchmarks: metrics by hand, the BEIR loader, the stdlib-bench scorer port, the quick run.
+"""Benchmarks: averaging, the BEIR loader, the stdlib-bench scorer port, the quick run.
 
 The quick run's test uses a tiny BEIR set named ``cosqa`` (so the latency section can draw
 its base functions and queries from it) and the hashing encoder, so nothing downloads.
@@ -7,14 +7,13 @@ its base functions and queries from it) and the hashing encoder, so nothing down
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmarks.beir import evaluate, load_beir, mrr_at_k, ndcg_at_k, recall_at_k, subset
+from benchmarks.beir import evaluate, load_beir, subset
 from benchmarks.common import eval_root, latency_stats
 from benchmarks.lsp_bench import server_available
 from benchmarks.memstore import FixedQueryEncoder, Item, build_store
@@ -69,27 +68,7 @@ def write_beir(folder: Path, *, dev: bool = True) -> Path:
     return folder
 
 
-# -- metrics, by hand ------------------------------------------------------------------------
-def test_metrics_match_hand_computed_values() -> None:
-    # One relevant document, found at rank 2.
-    assert mrr_at_k(["d3", "d1", "d2"], {"d1": 1}) == 0.5
-    assert ndcg_at_k(["d3", "d1", "d2"], {"d1": 1}) == pytest.approx(1 / math.log2(3))
-    assert recall_at_k(["d3", "d1", "d2"], {"d1": 1}, 1) == 0.0
-    assert recall_at_k(["d3", "d1", "d2"], {"d1": 1}, 5) == 1.0
-    # Two relevant documents at ranks 1 and 3: DCG 1 + 1/2, IDCG 1 + 1/log2(3).
-    two = {"d2": 1, "d4": 1}
-    assert ndcg_at_k(["d2", "d3", "d4"], two) == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
-    assert recall_at_k(["d2", "d3", "d4"], two, 1) == 0.5
-    assert mrr_at_k(["d2", "d3", "d4"], two) == 1.0
-    # Graded relevance: gain is the qrels score.
-    graded = {"d1": 2, "d2": 1}
-    expected = (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
-    assert ndcg_at_k(["d2", "d1"], graded) == pytest.approx(expected)
-    # Only the top k count; zero-score qrels are not relevant.
-    assert mrr_at_k(["x"] * 10 + ["d1"], {"d1": 1}, 10) == 0.0
-    assert recall_at_k(["d1"], {"d1": 0}, 1) == 0.0
-
-
+# -- averaging and statistics --------------------------------------------------------------
 def test_evaluate_averages_and_counts_missing_queries_as_zero() -> None:
     qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}}
     run = {"q1": ["d1"]}
