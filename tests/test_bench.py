@@ -358,3 +358,39 @@ def test_lsp_ab_takes_turns_and_reverses_the_order_every_block() -> None:
         # round 2 starts the other way round
         ("b", "q1"), ("b", "q2"), ("a", "q1"), ("a", "q2"), ("a", "q3"), ("b", "q3"),
     ]  # fmt: skip
+
+
+def test_distill_report_cuts_csn_sets_but_keeps_cosqa_whole(tmp_path: Path) -> None:
+    from benchmarks.distill_report import load_sets
+
+    write_beir(tmp_path / "cosqa")
+    write_beir(tmp_path / "csn-maxmin-go")
+    sets = load_sets(tmp_path, ["cosqa", "csn-maxmin-go"], max_queries=2)
+    assert sets["cosqa"].query_ids == ["q1", "q2", "q3", "q4"]
+    assert sets["csn-maxmin-go"].query_ids == ["q1", "q2"]
+    assert sets["csn-maxmin-go"].query_texts == [QUERIES["q1"], QUERIES["q2"]]
+    whole = load_sets(tmp_path, ["csn-maxmin-go"], max_queries=0)["csn-maxmin-go"]
+    assert whole.query_ids == ["q1", "q2", "q3", "q4"]
+
+
+def test_distill_report_merge_replaces_rows_and_keeps_hybrids_last(tmp_path: Path) -> None:
+    from benchmarks.distill_report import merge_into
+
+    def row(name: str, adaptation: str, ndcg: float) -> dict[str, object]:
+        return {"name": name, "adaptation": adaptation, "metrics": {"cosqa": {"ndcg@10": ndcg}}}
+
+    earlier = {
+        "commit": "aaaa",
+        "rows": [row("bm25", "lexical", 0.37), row("s1", "internal", 0.5), row("h", "hybrid", 0.6)],
+    }
+    path = tmp_path / "distill-aaaa.json"
+    path.write_text(json.dumps(earlier))
+    new = {"commit": "bbbb", "machine": {"slug": "m"}, "rows": [row("s1", "internal", 0.55)]}
+    merged = merge_into(path, new)
+    assert [(r["name"], r["metrics"]["cosqa"]["ndcg@10"]) for r in merged["rows"]] == [
+        ("bm25", 0.37),
+        ("s1", 0.55),
+        ("h", 0.6),
+    ]
+    assert merged["commit"] == "aaaa"
+    assert merged["merged_runs"] == [{"commit": "bbbb", "machine": {"slug": "m"}, "rows": ["s1"]}]
