@@ -394,3 +394,45 @@ def test_distill_report_merge_replaces_rows_and_keeps_hybrids_last(tmp_path: Pat
     ]
     assert merged["commit"] == "aaaa"
     assert merged["merged_runs"] == [{"commit": "bbbb", "machine": {"slug": "m"}, "rows": ["s1"]}]
+
+
+def test_soak_is_a_section_asked_for_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import benchmarks.soak
+    from benchmarks.run import DEFAULT_SECTIONS, cli
+
+    calls: list[dict[str, object]] = []
+
+    def fake_soak(**kwargs: object) -> dict[str, object]:
+        calls.append(kwargs)
+        return {
+            "target": "lsp",
+            "requests": 400,
+            "answered": 400,
+            "bursts": 7,
+            "burst_size": 32,
+            "file_changes": 5,
+            "errors": 0,
+            "stale_results": 0,
+            "invalid_requests_refused": 4,
+            "invalid_requests": 4,
+            "latency": {"p50_ms": 1.5, "p99_ms": 9.0},
+            "throughput_rps": 250.0,
+            "rss_mb": {"start": 100.0, "end": 101.0, "peak": 102.0},
+        }
+
+    monkeypatch.setattr(benchmarks.soak, "run_soak", fake_soak)
+    out = tmp_path / "results"
+    args = ["--quick", "--no-progress", "--no-plots", "--output-dir", str(out), "--sections"]
+    assert cli([*args, "soak"]) == 0
+    assert calls == [{"target": "lsp", "requests": 400, "files": 200}]
+    (path,) = out.glob("*-quick-soak.json")
+    assert json.loads(path.read_text())["soak"]["answered"] == 400
+    printed = capsys.readouterr().out
+    assert "Soak (lsp): 400/400 searches answered in 7 bursts" in printed
+    assert "invalid requests refused 4/4" in printed
+    # The default run leaves the soak out; an unknown section is refused with the choices.
+    assert "soak" not in DEFAULT_SECTIONS
+    assert cli([*args, "quality,nap"]) == 2
+    assert "unknown sections ['nap']" in capsys.readouterr().err
