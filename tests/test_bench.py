@@ -7,6 +7,7 @@ its base functions and queries from it) and the hashing encoder, so nothing down
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -436,3 +437,56 @@ def test_soak_is_a_section_asked_for_by_name(
     assert "soak" not in DEFAULT_SECTIONS
     assert cli([*args, "quality,nap"]) == 2
     assert "unknown sections ['nap']" in capsys.readouterr().err
+
+
+# -- codequest bench, from a clone and from an installed wheel --------------------------------
+def test_codequest_bench_finds_the_clones_benchmarks() -> None:
+    import benchmarks.run
+
+    from codequest import bench_cli
+
+    assert bench_cli._benchmarks_run() is benchmarks.run
+
+
+def test_codequest_bench_without_benchmarks_says_where_they_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codequest import bench_cli, cli
+
+    monkeypatch.setattr(bench_cli, "_benchmarks_run", lambda: None)
+    for argv in (["bench"], ["bench", "--quick", "--sections", "latency"], ["bench", "-h"]):
+        assert cli.main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.err == bench_cli.NOT_IN_CLONE + "\n" and captured.out == ""
+
+
+def test_an_installed_copy_without_benchmarks_exits_2_with_one_line(tmp_path: Path) -> None:
+    """The wheel's layout: site-packages/codequest and no benchmarks package anywhere."""
+    import shutil
+
+    import codequest
+
+    site = tmp_path / "site"
+    shutil.copytree(
+        Path(codequest.__file__).parent,
+        site / "codequest",
+        ignore=shutil.ignore_patterns("__pycache__", "data"),
+    )
+    script = (
+        "import sys\n"
+        # An editable install of a checkout may map 'benchmarks' for the whole venv.
+        "sys.meta_path[:] = [f for f in sys.meta_path\n"
+        "                    if '__editable__' not in getattr(f, '__module__', '')]\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "from codequest.cli import main\n"
+        "raise SystemExit(main(['bench', '--quick']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "codequest bench: the benchmarks run from a clone of the repository: "
+        "python -m benchmarks [--quick] (in the clone's root)"
+    ]
