@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from codequest.chunking import content_hash, line_units
+from codequest.encoders import QueryEncoder
 from codequest.indexer import preview_line
 from codequest.lexical import chunk_terms
 from codequest.store import ChunkRecord, FileRecord, Store
@@ -135,24 +136,24 @@ class FixedQueryEncoder:
 class TimedQueryEncoder:
     """Wraps a query encoder and records how long each ``encode_query`` call took."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: QueryEncoder) -> None:
         self.inner = inner
         self.seconds: list[float] = []
 
     @property
     def teacher_identity(self) -> str:
-        return str(getattr(self.inner, "teacher_identity"))  # noqa: B009 - protocol attr
+        return self.inner.teacher_identity
 
     @property
     def name(self) -> str:
-        return str(getattr(self.inner, "name", "encoder"))
+        return self.inner.name
 
     @property
     def dim(self) -> int:
-        return int(getattr(self.inner, "dim"))  # noqa: B009
+        return self.inner.dim
 
     def encode_query(self, text: str) -> np.ndarray:
         started = time.perf_counter()
-        vector: np.ndarray = self.inner.encode_query(text)  # type: ignore[attr-defined]
+        vector = self.inner.encode_query(text)
         self.seconds.append(time.perf_counter() - started)
         return vector
