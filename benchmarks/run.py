@@ -22,6 +22,7 @@ from typing import Any
 from benchmarks import report
 from benchmarks.beir import load_beir, subset
 from benchmarks.common import (
+    REPO_ROOT,
     RESULTS_DIR,
     eval_root,
     git_info,
@@ -368,7 +369,7 @@ class Bench:
                 variant = "hashing" if self.model == "hashing" else f"{self.model} ({choice})"
                 with stage(f"LSP round trip: {size:,} chunks, {variant}", enabled=self.progress):
                     settings = {"model": self.model, "queryEncoder": choice}
-                    # A yardstick for this shared machine's speed right now: the same
+                    # A yardstick for the machine's speed right now: the same
                     # encoder, warm, in this process, before and after the round trips.
                     reference_before = encode_latency(encoder, queries)["p50_ms"]
                     lsp = lsp_roundtrip(
@@ -445,6 +446,7 @@ class Bench:
                 cmd.append("--full-stdlib")
             proc = subprocess.run(
                 cmd,
+                cwd=REPO_ROOT,  # where `-m benchmarks.indexing` resolves to this clone's
                 stdout=subprocess.PIPE,
                 stderr=None if self.progress else subprocess.PIPE,
                 text=True,
