@@ -26,13 +26,14 @@ SEED = 1234
 
 # -- locations -----------------------------------------------------------------------------
 def eval_root() -> Path:
-    """The shared evaluation sets: ``$CODEQUEST_EVAL``, else ``../shared/eval`` beside the repo."""
+    """The evaluation sets: ``$CODEQUEST_EVAL``, else the first ``shared/eval`` found beside
+    the clone or a folder above it (a git worktree sits deeper than its main checkout)."""
     env = os.environ.get("CODEQUEST_EVAL")
     if env:
         return Path(env).expanduser()
-    for candidate in (REPO_ROOT.parent / "shared" / "eval", Path("/work/shared/eval")):
-        if candidate.is_dir():
-            return candidate
+    for parent in REPO_ROOT.parents:
+        if (parent / "shared" / "eval").is_dir():
+            return parent / "shared" / "eval"
     return REPO_ROOT.parent / "shared" / "eval"
 
 

@@ -1,7 +1,7 @@
 """Interleaved A/B of ``codequest/search`` round trips between two (or more) checkouts.
 
-This machine's speed drifts by more than most changes are worth: two benchmark runs a few
-minutes apart differ by 20-40%. A change to the server is measured fairly only when both
+A shared machine's speed drifts between runs by more than most changes are worth
+(benchmarks/README.md), so a change to the server is measured fairly only when both
 versions run side by side, on the same store, taking turns. This starts one
 ``codequest serve`` per source tree (``PYTHONPATH=<tree>/server``), warms each up, then
 sends blocks of queries to each in turn, reversing the order every block, and reports the

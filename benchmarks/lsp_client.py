@@ -192,16 +192,6 @@ class LspClient:
     def notify(self, method: str, params: Any = None) -> None:
         self._send({"method": method, "params": params})
 
-    def pump(self, timeout: float) -> None:
-        """Handle whatever the server sends for up to ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                self._dispatch(self._read(deadline))
-        except LspError:
-            if self.process.poll() is not None:
-                raise
-
     def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float
     ) -> dict[str, Any]:

@@ -434,7 +434,7 @@ def latency(chunks: int = 100_000, repeats: int = 30) -> dict[str, Any]:
     for opts in variants.values():
         for q in LATENCY_QUERIES:
             searcher.search(q, limit=20, options=opts)  # warm
-    # Interleaved, so both rows see the same machine load (this host is shared).
+    # Interleaved, so both rows see the same machine load (the machine may be shared).
     for _ in range(repeats):
         for q in LATENCY_QUERIES:
             for name, opts in variants.items():
