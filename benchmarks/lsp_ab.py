@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import eval_root, latency_stats
-from benchmarks.lsp_bench import READY_TIMEOUT, _is_final_status, _state
+from benchmarks.lsp_bench import READY_TIMEOUT
 from benchmarks.lsp_client import LspClient, LspError
 
 
@@ -53,9 +53,10 @@ def start_server(tree: Path, folder: Path, settings: Mapping[str, Any]) -> LspCl
     )
     try:
         client.initialize(folder, settings)
-        ready = client.wait_for(_is_final_status, timeout=READY_TIMEOUT)
-        if _state(ready) == "error":
-            raise LspError(f"{tree}: indexing failed: {ready.get('params')}")
+        client.wait_indexed(timeout=READY_TIMEOUT)
+    except LspError as err:
+        client.close()
+        raise LspError(f"{tree}: {err}") from err
     except Exception:
         client.close()
         raise

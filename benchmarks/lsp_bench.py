@@ -56,11 +56,6 @@ def _rss_mb(pid: int) -> float | None:
         return None
 
 
-def _state(message: Mapping[str, Any]) -> str:
-    params = message.get("params") or {}
-    return str(params.get("state", "")) if isinstance(params, Mapping) else ""
-
-
 def lsp_roundtrip(
     src_dir: Path,
     store_dir: Path,
@@ -134,10 +129,8 @@ def _run(
     out: dict[str, Any] = {"settings": options}
     try:
         client.initialize(src_dir, options)
-        ready = client.wait_for(_is_final_status, timeout=READY_TIMEOUT)
+        client.wait_indexed(timeout=READY_TIMEOUT)
         out["ready_s"] = round(time.perf_counter() - started, 2)
-        if _state(ready) == "error":
-            raise LspError(f"indexing failed: {ready.get('params')}")
         status = client.request(
             "workspace/executeCommand", {"command": "codequest.status", "arguments": []}
         )
@@ -190,10 +183,3 @@ def _run(
     finally:
         client.close()
     return out
-
-
-def _is_final_status(message: Mapping[str, Any]) -> bool:
-    return message.get("method") == "codequest/indexStatus" and _state(message) in (
-        "ready",
-        "error",
-    )

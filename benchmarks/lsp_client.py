@@ -205,6 +205,14 @@ class LspClient:
             seen = len(self.notifications)
             self._dispatch(self._read(deadline))
 
+    def wait_indexed(self, *, timeout: float) -> dict[str, Any]:
+        """The first ``codequest/indexStatus`` that says the index is ready; :class:`LspError`
+        if it says indexing failed."""
+        message = self.wait_for(_final_index_status, timeout=timeout)
+        if _index_state(message) == "error":
+            raise LspError(f"indexing failed: {message.get('params')}")
+        return message
+
     # -- lifecycle -----------------------------------------------------------------------
     def initialize(
         self,
@@ -252,3 +260,15 @@ class LspClient:
                 self._in.close()
             if self.process.stdout is not None:
                 self.process.stdout.close()
+
+
+def _index_state(message: Mapping[str, Any]) -> str:
+    params = message.get("params") or {}
+    return str(params.get("state", "")) if isinstance(params, Mapping) else ""
+
+
+def _final_index_status(message: Mapping[str, Any]) -> bool:
+    return message.get("method") == "codequest/indexStatus" and _index_state(message) in (
+        "ready",
+        "error",
+    )

@@ -218,13 +218,7 @@ class LspTarget:
         capabilities = {**CAPABILITIES, "workspace": {**CAPABILITIES["workspace"], **watching}}
         try:
             self.client.initialize(root, settings, capabilities=capabilities, timeout=120)
-            self.client.wait_for(
-                lambda m: (
-                    m.get("method") == "codequest/indexStatus"
-                    and (m.get("params") or {}).get("state") == "ready"
-                ),
-                timeout=180,
-            )
+            self.client.wait_indexed(timeout=180)
         except LspError:
             self.client.close()
             raise
