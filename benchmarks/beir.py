@@ -110,6 +110,11 @@ def load_beir(path: str | Path, split: str = "test", *, name: str | None = None)
     return BeirSet(name or folder.name, split, corpus, queries, qrels)
 
 
+def unique_queries(*sets: BeirSet) -> list[str]:
+    """The query texts of ``sets``, in order, each text once."""
+    return list(dict.fromkeys(text for data in sets for text in data.queries.values()))
+
+
 def subset(data: BeirSet, *, max_queries: int | None, max_docs: int | None) -> BeirSet:
     """A deterministic smaller set: the first queries, their relevant docs, then filler docs.
 

@@ -95,6 +95,13 @@ def round_stats(rounds: Sequence[Sequence[float]]) -> dict[str, Any]:
     return out
 
 
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process (this one by default) in MiB; needs psutil."""
+    import psutil
+
+    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+
+
 def load_average() -> float:
     try:
         return round(os.getloadavg()[0], 2)

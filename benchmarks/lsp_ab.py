@@ -30,16 +30,16 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.beir import load_beir, unique_queries
 from benchmarks.common import eval_root, latency_stats
 from benchmarks.lsp_bench import READY_TIMEOUT
 from benchmarks.lsp_client import LspClient, LspError
 
 
 def cosqa_queries(count: int) -> list[str]:
-    """The first ``count`` CoSQA queries (the set the LSP benchmark times)."""
-    path = eval_root() / "cosqa" / "queries.jsonl"
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line)["text"] for line in fh if line.strip()][:count]
+    """The first ``count`` CoSQA test and dev queries: the set the LSP benchmark times."""
+    folder = eval_root() / "cosqa"
+    return unique_queries(load_beir(folder, "test"), load_beir(folder, "dev"))[:count]
 
 
 def start_server(tree: Path, folder: Path, settings: Mapping[str, Any]) -> LspClient:

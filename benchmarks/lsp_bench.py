@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks.common import latency_stats, round_stats
+from benchmarks.common import latency_stats, round_stats, rss_mb
 from benchmarks.lsp_client import LspClient, LspError
 
 READY_TIMEOUT = 600.0
@@ -47,11 +47,9 @@ def server_available() -> str | None:
     return None
 
 
-def _rss_mb(pid: int) -> float | None:
+def _server_rss_mb(pid: int) -> float | None:
     try:
-        import psutil
-
-        return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+        return rss_mb(pid)
     except Exception:  # noqa: BLE001 - psutil missing or the process gone
         return None
 
@@ -172,7 +170,7 @@ def _run(
         out.update(
             {
                 "status": "ok",
-                "server_rss_mb": _rss_mb(client.pid),
+                "server_rss_mb": _server_rss_mb(client.pid),
                 "results_first_query": len(results),
                 "limit": limit,
                 **round_stats(passes),

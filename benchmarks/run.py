@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
-from benchmarks.beir import load_beir, subset
+from benchmarks.beir import load_beir, subset, unique_queries
 from benchmarks.common import (
     REPO_ROOT,
     RESULTS_DIR,
@@ -304,8 +304,7 @@ class Bench:
         if self.quick:
             data = subset(data, max_queries=None, max_docs=1000)
         dev = load_beir(cosqa, "dev")
-        queries = list(dict.fromkeys([*data.queries.values(), *dev.queries.values()]))
-        queries = queries[: self.latency_queries]
+        queries = unique_queries(data, dev)[: self.latency_queries]
         base = BaseCorpus(tuple(d.text for d in data.corpus), tuple(d.title for d in data.corpus))
         doc = self.doc_encoder()
         with stage(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from benchmarks.common import latency_stats
+from benchmarks.common import latency_stats, rss_mb
 from benchmarks.lsp_client import CAPABILITIES, LspClient, LspError
 
 WORDS = (
@@ -172,12 +172,6 @@ class Target(Protocol):
     def result_paths(self, result: Any) -> list[Path]: ...
 
     def close(self) -> dict[str, Any]: ...
-
-
-def _rss_mb(pid: int) -> float:
-    import psutil
-
-    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
 
 
 def _search_params(rng: random.Random, root: Path) -> dict[str, Any]:
@@ -451,7 +445,7 @@ def _drive(
     tally = Tally()
     tally.add(impl, changer, [_search_params(rng, root) for _ in range(20)])
     tally.latencies.clear()  # memory and latency are measured from a steady state
-    rss_start = rss_peak = _rss_mb(impl.pid)
+    rss_start = rss_peak = rss_mb(impl.pid)
     stop = threading.Event()
     change_errors: list[str] = []
     changes = threading.Thread(
@@ -468,11 +462,11 @@ def _drive(
         tally.add(impl, changer, [_search_params(rng, root) for _ in range(size)])
         done += size
         if done % 200 < size:
-            rss_peak = max(rss_peak, _rss_mb(impl.pid))
+            rss_peak = max(rss_peak, rss_mb(impl.pid))
     stop.set()
     changes.join(10)
     refused = _refused_invalid(impl, tally)
-    rss_end = _rss_mb(impl.pid)
+    rss_end = rss_mb(impl.pid)
     duration = time.monotonic() - measured
     return {
         "requests": done,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmarks.beir import evaluate, load_beir, subset
+from benchmarks.beir import evaluate, load_beir, subset, unique_queries
 from benchmarks.common import eval_root, latency_stats
 from benchmarks.lsp_bench import server_available
 from benchmarks.memstore import FixedQueryEncoder, Item, build_store
@@ -97,6 +97,13 @@ def test_load_beir_keeps_only_split_queries(tmp_path: Path) -> None:
     assert list(small.queries) == ["q1", "q2"]
     ids = [d.id for d in small.corpus]
     assert {"d1", "d2"} <= set(ids) and len(ids) == 3
+
+
+def test_unique_queries_keep_the_order_of_the_splits(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "tiny")
+    test, dev = load_beir(folder, "test"), load_beir(folder, "dev")
+    assert unique_queries(test, dev) == [QUERIES[q] for q in ("q1", "q2", "q3", "q4", "q5", "q6")]
+    assert unique_queries(test, test) == unique_queries(test)
 
 
 def test_evaluate_set_through_the_shipped_searcher(tmp_path: Path) -> None:
