@@ -165,6 +165,21 @@ def test_build_store_round_trips_and_searches(tmp_path: Path) -> None:
     assert np.allclose(loaded.vectors.get(3, dtype=np.float32), vectors[2], atol=1e-2)
 
 
+def test_build_store_ranks_equal_scores_the_same_way_every_time(tmp_path: Path) -> None:
+    """Exact search orders ties by insertion; the store is filled in key order."""
+    rng = np.random.default_rng(0)
+    vector = rng.standard_normal(16).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    items = [Item(f"f{i}.py", "python", "function", f"s{i}", 1, 1, f"x{i}") for i in range(40)]
+    orders = [
+        build_store(tmp_path / str(n), "m", items, np.tile(vector, (40, 1)))
+        .search_vectors(vector, 10)[0]
+        .tolist()
+        for n in range(5)
+    ]
+    assert orders == [list(range(40, 30, -1))] * 5
+
+
 def test_embedding_cache_round_trips_every_key(tmp_path: Path) -> None:
     from benchmarks.encoders import CachingDocumentEncoder
 
