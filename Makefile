@@ -20,8 +20,11 @@ setup-dev:
 
 test: setup-dev lint typecheck pytest wheel-check extension bench-quick
 
+# ruff check includes the complexity limit (C90, max 12). Files not yet formatted or still
+# over the limit are listed in pyproject.toml ([tool.ruff.format] exclude, per-file-ignores).
 lint:
 	$(BIN)/ruff check server tests benchmarks scripts
+	$(BIN)/ruff format --check server tests benchmarks scripts
 
 typecheck:
 	$(BIN)/mypy

@@ -5,21 +5,19 @@ A set is a folder with ``corpus.jsonl`` (``_id``, ``text``, optional ``title`` a
 (``query-id``, ``corpus-id``, ``score`` with a header line). Only the queries named in the
 split's qrels are evaluated (BEIR convention: queries.jsonl can hold several splits).
 
-Metrics follow BEIR/pytrec_eval: relevance is the qrels score (> 0 is relevant);
-NDCG@k uses gain = score and log2(rank + 1) discounts, the ideal ordering taken from the
-qrels; Recall@k is the fraction of a query's relevant documents in the top k (with one
-relevant document per query it is the hit rate); MRR@k is 1 / rank of the first
-relevant document in the top k, 0 if none.
+The per-query metrics are :mod:`codequest.metrics` (BEIR/pytrec_eval conventions);
+:func:`evaluate` averages them over a split.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from codequest.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 METRIC_KS = (1, 5, 10)
 
@@ -112,6 +110,11 @@ def load_beir(path: str | Path, split: str = "test", *, name: str | None = None)
     return BeirSet(name or folder.name, split, corpus, queries, qrels)
 
 
+def unique_queries(*sets: BeirSet) -> list[str]:
+    """The query texts of ``sets``, in order, each text once."""
+    return list(dict.fromkeys(text for data in sets for text in data.queries.values()))
+
+
 def subset(data: BeirSet, *, max_queries: int | None, max_docs: int | None) -> BeirSet:
     """A deterministic smaller set: the first queries, their relevant docs, then filler docs.
 
@@ -133,32 +136,7 @@ def subset(data: BeirSet, *, max_queries: int | None, max_docs: int | None) -> B
     return BeirSet(data.name, data.split, tuple(kept), {q: data.queries[q] for q in qids}, qrels)
 
 
-# -- metrics -------------------------------------------------------------------------------
-def mrr_at_k(ranking: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
-    for rank, doc in enumerate(ranking[:k], start=1):
-        if relevant.get(doc, 0) > 0:
-            return 1.0 / rank
-    return 0.0
-
-
-def recall_at_k(ranking: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
-    wanted = {d for d, rel in relevant.items() if rel > 0}
-    if not wanted:
-        return 0.0
-    return len(wanted.intersection(ranking[:k])) / len(wanted)
-
-
-def ndcg_at_k(ranking: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
-    dcg = sum(
-        relevant.get(doc, 0) / math.log2(rank + 1)
-        for rank, doc in enumerate(ranking[:k], start=1)
-        if relevant.get(doc, 0) > 0
-    )
-    ideal = sorted((rel for rel in relevant.values() if rel > 0), reverse=True)[:k]
-    idcg = sum(rel / math.log2(rank + 1) for rank, rel in enumerate(ideal, start=1))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
+# -- metrics (per query: codequest.metrics) ----------------------------------------------
 def query_metrics(ranking: Sequence[str], relevant: Mapping[str, int]) -> dict[str, float]:
     out = {"mrr@10": mrr_at_k(ranking, relevant, 10), "ndcg@10": ndcg_at_k(ranking, relevant, 10)}
     for k in METRIC_KS:

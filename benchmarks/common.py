@@ -26,13 +26,14 @@ SEED = 1234
 
 # -- locations -----------------------------------------------------------------------------
 def eval_root() -> Path:
-    """The shared evaluation sets: ``$CODEQUEST_EVAL``, else ``../shared/eval`` beside the repo."""
+    """The evaluation sets: ``$CODEQUEST_EVAL``, else the first ``shared/eval`` found beside
+    the clone or a folder above it (a git worktree sits deeper than its main checkout)."""
     env = os.environ.get("CODEQUEST_EVAL")
     if env:
         return Path(env).expanduser()
-    for candidate in (REPO_ROOT.parent / "shared" / "eval", Path("/work/shared/eval")):
-        if candidate.is_dir():
-            return candidate
+    for parent in REPO_ROOT.parents:
+        if (parent / "shared" / "eval").is_dir():
+            return parent / "shared" / "eval"
     return REPO_ROOT.parent / "shared" / "eval"
 
 
@@ -92,6 +93,13 @@ def round_stats(rounds: Sequence[Sequence[float]]) -> dict[str, Any]:
         out["per_round"] = [{k: r[k] for k in ("p50_ms", "p95_ms", "p99_ms")} for r in per_round]
         out["least_disturbed_round"] = min(per_round, key=lambda r: r["p99_ms"])
     return out
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process (this one by default) in MiB; needs psutil."""
+    import psutil
+
+    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
 
 
 def load_average() -> float:

@@ -16,9 +16,7 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import eval_root, git_info, load_average, machine_info
 from codequest.distill.evalsets import EvalSet, evaluate_dense, load_beir, metrics_from_ranked
 from codequest.encoders.base import normalize_rows
 from codequest.lexical import LexicalIndex
@@ -119,62 +118,33 @@ def onnx_params(path: Path) -> int:
 
 
 def artifact_row(name: str, adaptation: str, folder: Path) -> Row:
-    from codequest.encoders import open_query_artifact
     from codequest.encoders.onnx_query import OnnxQueryEncoder
+    from codequest.encoders.static_query import StaticQueryEncoder
 
     card = json.loads((folder / "card.json").read_text())
-    encoder = open_query_artifact(folder)
     if card.get("encoder") == "static":
+        static = StaticQueryEncoder(folder)
+        encode = static.encode_queries
         table = np.load(folder / "table.npy", mmap_mode="r")
         with np.load(folder / "map.npz") as m:
             params = int(np.prod(table.shape)) + sum(int(m[k].size) for k in m.files)
 
         def single(threads: int) -> Callable[[str], Any]:
-            return encoder.encode_query
+            return static.encode_query
     else:
+        encode = OnnxQueryEncoder(folder).encode_queries
         params = onnx_params(folder / str(card.get("onnx_file", "model.onnx")))
 
         def single(threads: int) -> Callable[[str], Any]:
             return OnnxQueryEncoder(folder, threads=threads).encode_query
 
-    return Row(
-        name,
-        adaptation,
-        encoder.encode_queries,
-        single,
-        params,  # type: ignore[attr-defined]
-        folder_bytes(folder),
-        note=str(card.get("base", "")),
-    )
+    note = str(card.get("base", ""))
+    return Row(name, adaptation, encode, single, params, folder_bytes(folder), note=note)
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_average": list(os.getloadavg()),
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--eval-dir", default=str(ROOT.parent.parent / "shared" / "eval"))
+    parser.add_argument("--eval-dir", default=str(eval_root()))
     parser.add_argument("--students", default=str(codequest_home() / "distill" / "students"))
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--latency-queries", type=int, default=300)
@@ -194,117 +164,106 @@ def main(argv: list[str] | None = None) -> int:
         help="first N queries of each csn-maxmin set (0: all); CoSQA test is always whole",
     )
     parser.add_argument("--out", default=str(ROOT / "results"))
-    args = parser.parse_args(argv)
+    return parser
 
-    from codequest.distill.cache import cached_embeddings
-    from codequest.encoders.export import export_teacher
-    from codequest.models import load_sentence_transformer, resolve_model
-    from codequest.students import built_dir, shipped_cards
 
-    resolved = resolve_model("all-MiniLM-L6-v2")
-    teacher = load_sentence_transformer(resolved, device="cpu")
-    eval_dir = Path(args.eval_dir)
-    sets = {n: load_beir(eval_dir / n, "test") for n in args.sets.split(",") if n}
-    if args.max_queries:
-        sets = {
-            n: s
-            if n == "cosqa"
-            else dataclasses.replace(
-                s,
-                query_ids=s.query_ids[: args.max_queries],
-                query_texts=s.query_texts[: args.max_queries],
-            )
-            for n, s in sets.items()
-        }
-    dev = load_beir(eval_dir / "cosqa", "dev")
-    docs = {
-        n: cached_embeddings(teacher, resolved.identity, s.doc_texts, tag=f"eval-{n}")
+def load_sets(eval_dir: Path, names: list[str], max_queries: int) -> dict[str, EvalSet]:
+    """The test splits; csn-maxmin sets cut to their first ``max_queries`` queries."""
+    sets = {n: load_beir(eval_dir / n, "test") for n in names}
+    if not max_queries:
+        return sets
+    return {
+        n: s
+        if n == "cosqa"
+        else dataclasses.replace(
+            s, query_ids=s.query_ids[:max_queries], query_texts=s.query_texts[:max_queries]
+        )
         for n, s in sets.items()
     }
-    bm25 = {n: Bm25(s.doc_texts) for n, s in sets.items()}
 
-    def teacher_encode(texts: list[str]) -> np.ndarray:
-        return teacher.encode(texts, batch_size=64, normalize_embeddings=True)
 
-    def teacher_single(threads: int) -> Callable[[str], Any]:
-        import torch
+class Study:
+    """The teacher, the sets with their document embeddings, and the measured rows."""
 
-        def one(text: str) -> Any:
-            torch.set_num_threads(threads)
-            return teacher.encode([text], normalize_embeddings=True)
+    def __init__(self, args: argparse.Namespace) -> None:
+        from codequest.distill.cache import cached_embeddings
+        from codequest.models import load_sentence_transformer, resolve_model
 
-        return one
+        self.resolved = resolve_model("all-MiniLM-L6-v2")
+        self.teacher = load_sentence_transformer(self.resolved, device="cpu")
+        eval_dir = Path(args.eval_dir)
+        self.sets = load_sets(eval_dir, [n for n in args.sets.split(",") if n], args.max_queries)
+        self.dev = load_beir(eval_dir / "cosqa", "dev")
+        identity = self.resolved.identity
+        self.docs = {
+            n: cached_embeddings(self.teacher, identity, s.doc_texts, tag=f"eval-{n}")
+            for n, s in self.sets.items()
+        }
+        self.bm25 = {n: Bm25(s.doc_texts) for n, s in self.sets.items()}
+        cosqa = self.sets.get("cosqa")
+        self.latency_queries = cosqa.query_texts[: args.latency_queries] if cosqa else []
+        self.vectors: dict[tuple[str, str], np.ndarray] = {}
 
-    n_teacher = sum(p.numel() for p in teacher.parameters())
-    rows = [
-        Row("bm25", "lexical", None, None, 0, 0),
-        Row(
-            "teacher (torch)",
-            "teacher",
-            teacher_encode,
-            teacher_single,
-            n_teacher,
-            folder_bytes(Path(resolved.path)),
-        ),
-    ]
-    rows.append(artifact_row("teacher onnx fp32", "compact", export_teacher(resolved)))
-    rows.append(artifact_row("teacher onnx int8", "compact", export_teacher(resolved, int8=True)))
-    latency_queries = sets["cosqa"].query_texts[: args.latency_queries] if "cosqa" in sets else []
-    vectors: dict[tuple[str, str], np.ndarray] = {}
+    def baseline_rows(self) -> list[Row]:
+        """BM25, the teacher under torch, and its ONNX exports (fp32, int8)."""
+        from codequest.encoders.export import export_teacher
 
-    def measure(row: Row) -> None:
+        teacher = self.teacher
+
+        def teacher_encode(texts: list[str]) -> np.ndarray:
+            vectors: np.ndarray = teacher.encode(texts, batch_size=64, normalize_embeddings=True)
+            return vectors
+
+        def teacher_single(threads: int) -> Callable[[str], Any]:
+            import torch
+
+            def one(text: str) -> Any:
+                torch.set_num_threads(threads)
+                return teacher.encode([text], normalize_embeddings=True)
+
+            return one
+
+        n_teacher = sum(p.numel() for p in teacher.parameters())
+        size = folder_bytes(Path(self.resolved.path))
+        return [
+            Row("bm25", "lexical", None, None, 0, 0),
+            Row("teacher (torch)", "teacher", teacher_encode, teacher_single, n_teacher, size),
+            artifact_row("teacher onnx fp32", "compact", export_teacher(self.resolved)),
+            artifact_row("teacher onnx int8", "compact", export_teacher(self.resolved, int8=True)),
+        ]
+
+    def measure(self, row: Row) -> Row:
+        """Quality on every set, and single-query latency at one and two threads."""
         print(f"[report] {row.name}", file=sys.stderr, flush=True)
-        for n, s in sets.items():
+        for n, s in self.sets.items():
             if row.encode is None:
                 ranked = [
-                    [s.doc_ids[j] for j in LexicalIndex.top_of(bm25[n].scores(q), 10)]
+                    [s.doc_ids[j] for j in LexicalIndex.top_of(self.bm25[n].scores(q), 10)]
                     for q in s.query_texts
                 ]
                 row.metrics[n] = metrics_from_ranked(ranked, s.query_ids, s.qrels)
                 continue
             q = normalize_rows(row.encode(s.query_texts))
-            vectors[(row.name, n)] = q
-            row.metrics[n] = evaluate_dense(s, q, docs[n])
-        if row.single is not None and latency_queries:
+            self.vectors[(row.name, n)] = q
+            row.metrics[n] = evaluate_dense(s, q, self.docs[n])
+        if row.single is not None and self.latency_queries:
             for threads in (1, 2):
-                med, p10, best = latency_ms(row.single(threads), latency_queries)
+                med, p10, best = latency_ms(row.single(threads), self.latency_queries)
                 row.latency_ms[f"{threads}t"] = med
                 row.latency_ms[f"{threads}t_p10"] = p10
                 row.latency_ms[f"{threads}t_min"] = best
                 row.latency_ms[f"{threads}t_load1"] = os.getloadavg()[0]
+        return row
 
-    only = {n for n in args.only.split(",") if n}
-    if only:
-        rows = []
-    for row in rows:
-        measure(row)
-    # Students are looked up only now, so a student that finishes training while the
-    # baselines are measured is still included.
-    student_root = Path(args.students)
-    for folder in sorted(student_root.glob("*/artifact")):
-        if only and folder.parent.name not in only:
-            continue
-        card = json.loads((folder / "card.json").read_text())
-        rows.append(artifact_row(folder.parent.name, str(card.get("adaptation")), folder))
-        measure(rows[-1])
-    shipped = [(f, c) for f, c in shipped_cards() if c.get("default")]
-    default_row = None
-    if shipped and not only:
-        from codequest.students import shipped_student_dir
+    def hybrid_row(self, base: Row) -> Row:
+        """``base`` fused with BM25; the fusion weight is picked on CoSQA dev."""
+        from codequest.distill.cache import cached_embeddings
 
-        built = shipped_student_dir(resolved.identity) or built_dir(shipped[0][0])
-        default_row = artifact_row(f"shipped default ({shipped[0][1]['name']})", "shipped", built)
-        rows.append(default_row)
-        measure(default_row)
-
-    # Hybrid rows: fusion weight picked on CoSQA dev, reported on test.
-    hybrid_rows = []
-    hybrid_names = {"teacher onnx fp32", *(n for n in args.hybrid.split(",") if n)}
-    for base in [r for r in rows if r.name in hybrid_names] + (
-        [default_row] if default_row else []
-    ):
         assert base.encode is not None
-        dev_docs = cached_embeddings(teacher, resolved.identity, dev.doc_texts, tag="eval-cosqa")
+        dev = self.dev
+        dev_docs = cached_embeddings(
+            self.teacher, self.resolved.identity, dev.doc_texts, tag="eval-cosqa"
+        )
         dev_bm25 = Bm25(dev.doc_texts)
         dev_q = normalize_rows(base.encode(dev.query_texts))
         best = max(
@@ -327,49 +286,93 @@ def main(argv: list[str] | None = None) -> int:
             note=f"alpha={alpha} (picked on cosqa dev)",
         )
         row.latency_ms = dict(base.latency_ms)
-        for n, s in sets.items():
-            ranked = hybrid_ranked(s, vectors[(base.name, n)], docs[n], bm25[n], alpha)
+        for n, s in self.sets.items():
+            ranked = hybrid_ranked(
+                s, self.vectors[(base.name, n)], self.docs[n], self.bm25[n], alpha
+            )
             row.metrics[n] = metrics_from_ranked(ranked, s.query_ids, s.qrels)
-        hybrid_rows.append(row)
-    rows.extend(hybrid_rows)
+        return row
 
-    commit = git_commit()
-    result = {
+
+def student_rows(study: Study, students: Path, only: set[str]) -> list[Row]:
+    """Every trained student, then the shipped default (skipped with ``--only``)."""
+    from codequest.students import built_dir, shipped_cards, shipped_student_dir
+
+    rows: list[Row] = []
+    for folder in sorted(students.glob("*/artifact")):
+        if only and folder.parent.name not in only:
+            continue
+        card = json.loads((folder / "card.json").read_text())
+        rows.append(
+            study.measure(artifact_row(folder.parent.name, str(card.get("adaptation")), folder))
+        )
+    shipped = [(f, c) for f, c in shipped_cards() if c.get("default")]
+    if shipped and not only:
+        built = shipped_student_dir(study.resolved.identity) or built_dir(shipped[0][0])
+        name = f"shipped default ({shipped[0][1]['name']})"
+        rows.append(study.measure(artifact_row(name, "shipped", built)))
+    return rows
+
+
+def row_json(r: Row) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "adaptation": r.adaptation,
+        "params": r.params,
+        "size_bytes": r.size_bytes,
+        "latency_ms": r.latency_ms,
+        "metrics": r.metrics,
+        "note": r.note,
+    }
+
+
+def merge_into(path: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """``result``'s rows added to the result JSON at ``path`` (replacing rows of that name)."""
+    merged: dict[str, Any] = json.loads(path.read_text())
+    names = {r["name"] for r in result["rows"]}
+    kept = [r for r in merged["rows"] if r["name"] not in names]
+    # Students go before the hybrid rows, which stay last.
+    hybrid = [r for r in kept if r["adaptation"] == "hybrid"]
+    rest = [r for r in kept if r["adaptation"] != "hybrid"]
+    merged["rows"] = rest + result["rows"] + hybrid
+    merged.setdefault("merged_runs", []).append(
+        {"commit": result["commit"], "machine": result["machine"], "rows": sorted(names)}
+    )
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    study = Study(args)
+    only = {n for n in args.only.split(",") if n}
+    rows = [] if only else [study.measure(row) for row in study.baseline_rows()]
+    # Students are looked up only now, so a student that finishes training while the
+    # baselines are measured is still included.
+    students = student_rows(study, Path(args.students), only)
+    rows += students
+    hybrid_names = {"teacher onnx fp32", *(n for n in args.hybrid.split(",") if n)}
+    bases = [r for r in rows if r.name in hybrid_names]
+    bases += [r for r in students if r.adaptation == "shipped"]
+    rows += [study.hybrid_row(base) for base in bases]
+
+    commit = git_info()["short"]
+    result: dict[str, Any] = {
         "benchmark": "distill",
         "commit": commit,
-        "machine": machine(),
-        "teacher": resolved.identity,
-        "sets": {n: {"queries": len(s.query_ids), "docs": len(s.doc_ids)} for n, s in sets.items()},
-        "rows": [
-            {
-                "name": r.name,
-                "adaptation": r.adaptation,
-                "params": r.params,
-                "size_bytes": r.size_bytes,
-                "latency_ms": r.latency_ms,
-                "metrics": r.metrics,
-                "note": r.note,
-            }
-            for r in rows
-        ],
+        "machine": {**machine_info(), "load_average": load_average()},
+        "teacher": study.resolved.identity,
+        "sets": {
+            n: {"queries": len(s.query_ids), "docs": len(s.doc_ids)} for n, s in study.sets.items()
+        },
+        "rows": [row_json(r) for r in rows],
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"distill-{commit}.json"
     if args.merge:
         path = Path(args.merge)
-        merged = json.loads(path.read_text())
-        names = {r["name"] for r in result["rows"]}
-        kept = [r for r in merged["rows"] if r["name"] not in names]
-        # Students go before the hybrid rows, which stay last.
-        hybrid = [r for r in kept if r["adaptation"] == "hybrid"]
-        rest = [r for r in kept if r["adaptation"] != "hybrid"]
-        merged["rows"] = rest + result["rows"] + hybrid
-        merged.setdefault("merged_runs", []).append(
-            {"commit": commit, "machine": result["machine"], "rows": sorted(names)}
-        )
-        result = merged
-        commit = str(merged["commit"])
+        result = merge_into(path, result)
+        commit = str(result["commit"])
     path.write_text(json.dumps(result, indent=2))
     plot(result, out / f"distill-{commit}.png")
     print(table(result))

@@ -1,6 +1,6 @@
 """Encoders for the benchmarks: the product's loaders plus a per-text embedding cache.
 
-MiniLM embeds some 30 to 60 chunks a second on a small CPU, so quality runs keep every
+A real model on a CPU embeds tens of chunks a second, so quality runs keep every
 document embedding they compute: :class:`CachingDocumentEncoder` stores vectors under
 ``$CODEQUEST_HOME/bench-cache/doc-embeddings/<model identity>-<precision>/``, keyed by the
 sha256 of each text. Any corpus (CoSQA, a subset of it, the stdlib-bench chunks) reuses
@@ -95,11 +95,6 @@ class CachingDocumentEncoder:
             save_npy_atomic(self.folder / "vectors.npy", vecs)
             save_npy_atomic(self.folder / "keys.npy", keys)
             self._dirty = False
-
-    def cached_fraction(self, texts: Sequence[str]) -> float:
-        if not texts:
-            return 1.0
-        return sum(_text_key(t) in self._vectors for t in texts) / len(texts)
 
     def encode_documents(
         self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None

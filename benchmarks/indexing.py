@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import rss_mb
+
 SKIP_DIRS = {"site-packages", "test", "tests", "idlelib", "__pycache__"}
 PROBE = "codequest_bench_probe_function"
 
@@ -97,12 +99,6 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self._process.memory_info().rss)
-
-
-def rss_mb() -> float:
-    import psutil
-
-    return round(psutil.Process().memory_info().rss / 2**20, 1)
 
 
 # -- steps -----------------------------------------------------------------------------------

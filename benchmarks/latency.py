@@ -113,15 +113,14 @@ def profile_search(
     ranking of suspects, not as exact fractions.
     """
     import cProfile
-    import pstats
 
     profiler = cProfile.Profile()
     profiler.enable()
     for q in queries:
         searcher.search(q, limit=limit)
     profiler.disable()
-    stats = pstats.Stats(profiler)
-    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    profiler.create_stats()  # what pstats.Stats reads: (file, line, name) -> counts, times
+    raw = profiler.stats
     total = sum(v[2] for v in raw.values()) or 1.0
     rows = sorted(raw.items(), key=lambda kv: -kv[1][2])[:top]
     out = []
@@ -239,12 +238,13 @@ def ort_threading_check(
     ONNX Runtime's intra-op threads spin after each run by default; on a 2-core machine the
     spinning thread competes with the BM25 work that runs beside the encoding.
     """
-    session = getattr(encoder, "_session", None)
-    folder = getattr(encoder, "folder", None)
-    card = getattr(encoder, "card", None)
-    if session is None or folder is None or card is None:
+    from codequest.encoders.onnx_query import OnnxQueryEncoder
+
+    if not isinstance(encoder, OnnxQueryEncoder):
         return None
     import onnxruntime as ort
+
+    session = encoder._session
 
     limit = Config().max_results
     fixed = Searcher(store, FixedQueryEncoder(query_vectors, store.model))
@@ -256,7 +256,7 @@ def ort_threading_check(
             time_calls(lambda q: fixed.search(q, limit=limit), queries, warmup=warmup)
         )
     }
-    model_path = str(folder / str(card.get("onnx_file", "model.onnx")))
+    model_path = str(encoder.folder / str(encoder.card.get("onnx_file", "model.onnx")))
     variants = {
         "shipped": None,  # default_threads() (1), no spinning
         "two_threads_no_spinning": (2, "0"),
@@ -270,7 +270,7 @@ def ort_threading_check(
                 so.inter_op_num_threads = 1
                 so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 so.add_session_config_entry("session.intra_op.allow_spinning", opts[1])
-                encoder._session = ort.InferenceSession(  # type: ignore[attr-defined]
+                encoder._session = ort.InferenceSession(
                     model_path, sess_options=so, providers=["CPUExecutionProvider"]
                 )
             out[name] = {
@@ -280,7 +280,7 @@ def ort_threading_check(
                 ),
             }
     finally:
-        encoder._session = session  # type: ignore[attr-defined]
+        encoder._session = session
     return out
 
 

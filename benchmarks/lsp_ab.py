@@ -1,7 +1,7 @@
 """Interleaved A/B of ``codequest/search`` round trips between two (or more) checkouts.
 
-This machine's speed drifts by more than most changes are worth: two benchmark runs a few
-minutes apart differ by 20-40%. A change to the server is measured fairly only when both
+A shared machine's speed drifts between runs by more than most changes are worth
+(benchmarks/README.md), so a change to the server is measured fairly only when both
 versions run side by side, on the same store, taking turns. This starts one
 ``codequest serve`` per source tree (``PYTHONPATH=<tree>/server``), warms each up, then
 sends blocks of queries to each in turn, reversing the order every block, and reports the
@@ -30,16 +30,16 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.beir import load_beir, unique_queries
 from benchmarks.common import eval_root, latency_stats
-from benchmarks.lsp_bench import READY_TIMEOUT, _is_final_status, _state
+from benchmarks.lsp_bench import READY_TIMEOUT
 from benchmarks.lsp_client import LspClient, LspError
 
 
 def cosqa_queries(count: int) -> list[str]:
-    """The first ``count`` CoSQA queries (the set the LSP benchmark times)."""
-    path = eval_root() / "cosqa" / "queries.jsonl"
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line)["text"] for line in fh if line.strip()][:count]
+    """The first ``count`` CoSQA test and dev queries: the set the LSP benchmark times."""
+    folder = eval_root() / "cosqa"
+    return unique_queries(load_beir(folder, "test"), load_beir(folder, "dev"))[:count]
 
 
 def start_server(tree: Path, folder: Path, settings: Mapping[str, Any]) -> LspClient:
@@ -53,9 +53,10 @@ def start_server(tree: Path, folder: Path, settings: Mapping[str, Any]) -> LspCl
     )
     try:
         client.initialize(folder, settings)
-        ready = client.wait_for(_is_final_status, timeout=READY_TIMEOUT)
-        if _state(ready) == "error":
-            raise LspError(f"{tree}: indexing failed: {ready.get('params')}")
+        client.wait_indexed(timeout=READY_TIMEOUT)
+    except LspError as err:
+        client.close()
+        raise LspError(f"{tree}: {err}") from err
     except Exception:
         client.close()
         raise

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks.common import latency_stats, round_stats
+from benchmarks.common import latency_stats, round_stats, rss_mb
 from benchmarks.lsp_client import LspClient, LspError
 
 READY_TIMEOUT = 600.0
@@ -47,18 +47,11 @@ def server_available() -> str | None:
     return None
 
 
-def _rss_mb(pid: int) -> float | None:
+def _server_rss_mb(pid: int) -> float | None:
     try:
-        import psutil
-
-        return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+        return rss_mb(pid)
     except Exception:  # noqa: BLE001 - psutil missing or the process gone
         return None
-
-
-def _state(message: Mapping[str, Any]) -> str:
-    params = message.get("params") or {}
-    return str(params.get("state", "")) if isinstance(params, Mapping) else ""
 
 
 def lsp_roundtrip(
@@ -134,10 +127,8 @@ def _run(
     out: dict[str, Any] = {"settings": options}
     try:
         client.initialize(src_dir, options)
-        ready = client.wait_for(_is_final_status, timeout=READY_TIMEOUT)
+        client.wait_indexed(timeout=READY_TIMEOUT)
         out["ready_s"] = round(time.perf_counter() - started, 2)
-        if _state(ready) == "error":
-            raise LspError(f"indexing failed: {ready.get('params')}")
         status = client.request(
             "workspace/executeCommand", {"command": "codequest.status", "arguments": []}
         )
@@ -179,7 +170,7 @@ def _run(
         out.update(
             {
                 "status": "ok",
-                "server_rss_mb": _rss_mb(client.pid),
+                "server_rss_mb": _server_rss_mb(client.pid),
                 "results_first_query": len(results),
                 "limit": limit,
                 **round_stats(passes),
@@ -190,10 +181,3 @@ def _run(
     finally:
         client.close()
     return out
-
-
-def _is_final_status(message: Mapping[str, Any]) -> bool:
-    return message.get("method") == "codequest/indexStatus" and _state(message) in (
-        "ready",
-        "error",
-    )

@@ -1,10 +1,17 @@
-"""A minimal JSON-RPC-over-stdio LSP client, for timing a real ``codequest serve``.
+"""The benchmarks' LSP client: JSON-RPC over stdio to a real ``codequest serve``.
 
-No pygls, no asyncio: one process, one pipe each way, ``Content-Length`` framing, and
-reads with ``select`` so a hung server ends in :class:`LspError` rather than a hang.
-Requests from the server (``workspace/configuration``, ``window/workDoneProgress/create``,
-``client/registerCapability``) are answered inline while waiting for a response, so the
-round trip measured by :meth:`LspClient.request` is write -> server -> read, nothing more.
+No pygls, no asyncio, no reader thread: one process, one pipe each way, ``Content-Length``
+framing, and reads with ``select`` so a hung server ends in :class:`LspError` rather than a
+hang. Requests from the server (``workspace/configuration``,
+``window/workDoneProgress/create``, ``client/registerCapability``) are answered inline
+while waiting for a response, so the round trip measured by :meth:`LspClient.request` is
+write -> server -> read, nothing more.
+
+Two ways to ask: :meth:`LspClient.request` sends one request and waits for its answer (the
+latency benchmarks); :meth:`LspClient.send` and :meth:`LspClient.collect` put many
+requests in flight and gather the answers with the time each arrived (the soak's bursts).
+Reads happen on the calling thread only; writes are locked, so another thread may send
+notifications meanwhile.
 """
 
 from __future__ import annotations
@@ -14,14 +21,16 @@ import json
 import os
 import select
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 try:
-    # The client's own JSON work is inside every measured round trip. VS Code parses with
-    # V8's JSON.parse; json.loads took ~0.1 ms for a 20-result reply, orjson a tenth of it.
+    # The client's own JSON work is inside every measured round trip; VS Code parses with
+    # V8's JSON.parse, which orjson is closer to than json (benchmarks/README.md).
     import orjson
 
     def _dumps(message: dict[str, Any]) -> bytes:
@@ -39,8 +48,28 @@ except ImportError:  # pragma: no cover - orjson is a dependency of codequest
         return json.loads(body)
 
 
+CAPABILITIES: dict[str, Any] = {
+    "window": {"workDoneProgress": True},
+    "workspace": {"configuration": True, "workspaceFolders": True},
+    "general": {"positionEncodings": ["utf-16"]},
+}
+
+
 class LspError(RuntimeError):
     """The server failed, answered with an error, or did not answer in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One answer to a pipelined request: its result or its error, and when it arrived."""
+
+    result: Any
+    error: dict[str, Any] | None
+    received: float  # time.perf_counter() when the answer was read
+
+    def describe_error(self) -> str:
+        err = self.error or {}
+        return f"{err.get('code')} {err.get('message')}"
 
 
 class LspClient:
@@ -66,6 +95,8 @@ class LspClient:
         self._out_fd = self.process.stdout.fileno()
         self._buffer = b""
         self._next_id = 0
+        self._write_lock = threading.Lock()
+        self._replies: dict[int, Reply] = {}  # pipelined answers not yet collected
         self.settings = dict(settings or {})
         self.notifications: list[dict[str, Any]] = []
 
@@ -77,8 +108,9 @@ class LspClient:
     def _send(self, message: dict[str, Any]) -> None:
         body = _dumps({"jsonrpc": "2.0", **message})
         try:
-            self._in.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            self._in.flush()
+            with self._write_lock:
+                self._in.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                self._in.flush()
         except (BrokenPipeError, OSError) as err:
             raise LspError(f"server closed its input (exit code {self.process.poll()})") from err
 
@@ -126,11 +158,27 @@ class LspClient:
             self._answer(message)
         elif "method" in message:
             self.notifications.append(message)
+        elif isinstance(message.get("id"), int):
+            self._replies[message["id"]] = Reply(
+                message.get("result"), message.get("error"), time.perf_counter()
+            )
+
+    def send(self, method: str, params: Any = None) -> int:
+        """Send a request without waiting; returns its id for :meth:`collect`."""
+        self._next_id += 1
+        self._send({"id": self._next_id, "method": method, "params": params})
+        return self._next_id
+
+    def collect(self, ids: Iterable[int], *, timeout: float = 60.0) -> dict[int, Reply]:
+        """The answers to requests sent with :meth:`send`, by id, as they arrived."""
+        wanted = set(ids)
+        deadline = time.monotonic() + timeout
+        while not wanted.issubset(self._replies):
+            self._dispatch(self._read(deadline))
+        return {rid: self._replies.pop(rid) for rid in wanted}
 
     def request(self, method: str, params: Any = None, *, timeout: float = 60.0) -> Any:
-        self._next_id += 1
-        rid = self._next_id
-        self._send({"id": rid, "method": method, "params": params})
+        rid = self.send(method, params)
         deadline = time.monotonic() + timeout
         while True:
             message = self._read(deadline)
@@ -143,16 +191,6 @@ class LspClient:
 
     def notify(self, method: str, params: Any = None) -> None:
         self._send({"method": method, "params": params})
-
-    def pump(self, timeout: float) -> None:
-        """Handle whatever the server sends for up to ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                self._dispatch(self._read(deadline))
-        except LspError:
-            if self.process.poll() is not None:
-                raise
 
     def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float
@@ -167,9 +205,22 @@ class LspClient:
             seen = len(self.notifications)
             self._dispatch(self._read(deadline))
 
+    def wait_indexed(self, *, timeout: float) -> dict[str, Any]:
+        """The first ``codequest/indexStatus`` that says the index is ready; :class:`LspError`
+        if it says indexing failed."""
+        message = self.wait_for(_final_index_status, timeout=timeout)
+        if _index_state(message) == "error":
+            raise LspError(f"indexing failed: {message.get('params')}")
+        return message
+
     # -- lifecycle -----------------------------------------------------------------------
     def initialize(
-        self, root: Path, options: Mapping[str, Any], *, timeout: float = 60.0
+        self,
+        root: Path,
+        options: Mapping[str, Any],
+        *,
+        capabilities: Mapping[str, Any] = CAPABILITIES,
+        timeout: float = 60.0,
     ) -> dict[str, Any]:
         uri = root.resolve().as_uri()
         result = self.request(
@@ -179,11 +230,7 @@ class LspClient:
                 "clientInfo": {"name": "codequest-bench"},
                 "rootUri": uri,
                 "workspaceFolders": [{"uri": uri, "name": root.name}],
-                "capabilities": {
-                    "window": {"workDoneProgress": True},
-                    "workspace": {"configuration": True, "workspaceFolders": True},
-                    "general": {"positionEncodings": ["utf-16"]},
-                },
+                "capabilities": dict(capabilities),
                 "initializationOptions": dict(options),
             },
             timeout=timeout,
@@ -213,3 +260,15 @@ class LspClient:
                 self._in.close()
             if self.process.stdout is not None:
                 self.process.stdout.close()
+
+
+def _index_state(message: Mapping[str, Any]) -> str:
+    params = message.get("params") or {}
+    return str(params.get("state", "")) if isinstance(params, Mapping) else ""
+
+
+def _final_index_status(message: Mapping[str, Any]) -> bool:
+    return message.get("method") == "codequest/indexStatus" and _index_state(message) in (
+        "ready",
+        "error",
+    )

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from codequest.chunking import content_hash, line_units
+from codequest.encoders import QueryEncoder
 from codequest.indexer import preview_line
 from codequest.lexical import chunk_terms
-from codequest.store import ChunkRecord, FileRecord, Store
+from codequest.store import EXACT_SEARCH_LIMIT, ChunkRecord, FileRecord, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +107,16 @@ def build_store(
             path, language[path], meta.file_hash, meta.size, meta.mtime_ns, tuple(ids)
         )
     store.next_id = len(items) + 1
+    # Exact search ranks equal scores by insertion order, and a multi-threaded add inserts
+    # in a different order every run. One thread inserts in key order, as the indexer does,
+    # so a store small enough for exact search ranks ties the same way every time. Large
+    # (HNSW) stores are built with every core.
+    threads = 1 if len(items) <= EXACT_SEARCH_LIMIT else 0
     block = 20_000
     for start in range(0, len(items), block):
         stop = min(len(items), start + block)
         keys = np.arange(start + 1, stop + 1, dtype=np.uint64)
-        store.vectors.add(keys, vectors[start:stop], threads=0)
+        store.vectors.add(keys, vectors[start:stop], threads=threads)
         if on_progress is not None:
             on_progress("vectors", stop - start)
     store.version += 1
@@ -135,24 +141,24 @@ class FixedQueryEncoder:
 class TimedQueryEncoder:
     """Wraps a query encoder and records how long each ``encode_query`` call took."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: QueryEncoder) -> None:
         self.inner = inner
         self.seconds: list[float] = []
 
     @property
     def teacher_identity(self) -> str:
-        return str(getattr(self.inner, "teacher_identity"))  # noqa: B009 - protocol attr
+        return self.inner.teacher_identity
 
     @property
     def name(self) -> str:
-        return str(getattr(self.inner, "name", "encoder"))
+        return self.inner.name
 
     @property
     def dim(self) -> int:
-        return int(getattr(self.inner, "dim"))  # noqa: B009
+        return self.inner.dim
 
     def encode_query(self, text: str) -> np.ndarray:
         started = time.perf_counter()
-        vector: np.ndarray = self.inner.encode_query(text)  # type: ignore[attr-defined]
+        vector = self.inner.encode_query(text)
         self.seconds.append(time.perf_counter() - started)
         return vector

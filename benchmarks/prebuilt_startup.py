@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -24,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.common import REPO_ROOT, RESULTS_DIR, git_info, load_average, machine_info
+
 GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@codequest.invalid"]
 QUERY = "merge base and overlay search results"
 
@@ -44,7 +43,7 @@ def _make_source(work: Path, source: Path | None) -> Path:
     else:
         repo.mkdir()
         archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", "HEAD", "server/codequest"],
+            ["git", "-C", str(REPO_ROOT), "archive", "HEAD", "server/codequest"],
             capture_output=True,
             check=True,
         ).stdout
@@ -67,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/prebuilt.json")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "prebuilt.json")
     args = parser.parse_args()
     cli = [sys.executable, "-m", "codequest"]
     model = ["--model", args.model]
@@ -85,16 +84,10 @@ def main() -> None:
         clean_s, _ = _run([*search, "--path", str(work / "clean"), "--index", prebuilt])
         warm_s, _ = _run([*search, "--path", str(work / "with"), "--index", prebuilt])
         files = sum(1 for _ in origin.rglob("*") if _.is_file() and ".git" not in _.parts)
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
     result = {
-        "commit": commit,
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_avg_1m": os.getloadavg()[0],
-        },
+        "commit": git_info(),
+        "machine": machine_info(),
+        "load_average": load_average(),
         "model": args.model,
         "source_files": files,
         "build_prebuilt_s": round(build_s, 2),

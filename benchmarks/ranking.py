@@ -21,16 +21,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import importlib.util
 import itertools
 import json
 import math
-import os
-import platform
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,9 +36,14 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.beir import BeirSet, load_beir
+from benchmarks.common import eval_root, git_info, machine_info
+from benchmarks.memstore import FixedQueryEncoder
+from benchmarks.stdlib_bench import CATEGORIES, load_annotations, ndcg
 from codequest.config import Config
-from codequest.encoders import DOCUMENT_RECIPE, document_text
+from codequest.encoders import DOCUMENT_RECIPE, QueryEncoder, document_text
 from codequest.lexical import chunk_terms
+from codequest.metrics import mrr_at_k, ndcg_at_k
 from codequest.search import (
     DEFAULT_WEIGHTS,
     QUERY_IDENTIFIER,
@@ -55,10 +56,6 @@ from codequest.search import (
 )
 from codequest.store import ChunkRecord, FileRecord, Store, StoreError
 from codequest.types import Chunk
-
-EVAL_ROOT = Path(os.environ.get("CODEQUEST_EVAL", "/work/shared/eval"))
-STDLIB = EVAL_ROOT / "stdlib-bench"
-CATEGORIES = ("symbol", "semantic", "architecture")
 
 # The fusion that shipped before this ranking (weighted RRF, weights per query class).
 PREVIOUS_RRF = {
@@ -124,7 +121,7 @@ class CachedQueries:
     vectors by query text only.
     """
 
-    def __init__(self, inner: Any, cache_file: Path | None = None) -> None:
+    def __init__(self, inner: QueryEncoder, cache_file: Path | None = None) -> None:
         self.inner = inner
         self.cache_file = cache_file
         self.vectors: dict[str, np.ndarray] = {}
@@ -133,8 +130,17 @@ class CachedQueries:
             texts = json.loads(cache_file.with_suffix(".json").read_text())
             self.vectors = {t: data[i] for i, t in enumerate(texts)}
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    @property
+    def teacher_identity(self) -> str:
+        return self.inner.teacher_identity
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
 
     def encode_query(self, text: str) -> np.ndarray:
         vec = self.vectors.get(text)
@@ -153,19 +159,10 @@ class CachedQueries:
 
 
 # -- stdlib-bench ----------------------------------------------------------------------------
-def _score_module() -> Any:
-    spec = importlib.util.spec_from_file_location("stdlib_score", STDLIB / "score.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def stdlib_runs(
     searcher: Searcher, options: Mapping[str, RankingOptions], k: int = 10
 ) -> dict[str, list[dict[str, Any]]]:
-    annotations = json.loads((STDLIB / "annotations.json").read_text())
-    scorer = _score_module()
+    annotations = load_annotations()
     out: dict[str, list[dict[str, Any]]] = {}
     for name, opts in options.items():
         run = []
@@ -180,7 +177,7 @@ def stdlib_runs(
                     "class": classify_query(item["query"]),
                     "results": hits,
                     "lines": [r.end_line - r.start_line + 1 for r in results],
-                    "ndcg10": scorer.ndcg(hits, targets, k),
+                    "ndcg10": ndcg(hits, targets, k),
                 }
             )
         out[name] = run
@@ -199,36 +196,18 @@ def summarize(run: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 # -- BEIR-style sets (CoSQA, csn-maxmin-*) ---------------------------------------------------
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path) as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path) as fh:
-        for i, line in enumerate(fh):
-            parts = line.rstrip("\n").split("\t")
-            if i == 0 and not parts[-1].lstrip("-").isdigit():
-                continue  # header
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    return qrels
-
-
 def beir_store(
-    name: str, encode_docs: Callable[[list[str]], np.ndarray], cache: Path
+    data: BeirSet, encode_docs: Callable[[list[str]], np.ndarray], cache: Path
 ) -> tuple[Store, dict[str, str]]:
     """An in-memory store with one function chunk per document; returns it and path->doc id."""
-    corpus = _read_jsonl(EVAL_ROOT / name / "corpus.jsonl")
     # The product's recipe (name in front; these documents have no path), so the cache key,
     # a digest of the embedded texts, changes with the recipe.
     texts = [
-        document_text(Chunk("", d.get("language", ""), "function", d.get("title", ""), 1, 1,
-                            d["text"], ""))
-        for d in corpus
-    ]  # fmt: skip
+        document_text(Chunk("", d.language, "function", d.title, 1, 1, d.text, ""))
+        for d in data.corpus
+    ]
     digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:12]
-    emb_file = cache / f"{name}-{digest}.npy"
+    emb_file = cache / f"{data.name}-{digest}.npy"
     if emb_file.is_file():
         vectors = np.load(emb_file)
     else:
@@ -237,14 +216,12 @@ def beir_store(
         np.save(emb_file, vectors)
     store = Store(Path(tempfile.mkdtemp(prefix="cq-beir-")), "bench", vectors.shape[1])
     doc_of: dict[str, str] = {}
-    for doc, vec in zip(corpus, vectors, strict=True):
-        path = f"docs/{doc['_id']}.{_EXT.get(doc.get('language', ''), 'txt')}"
-        doc_of[path] = str(doc["_id"])
-        lines = doc["text"].count("\n") + 1
-        record = ChunkRecord(
-            0, path, doc.get("language", ""), "function", doc.get("title", ""), 1, lines, "", ""
-        )
-        counts = chunk_terms("", record.symbol, doc["text"])
+    for doc, vec in zip(data.corpus, vectors, strict=True):
+        path = f"docs/{doc.id}.{_EXT.get(doc.language, 'txt')}"
+        doc_of[path] = doc.id
+        lines = doc.text.count("\n") + 1
+        record = ChunkRecord(0, path, doc.language, "function", doc.title, 1, lines, "", "")
+        counts = chunk_terms("", record.symbol, doc.text)
         store.put_file(
             FileRecord(path, record.language, "", 0, 0, ()), [(record, counts)], vec[None]
         )
@@ -257,25 +234,19 @@ _EXT = {"python": "py", "go": "go", "java": "java", "javascript": "js", "php": "
 def beir_eval(
     store: Store,
     doc_of: Mapping[str, str],
-    name: str,
-    split: str,
+    data: BeirSet,
     queries: CachedQueries,
     options: Mapping[str, RankingOptions],
 ) -> dict[str, dict[str, float]]:
-    qtext = {q["_id"]: q["text"] for q in _read_jsonl(EVAL_ROOT / name / "queries.jsonl")}
-    qrels = _read_qrels(EVAL_ROOT / name / "qrels" / f"{split}.tsv")
-    searcher = Searcher(store, queries, max_per_file=1)  # type: ignore[arg-type]
+    searcher = Searcher(store, queries, max_per_file=1)
     table: dict[str, dict[str, float]] = {}
     for row, opts in options.items():
         ndcgs, mrrs = [], []
-        for qid, rel in qrels.items():
-            results = searcher.search(qtext[qid], limit=10, options=opts)
+        for qid, rel in data.qrels.items():
+            results = searcher.search(data.queries[qid], limit=10, options=opts)
             ranked = [doc_of[r.path] for r in results]
-            dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked))
-            ideal = sorted(rel.values(), reverse=True)[:10]
-            idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-            ndcgs.append(dcg / idcg if idcg else 0.0)
-            mrrs.append(next((1 / (i + 1) for i, d in enumerate(ranked) if rel.get(d)), 0.0))
+            ndcgs.append(ndcg_at_k(ranked, rel, 10))
+            mrrs.append(mrr_at_k(ranked, rel, 10))
         table[row] = {"ndcg10": statistics.fmean(ndcgs), "mrr10": statistics.fmean(mrrs)}
     return table
 
@@ -298,7 +269,7 @@ def cross_validate(
     Returns the weights picked on all queries, the cross-validated NDCG per category and the
     per-fold picks. Query classes come from :func:`classify_query`, not from the labels.
     """
-    annotations = json.loads((STDLIB / "annotations.json").read_text())
+    annotations = load_annotations()
     grid = weight_grid()
     # ndcg[g][i]: grid point g on query i, each query run with its own class's weights
     kinds = (QUERY_IDENTIFIER, QUERY_NATURAL, QUERY_QUESTION)
@@ -336,13 +307,12 @@ def _per_query_ndcg(
     searcher: Searcher, annotations: list[dict[str, Any]], options: Sequence[RankingOptions]
 ) -> np.ndarray:
     """NDCG@10 of every query (columns) under every ranking option set (rows)."""
-    scorer = _score_module()
     out = np.zeros((len(options), len(annotations)))
     for row, opts in enumerate(options):
         for i, item in enumerate(annotations):
             res = searcher.search(item["query"], limit=10, options=opts)
             hits = [f"{r.path}:{r.start_line}-{r.end_line}" for r in res]
-            out[row, i] = scorer.ndcg(hits, item["relevant"] + item.get("secondary", []), 10)
+            out[row, i] = ndcg(hits, item["relevant"] + item.get("secondary", []), 10)
     return out
 
 
@@ -365,7 +335,7 @@ def cross_validate_cap(
     shipped weights and the same folds as :func:`cross_validate`. Returns the cap picked on
     all queries, the cross-validated NDCG per category, and the per-fold picks.
     """
-    annotations = json.loads((STDLIB / "annotations.json").read_text())
+    annotations = load_annotations()
     per_query = _per_query_ndcg(
         searcher, annotations, [RankingOptions(max_per_file=cap) for cap in caps]
     )
@@ -386,18 +356,6 @@ def cross_validate_cap(
 
 
 # -- latency -------------------------------------------------------------------------------
-class _FixedQueries:
-    """A query encoder that returns precomputed vectors: latency without the model."""
-
-    def __init__(self, vectors: Mapping[str, np.ndarray]) -> None:
-        self.vectors = vectors
-        self.name = self.teacher_identity = "fixed"
-        self.dim = len(next(iter(vectors.values())))
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.vectors[text]
-
-
 def synthetic_store(chunks: int = 100_000, dim: int = 384, seed: int = 0) -> Store:
     """Random chunks with code-like symbols, paths and Zipf-distributed terms."""
     rng = np.random.default_rng(seed)
@@ -464,7 +422,7 @@ def latency(chunks: int = 100_000, repeats: int = 30) -> dict[str, Any]:
     qv = {q: (v / np.linalg.norm(v)).astype(np.float32) for q in LATENCY_QUERIES for v in [
         rng.standard_normal(store.dim)
     ]}  # fmt: skip
-    searcher = Searcher(store, _FixedQueries(qv))  # type: ignore[arg-type]
+    searcher = Searcher(store, FixedQueryEncoder(qv, store.model))
     t0 = time.perf_counter()
     searcher.snapshot()
     snapshot_s = time.perf_counter() - t0
@@ -476,7 +434,7 @@ def latency(chunks: int = 100_000, repeats: int = 30) -> dict[str, Any]:
     for opts in variants.values():
         for q in LATENCY_QUERIES:
             searcher.search(q, limit=20, options=opts)  # warm
-    # Interleaved, so both rows see the same machine load (this host is shared).
+    # Interleaved, so both rows see the same machine load (the machine may be shared).
     for _ in range(repeats):
         for q in LATENCY_QUERIES:
             for name, opts in variants.items():
@@ -500,16 +458,6 @@ def latency(chunks: int = 100_000, repeats: int = 30) -> dict[str, Any]:
 
 
 # -- main ------------------------------------------------------------------------------------
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _print_table(title: str, table: Mapping[str, Mapping[str, float]], cols: Sequence[str]) -> None:
     print(f"\n## {title}")
     print("| row | " + " | ".join(cols) + " |")
@@ -540,14 +488,100 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write(out: str, name: str, result: dict[str, Any]) -> Path:
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
+def _stdlib_report(
+    args: argparse.Namespace, searcher: Searcher, queries: CachedQueries, model: str
+) -> dict[str, Any]:
+    """The ablation table on stdlib-bench, plus the recipe-1 rows and the per-query dump."""
+    options = rows()
+    if args.only:
+        options = {k: v for k, v in options.items() if k in args.only}
+    started = time.perf_counter()
+    runs = stdlib_runs(searcher, options)
+    if args.recipe1_index:
+        # The same ranking over vectors embedded from the code alone (document recipe 1):
+        # the ablation of the context line. That store is loaded without a recipe check.
+        old_store = Store.load(args.recipe1_index, model=model, read_only=True)
+        old_searcher = Searcher(old_store, queries, max_per_file=searcher.max_per_file)
+        recipe1 = {"- context line (recipe 1 vectors)": RankingOptions()}
+        if not args.only or "dense only" in args.only:
+            recipe1["dense only, recipe 1 vectors"] = rows()["dense only"]
+        runs.update(stdlib_runs(old_searcher, recipe1))
+    table = {name: summarize(run) for name, run in runs.items()}
+    _print_table(
+        "stdlib-bench NDCG@10", table, ("overall", *CATEGORIES, "median_lines", "p90_lines")
+    )
+    if args.dump_runs:
+        with open(args.dump_runs, "w") as fh:
+            for name, run in runs.items():
+                for r in run:
+                    fh.write(json.dumps({"row": name, **r}) + "\n")
+    return {"stdlib": table, "stdlib_seconds": time.perf_counter() - started}
+
+
+def _cv_report(searcher: Searcher) -> dict[str, Any]:
+    """5-fold cross-validation of the per-file cap and of the fusion weights."""
+    cap, cap_cv, cap_picks = cross_validate_cap(searcher)
+    print("\nper-file cap, 5-fold CV NDCG@10:", json.dumps(cap_cv))
+    print("cap picked on all queries:", cap, "per fold:", [p["cap"] for p in cap_picks])
+    final, cv, picks = cross_validate(searcher)
+    picked = {k: dataclasses.asdict(v) for k, v in final.items()}
+    print("\n5-fold CV NDCG@10:", json.dumps(cv))
+    print("picked on all queries:", json.dumps(picked))
+    return {
+        "cv_cap": {"stdlib_5fold": cap_cv, "picked_on_all": cap, "folds": cap_picks},
+        "cv": {"stdlib_5fold": cv, "picked_on_all": picked, "folds": picks},
+    }
+
+
+def beir_rows() -> dict[str, RankingOptions]:
+    """The BEIR table: baselines, shipped, four ablations and the natural-language ratio."""
+    keep = ("- lexical", "- dense", "- symbol table & name", "- class results")
+    out = {k: v for k, v in rows().items() if (not k.startswith(("- ", "class "))) or k in keep}
+    # The dense:lexical ratio for natural language, read on CoSQA dev (not test).
+    for lex in (0.05, 0.15, 0.2, 0.35):
+        weights = dict(DEFAULT_WEIGHTS)
+        weights[QUERY_NATURAL] = dataclasses.replace(weights[QUERY_NATURAL], lexical=lex)
+        out[f"natural lexical={lex} (dense 0.5)"] = RankingOptions(weights=weights)
+    return out
+
+
+def _beir_report(
+    names: Sequence[str],
+    encode_docs: Callable[[list[str]], np.ndarray],
+    query_encoder: QueryEncoder,
+    qkey: str,
+    cache: Path,
+) -> dict[str, dict[str, dict[str, float]]]:
+    options = beir_rows()
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for name in names:
+        test = load_beir(eval_root() / name, "test")
+        store, doc_of = beir_store(test, encode_docs, cache)
+        bq = CachedQueries(query_encoder, cache / f"queries-{name}-{qkey}.npy")
+        splits = (test, load_beir(eval_root() / name, "dev")) if name == "cosqa" else (test,)
+        for data in splits:
+            res = beir_eval(store, doc_of, data, bq, options)
+            report[f"{name}/{data.split}"] = res
+            _print_table(f"{name} {data.split}", res, ("ndcg10", "mrr10"))
+        bq.save()
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    commit = git_info()["short"]
     if args.latency:
         result = latency(args.latency)
         print(json.dumps(result, indent=2))
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"ranking-latency-{_commit()}.json").write_text(json.dumps(result, indent=2) + "\n")
+        _write(args.out, f"ranking-latency-{commit}.json", result)
         return 0
 
     from codequest.workspace import Workspace
@@ -563,86 +597,27 @@ def main(argv: list[str] | None = None) -> int:
     query_encoder = ws.query_encoder()
     qkey = query_cache_key(query_encoder)
     queries = CachedQueries(query_encoder, cache / f"queries-stdlib-{qkey}.npy")
-    searcher = Searcher(ws.store, queries, max_per_file=config.max_chunks_per_file)  # type: ignore[arg-type]
-    options = rows()
-    if args.only:
-        options = {k: v for k, v in options.items() if k in args.only}
+    searcher = Searcher(ws.store, queries, max_per_file=config.max_chunks_per_file)
     report: dict[str, Any] = {
-        "commit": _commit(),
-        "machine": platform.platform(),
-        "python": platform.python_version(),
+        "commit": commit,
+        "machine": machine_info(),
         "stdlib_chunks": len(ws.store.chunks),
         "model": ws.store.model,
         "document_recipe": DOCUMENT_RECIPE,
-        "query_encoder": getattr(queries.inner, "name", "?"),
+        "query_encoder": queries.name,
         "query_encoder_setting": args.query_encoder,
         "query_encoder_key": qkey,
         "weights": {k: dataclasses.asdict(v) for k, v in DEFAULT_WEIGHTS.items()},
     }
-    started = time.perf_counter()
-    runs = stdlib_runs(searcher, options)
-    if args.recipe1_index:
-        # The same ranking over vectors embedded from the code alone (document recipe 1):
-        # the ablation of the context line. That store is loaded without a recipe check.
-        old_store = Store.load(args.recipe1_index, model=ws.store.model, read_only=True)
-        old_searcher = Searcher(old_store, queries, max_per_file=config.max_chunks_per_file)  # type: ignore[arg-type]
-        recipe1 = {"- context line (recipe 1 vectors)": RankingOptions()}
-        if not args.only or "dense only" in args.only:
-            recipe1["dense only, recipe 1 vectors"] = rows()["dense only"]
-        runs.update(stdlib_runs(old_searcher, recipe1))
-    table = {name: summarize(run) for name, run in runs.items()}
-    report["stdlib"] = table
-    report["stdlib_seconds"] = time.perf_counter() - started
-    _print_table(
-        "stdlib-bench NDCG@10", table, ("overall", *CATEGORIES, "median_lines", "p90_lines")
-    )
-    if args.dump_runs:
-        with open(args.dump_runs, "w") as fh:
-            for name, run in runs.items():
-                for r in run:
-                    fh.write(json.dumps({"row": name, **r}) + "\n")
+    report.update(_stdlib_report(args, searcher, queries, ws.store.model))
     if args.cv:
-        cap, cap_cv, cap_picks = cross_validate_cap(searcher)
-        report["cv_cap"] = {"stdlib_5fold": cap_cv, "picked_on_all": cap, "folds": cap_picks}
-        print("\nper-file cap, 5-fold CV NDCG@10:", json.dumps(cap_cv))
-        print("cap picked on all queries:", cap, "per fold:", [p["cap"] for p in cap_picks])
-        final, cv, picks = cross_validate(searcher)
-        report["cv"] = {
-            "stdlib_5fold": cv,
-            "picked_on_all": {k: dataclasses.asdict(v) for k, v in final.items()},
-            "folds": picks,
-        }
-        print("\n5-fold CV NDCG@10:", json.dumps(cv))
-        print("picked on all queries:", json.dumps(report["cv"]["picked_on_all"]))
+        report.update(_cv_report(searcher))
     queries.save()
-
     if args.beir:
-        encoder = ws.document_encoder()
-        keep = ("- lexical", "- dense", "- symbol table & name", "- class results")
-        beir_rows = {
-            k: v for k, v in rows().items() if (not k.startswith(("- ", "class "))) or k in keep
-        }
-        # The dense:lexical ratio for natural language, read on CoSQA dev (not test).
-        for lex in (0.05, 0.15, 0.2, 0.35):
-            weights = dict(DEFAULT_WEIGHTS)
-            weights[QUERY_NATURAL] = dataclasses.replace(weights[QUERY_NATURAL], lexical=lex)
-            beir_rows[f"natural lexical={lex} (dense 0.5)"] = RankingOptions(weights=weights)
-        report["beir"] = {}
-        for name in args.beir:
-            store, doc_of = beir_store(name, encoder.encode_documents, cache)
-            bq = CachedQueries(query_encoder, cache / f"queries-{name}-{qkey}.npy")
-            splits = ("test", "dev") if name == "cosqa" else ("test",)
-            for split in splits:
-                res = beir_eval(store, doc_of, name, split, bq, beir_rows)
-                report["beir"][f"{name}/{split}"] = res
-                _print_table(f"{name} {split}", res, ("ndcg10", "mrr10"))
-            bq.save()
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+        encode_docs = ws.document_encoder().encode_documents
+        report["beir"] = _beir_report(args.beir, encode_docs, query_encoder, qkey, cache)
     label = "" if args.query_encoder == Config().query_encoder else f"{qkey.rsplit('-', 1)[0]}-"
-    path = out / f"ranking-{label}{report['commit']}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = _write(args.out, f"ranking-{label}{commit}.json", report)
     print(f"\nwrote {path}")
     return 0
 

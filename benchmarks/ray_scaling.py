@@ -18,15 +18,13 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.common import REPO_ROOT, RESULTS_DIR, git_info, load_average, machine_info
 
 
 def _fresh_copy(source: Path, work: Path, name: str) -> Path:
@@ -124,10 +122,10 @@ def _projection(runs: list[dict[str, Any]], gpus: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=REPO / "server/codequest")
+    parser.add_argument("--source", type=Path, default=REPO_ROOT / "server/codequest")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--workers", default="1,2", help="comma-separated actor counts")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/ray_scaling.json")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "ray_scaling.json")
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     runs: list[dict[str, Any]] = []
@@ -141,9 +139,8 @@ def main() -> None:
     local = runs[0]
     for run in runs[1:]:
         run["overhead_vs_local_s"] = round(run["total_s"] - local["total_s"], 2)
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    inside = args.source.is_relative_to(REPO_ROOT)
+    source = str(args.source.relative_to(REPO_ROOT)) if inside else ""
     gpus = 0
     try:
         import torch
@@ -152,15 +149,11 @@ def main() -> None:
     except ImportError:
         pass
     result = {
-        "commit": commit,
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "gpus": gpus,
-            "load_avg_1m": os.getloadavg()[0],
-        },
+        "commit": git_info(),
+        "machine": {**machine_info(), "gpus": gpus},
+        "load_average": load_average(),
         "model": args.model,
-        "source": str(args.source.relative_to(REPO) if args.source.is_relative_to(REPO) else ""),
+        "source": source,
         "runs": runs,
         "projection": _projection(runs, gpus),
     }

@@ -136,6 +136,7 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render(result: dict[str, Any]) -> str:
+    """The readable report: header and notes, then each section that ran."""
     parts: list[str] = []
     m = result["machine"]
     parts.append(
@@ -145,6 +146,21 @@ def render(result: dict[str, Any]) -> str:
     )
     for note in result.get("notes", []):
         parts.append(f"note: {note}")
+    for section in (
+        _quality_part,
+        _stdlib_part,
+        _latency_part,
+        _lsp_part,
+        _indexing_part,
+        _soak_part,
+        _targets_part,
+    ):
+        section(result, parts)
+    return "\n".join(parts)
+
+
+def _quality_part(result: dict[str, Any], parts: list[str]) -> None:
+    """The BEIR table."""
     q = result.get("quality", {})
     if q.get("beir"):
         parts.append("\nQuality (BEIR sets)")
@@ -179,6 +195,11 @@ def render(result: dict[str, Any]) -> str:
                 ],
             )
         )
+
+
+def _stdlib_part(result: dict[str, Any], parts: list[str]) -> None:
+    """stdlib-bench per category, or why it did not run."""
+    q = result.get("quality", {})
     sb = q.get("stdlib_bench", {})
     if sb.get("configs"):
         parts.append(f"\nstdlib-bench NDCG@10 ({sb.get('files')} files, {sb.get('chunks')} chunks)")
@@ -200,6 +221,10 @@ def render(result: dict[str, Any]) -> str:
         )
     elif sb.get("status"):
         parts.append(f"\nstdlib-bench: {sb['status']}: {sb.get('reason')}")
+
+
+def _latency_part(result: dict[str, Any], parts: list[str]) -> None:
+    """Query encoding, in-process search by size, ONNX threads, the ef sweep."""
     lat = result.get("latency", {})
     if lat.get("encode"):
         e = lat["encode"]
@@ -274,6 +299,11 @@ def render(result: dict[str, Any]) -> str:
                     ],
                 )
             )
+
+
+def _lsp_part(result: dict[str, Any], parts: list[str]) -> None:
+    """The language-server round trips, with what was measured beside them."""
+    lat = result.get("latency", {})
     if lat.get("lsp"):
         parts.append("\nLSP codequest/search round trip (real `codequest serve` over stdio)")
         parts.append(
@@ -333,6 +363,10 @@ def render(result: dict[str, Any]) -> str:
                 )
             if r.get("status") != "ok":
                 parts.append(f"  {r.get('variant')}: {r.get('reason')}")
+
+
+def _indexing_part(result: dict[str, Any], parts: list[str]) -> None:
+    """Cold, warm and one-edit indexing, the full stdlib and bf16."""
     idx = result.get("indexing", {})
     if idx.get("subset"):
         s = idx["subset"]
@@ -404,6 +438,29 @@ def render(result: dict[str, Any]) -> str:
         )
     if idx.get("status"):
         parts.append(f"\nIndexing: {idx['status']}: {idx.get('reason')}")
+
+
+def _soak_part(result: dict[str, Any], parts: list[str]) -> None:
+    """The soak's counts and latency."""
+    soak = result.get("soak")
+    if not soak:
+        return
+    lat = soak["latency"]
+    parts.append(
+        f"\nSoak ({soak['target']}): {soak['answered']}/{soak['requests']} searches answered "
+        f"in {soak['bursts']} bursts of up to {soak['burst_size']} while {soak['file_changes']} "
+        f"file changes landed; errors {soak['errors']}, stale results {soak['stale_results']}, "
+        f"invalid requests refused {soak['invalid_requests_refused']}/{soak['invalid_requests']}"
+    )
+    parts.append(
+        f"  latency p50 {lat.get('p50_ms')} / p99 {lat.get('p99_ms')} ms, "
+        f"{soak['throughput_rps']} searches/s; server RSS {soak['rss_mb']['start']} -> "
+        f"{soak['rss_mb']['end']} MB (peak {soak['rss_mb']['peak']})"
+    )
+
+
+def _targets_part(result: dict[str, Any], parts: list[str]) -> None:
+    """Each target with its value and whether it is met."""
     if result.get("targets"):
         parts.append("\nTargets")
         parts.append(
@@ -421,7 +478,6 @@ def render(result: dict[str, Any]) -> str:
                 ],
             )
         )
-    return "\n".join(parts)
 
 
 # -- plots -----------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
-from benchmarks.beir import load_beir, subset
+from benchmarks.beir import load_beir, subset, unique_queries
 from benchmarks.common import (
+    REPO_ROOT,
     RESULTS_DIR,
     eval_root,
     git_info,
@@ -33,7 +34,8 @@ from benchmarks.common import (
 )
 
 SCHEMA = "codequest-bench/1"
-ALL_SECTIONS = ("quality", "stdlib", "latency", "lsp", "indexing")
+DEFAULT_SECTIONS = ("quality", "stdlib", "latency", "lsp", "indexing")
+ALL_SECTIONS = (*DEFAULT_SECTIONS, "soak")  # the soak runs only when asked for
 BEIR_SETS = (
     "cosqa",
     "csn-maxmin-python",
@@ -66,8 +68,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sections",
-        default=",".join(ALL_SECTIONS),
-        help=f"comma-separated subset of {','.join(ALL_SECTIONS)}",
+        default=",".join(DEFAULT_SECTIONS),
+        help=f"comma-separated, from {','.join(ALL_SECTIONS)} (default: all but soak)",
     )
     parser.add_argument(
         "--model",
@@ -185,7 +187,7 @@ class Bench:
         commit = git_info()
         machine = machine_info()
         self.stem = f"{commit['short']}-{machine['slug']}" + ("-quick" if self.quick else "")
-        if set(self.sections) != set(ALL_SECTIONS):
+        if set(self.sections) != set(DEFAULT_SECTIONS):
             # A partial run must not overwrite the full run of the same commit.
             self.stem += "-" + "-".join(s for s in ALL_SECTIONS if s in self.sections)
         self.detail_dir = self.out_dir / self.stem
@@ -302,8 +304,7 @@ class Bench:
         if self.quick:
             data = subset(data, max_queries=None, max_docs=1000)
         dev = load_beir(cosqa, "dev")
-        queries = list(dict.fromkeys([*data.queries.values(), *dev.queries.values()]))
-        queries = queries[: self.latency_queries]
+        queries = unique_queries(data, dev)[: self.latency_queries]
         base = BaseCorpus(tuple(d.text for d in data.corpus), tuple(d.title for d in data.corpus))
         doc = self.doc_encoder()
         with stage(
@@ -367,7 +368,7 @@ class Bench:
                 variant = "hashing" if self.model == "hashing" else f"{self.model} ({choice})"
                 with stage(f"LSP round trip: {size:,} chunks, {variant}", enabled=self.progress):
                     settings = {"model": self.model, "queryEncoder": choice}
-                    # A yardstick for this shared machine's speed right now: the same
+                    # A yardstick for the machine's speed right now: the same
                     # encoder, warm, in this process, before and after the round trips.
                     reference_before = encode_latency(encoder, queries)["p50_ms"]
                     lsp = lsp_roundtrip(
@@ -444,6 +445,7 @@ class Bench:
                 cmd.append("--full-stdlib")
             proc = subprocess.run(
                 cmd,
+                cwd=REPO_ROOT,  # where `-m benchmarks.indexing` resolves to this clone's
                 stdout=subprocess.PIPE,
                 stderr=None if self.progress else subprocess.PIPE,
                 text=True,
@@ -458,8 +460,16 @@ class Bench:
                 return
             self.result["indexing"] = json.loads(out.read_text())
 
+    def soak(self) -> None:
+        """Thousands of searches in bursts against a real server while files change."""
+        from benchmarks.soak import run_soak
+
+        requests = 400 if self.quick else 3000
+        with stage(f"soak: {requests} searches while files change", enabled=self.progress):
+            self.result["soak"] = run_soak(target="lsp", requests=requests, files=200)
+
     def memory_summary(self) -> dict[str, Any]:
-        """Item 4 in one place: peak RSS of indexing, resident RSS of a loaded server."""
+        """Memory in one place: peak RSS of indexing, resident RSS of a loaded server."""
         out: dict[str, Any] = {}
         sub = self.result.get("indexing", {}).get("subset", {})
         if sub:
@@ -485,6 +495,8 @@ class Bench:
             self.latency(with_lsp="lsp" in self.sections)
         if "indexing" in self.sections:
             self.indexing()
+        if "soak" in self.sections:
+            self.soak()
         self.result["memory"] = self.memory_summary()
         self.result["threads"] = thread_info()
         self.result["load"]["end"] = load_average()

@@ -1,40 +1,43 @@
-"""Soak test: thousands of searches, single and in concurrent bursts, while files change.
+"""Soak: thousands of searches, single and in concurrent bursts, while files change.
 
-Drives a real ``python -m codequest serve`` over stdio (``--target lsp``, the default)
-with a small threaded JSON-RPC client, or a :class:`~codequest.workspace.Workspace` in
-this process (``--target engine``). Meanwhile a changer edits, adds, deletes and renames
-files and tells the server (``workspace/didChangeWatchedFiles``), so searches race
-re-indexing the whole time. A few deliberately invalid requests check that bad input is
-answered with an error and harms nothing.
+Drives a real ``python -m codequest serve`` over stdio (target ``lsp``) through the
+benchmarks' one LSP client (:mod:`benchmarks.lsp_client`, requests pipelined in bursts),
+or a :class:`~codequest.workspace.Workspace` in this process (target ``engine``).
+Meanwhile a changer edits, adds, deletes and renames files and tells the server
+(``workspace/didChangeWatchedFiles``), so searches race re-indexing the whole time. A few
+deliberately invalid requests check that bad input is answered with an error and harms
+nothing.
 
 Reports, as JSON: requests answered, errors (with samples), p50/p95/p99 latency, server
-RSS at the start and end of the measured phase and its growth, file changes made, plus
-the commit and machine. Loopback only; the hashing encoder by default, so no model loads.
-
-    python -m benchmarks.soak --requests 5000 --burst 32 --out benchmarks/results/soak.json
+RSS at the start and end of the measured phase and its growth, file changes made.
+Loopback only, and the hashing encoder, so no model loads. It runs as the ``soak`` section
+of ``codequest bench`` (not part of the default sections) and, shorter, as
+``tests/test_soak_short.py``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from benchmarks.common import latency_stats, rss_mb
+from benchmarks.lsp_client import CAPABILITIES, LspClient, LspError
 
 WORDS = (
     "read", "parse", "write", "load", "save", "fetch", "retry", "compute", "hash", "merge",
     "split", "join", "encode", "decode", "sort", "filter", "render", "validate", "cache",
     "lookup", "resolve", "connect", "send", "token", "config", "header", "stream", "buffer",
-)
+)  # fmt: skip
 QUERIES = (
     "read a json config file",
     "retry the request with backoff",
@@ -148,139 +151,27 @@ class Changer:
                 self.deleted_at[path] = told
 
 
-# -- a threaded JSON-RPC client ---------------------------------------------------------------
-class RpcError(RuntimeError):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-
-class RpcClient:
-    """Pipelined LSP client: any number of requests in flight, answered by a reader thread."""
-
-    def __init__(self, command: list[str], *, env: dict[str, str], settings: dict[str, Any]):
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env,
-        )
-        self.settings = settings
-        self._write_lock = threading.Lock()
-        self._pending: dict[int, futures.Future[Any]] = {}
-        self._pending_lock = threading.Lock()
-        self._next_id = 0
-        self.notifications: list[dict[str, Any]] = []
-        self._notified = threading.Condition()
-        self.stderr_tail: list[str] = []
-        self.stderr_tracebacks = 0
-        threading.Thread(target=self._read_loop, daemon=True).start()
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def _send(self, message: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
-        assert self.process.stdin is not None
-        with self._write_lock:
-            self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            self.process.stdin.flush()
-
-    def _drain_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for raw in self.process.stderr:
-            line = raw.decode("utf-8", "replace")
-            self.stderr_tracebacks += line.startswith("Traceback")
-            self.stderr_tail = (self.stderr_tail + [line])[-50:]
-
-    def _read_loop(self) -> None:
-        stream = self.process.stdout
-        assert stream is not None
-        while True:
-            length = -1
-            while True:
-                line = stream.readline()
-                if not line:
-                    self._fail_all("server closed its output")
-                    return
-                if line in (b"\r\n", b"\n"):
-                    break
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            message = json.loads(stream.read(length))
-            if "method" in message and "id" in message:
-                self._answer(message)
-            elif "method" in message:
-                with self._notified:
-                    self.notifications.append(message)
-                    self._notified.notify_all()
-            else:
-                with self._pending_lock:
-                    future = self._pending.pop(message.get("id"), None)
-                if future is not None:
-                    if "error" in message:
-                        err = message["error"]
-                        future.set_exception(RpcError(err.get("code", 0), err.get("message", "")))
-                    else:
-                        future.set_result(message.get("result"))
-
-    def _fail_all(self, why: str) -> None:
-        with self._pending_lock:
-            pending, self._pending = self._pending, {}
-        for future in pending.values():
-            future.set_exception(RpcError(-1, why))
-
-    def _answer(self, message: dict[str, Any]) -> None:
-        result: Any = None
-        if message["method"] == "workspace/configuration":
-            items = (message.get("params") or {}).get("items") or [{}]
-            result = [self.settings for _ in items]
-        self._send({"id": message["id"], "result": result})
-
-    def request(self, method: str, params: Any) -> futures.Future[Any]:
-        future: futures.Future[Any] = futures.Future()
-        with self._pending_lock:
-            self._next_id += 1
-            rid = self._next_id
-            self._pending[rid] = future
-        self._send({"id": rid, "method": method, "params": params})
-        return future
-
-    def notify(self, method: str, params: Any) -> None:
-        self._send({"method": method, "params": params})
-
-    def wait_notification(self, predicate: Callable[[dict[str, Any]], bool], timeout: float
-                          ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        with self._notified:
-            while True:
-                for message in self.notifications[seen:]:
-                    if predicate(message):
-                        return message
-                seen = len(self.notifications)
-                left = deadline - time.monotonic()
-                if left <= 0 or self.process.poll() is not None:
-                    raise TimeoutError("no matching notification from the server")
-                self._notified.wait(left)
-
-    def close(self, timeout: float = 15.0) -> int | None:
-        try:
-            self.request("shutdown", None).result(timeout)
-            self.notify("exit", None)
-            return self.process.wait(timeout)
-        except Exception:  # noqa: BLE001 - a stuck server is killed and reported
-            self.process.kill()
-            self.process.wait(5)
-            return None
-
-
 # -- targets ------------------------------------------------------------------------------------
-def _rss_mb(pid: int) -> float:
-    import psutil
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One search's outcome: a result, or why there is none, and how long it took."""
 
-    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+    result: Any = None
+    error: str = ""
+    refused: bool = False  # the error is the server's answer (bad input), not a failure
+    seconds: float = 0.0
+
+
+class Target(Protocol):
+    pid: int
+
+    def search_batch(self, batch: list[dict[str, Any]], timeout: float) -> list[Answer]: ...
+
+    def files_changed(self, events: list[tuple[Path, int]]) -> None: ...
+
+    def result_paths(self, result: Any) -> list[Path]: ...
+
+    def close(self) -> dict[str, Any]: ...
 
 
 def _search_params(rng: random.Random, root: Path) -> dict[str, Any]:
@@ -306,61 +197,63 @@ INVALID_PARAMS = (
 
 
 class LspTarget:
-    def __init__(self, root: Path, cache: Path) -> None:
+    """A ``codequest serve`` process; each batch is sent at once and answered in any order."""
+
+    def __init__(self, root: Path, cache: Path, log: IO[bytes]) -> None:
         self.root = root
         settings = {"model": "hashing", "cacheDir": str(cache)}
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        self.client = RpcClient(
-            [sys.executable, "-m", "codequest", "serve"], env=env, settings=settings
+        self.log = log
+        self.client = LspClient(
+            [sys.executable, "-m", "codequest", "serve"], env=env, stderr=log, settings=settings
         )
-        uri = root.as_uri()
-        self.client.request(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "rootUri": uri,
-                "workspaceFolders": [{"uri": uri, "name": root.name}],
-                "capabilities": {
-                    "window": {"workDoneProgress": True},
-                    "workspace": {
-                        "configuration": True,
-                        "workspaceFolders": True,
-                        "didChangeWatchedFiles": {"dynamicRegistration": True},
-                    },
-                },
-                "initializationOptions": settings,
-            },
-        ).result(120)
-        self.client.notify("initialized", {})
-        self.client.wait_notification(
-            lambda m: m.get("method") == "codequest/indexStatus"
-            and (m.get("params") or {}).get("state") == "ready",
-            timeout=180,
-        )
+        self.pid = self.client.pid
+        watching = {"didChangeWatchedFiles": {"dynamicRegistration": True}}
+        capabilities = {**CAPABILITIES, "workspace": {**CAPABILITIES["workspace"], **watching}}
+        try:
+            self.client.initialize(root, settings, capabilities=capabilities, timeout=120)
+            self.client.wait_indexed(timeout=180)
+        except LspError:
+            self.client.close()
+            raise
 
-    @property
-    def pid(self) -> int:
-        return self.client.pid
-
-    def search(self, params: dict[str, Any]) -> futures.Future[Any]:
-        return self.client.request("codequest/search", params)
+    def search_batch(self, batch: list[dict[str, Any]], timeout: float) -> list[Answer]:
+        sent = time.perf_counter()
+        ids = [self.client.send("codequest/search", params) for params in batch]
+        try:
+            replies = self.client.collect(ids, timeout=timeout)
+        except LspError as err:
+            return [Answer(error=f"LspError: {err}") for _ in batch]
+        answers = []
+        for rid in ids:
+            reply = replies[rid]
+            seconds = reply.received - sent
+            if reply.error is not None:
+                answers.append(Answer(error=reply.describe_error(), refused=True, seconds=seconds))
+            else:
+                answers.append(Answer(reply.result, seconds=seconds))
+        return answers
 
     def files_changed(self, events: list[tuple[Path, int]]) -> None:
         changes = [{"uri": path.as_uri(), "type": kind} for path, kind in events]
         self.client.notify("workspace/didChangeWatchedFiles", {"changes": changes})
 
     def result_paths(self, result: Any) -> list[Path]:
-        from urllib.parse import unquote, urlparse
-
         return [Path(unquote(urlparse(r["uri"]).path)) for r in result["results"]]
 
     def close(self) -> dict[str, Any]:
-        code = self.client.close()
+        code = self.client.close(timeout=15)
+        self.log.flush()
+        lines = Path(self.log.name).read_text(encoding="utf-8", errors="replace").splitlines()
         return {
             "exit_code": code,
-            "tracebacks_logged": self.client.stderr_tracebacks,
-            "stderr_tail": self.client.stderr_tail[-5:],
+            "tracebacks_logged": sum(line.startswith("Traceback") for line in lines),
+            "stderr_tail": lines[-5:],
         }
+
+
+class Refused(ValueError):
+    """Bad search parameters, refused as the server refuses them (invalid params)."""
 
 
 class EngineTarget:
@@ -369,24 +262,17 @@ class EngineTarget:
 
     def __init__(self, root: Path, cache: Path) -> None:
         from codequest.config import Config
-        from codequest.search import InvalidQuery
-        from codequest.types import SearchFilters
         from codequest.workspace import Workspace
 
         self.root = root
+        self.pid = os.getpid()
         self.ws = Workspace(root, Config(model="hashing", cache_dir=str(cache)))
         self.ws.index()
-        self._filters = SearchFilters
-        self._invalid = InvalidQuery
         self.pool = futures.ThreadPoolExecutor(max_workers=8)
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._indexer = threading.Thread(target=self._index_loop, daemon=True)
         self._indexer.start()
-
-    @property
-    def pid(self) -> int:
-        return os.getpid()
 
     def _index_loop(self) -> None:
         while not self._stop.is_set():
@@ -395,28 +281,48 @@ class EngineTarget:
                 self._dirty.clear()
                 self.ws.index()
 
-    def _search(self, params: dict[str, Any]) -> Any:
+    def _search(self, params: dict[str, Any]) -> dict[str, Any]:
+        from codequest.search import InvalidQuery
+        from codequest.types import SearchFilters
+
         query = params.get("query")
         limit = params.get("limit", 10)
         if not isinstance(query, str) or not isinstance(limit, int) or limit < 1:
-            raise RpcError(-32602, f"invalid params {params!r}")
+            raise Refused(f"invalid params {params!r}")
         raw = params.get("filters") or {}
         languages = raw.get("languages", [])
         if not isinstance(languages, list):
-            raise RpcError(-32602, "languages must be a list")
-        filters = self._filters(
-            glob=raw.get("glob"), languages=tuple(languages),
+            raise Refused("languages must be a list")
+        filters = SearchFilters(
+            glob=raw.get("glob"),
+            languages=tuple(languages),
             exclude_tests=bool(raw.get("excludeTests")),
         )
         try:
-            results = self.ws.search(query, limit=limit, filters=filters,
-                                     explain=bool(params.get("explain")))
-        except self._invalid as err:
-            raise RpcError(-32602, str(err)) from err
+            results = self.ws.search(
+                query, limit=limit, filters=filters, explain=bool(params.get("explain"))
+            )
+        except InvalidQuery as err:
+            raise Refused(str(err)) from err
         return {"results": [r.to_json() for r in results]}
 
-    def search(self, params: dict[str, Any]) -> futures.Future[Any]:
-        return self.pool.submit(self._search, params)
+    def _answer(self, params: dict[str, Any], sent: float) -> Answer:
+        try:
+            result = self._search(params)
+        except Refused as err:
+            return Answer(error=str(err), refused=True, seconds=time.perf_counter() - sent)
+        return Answer(result, seconds=time.perf_counter() - sent)
+
+    def search_batch(self, batch: list[dict[str, Any]], timeout: float) -> list[Answer]:
+        sent = time.perf_counter()
+        pending = [self.pool.submit(self._answer, params, sent) for params in batch]
+        answers = []
+        for future in pending:
+            try:
+                answers.append(future.result(timeout))
+            except Exception as err:  # noqa: BLE001 - every failure is counted
+                answers.append(Answer(error=f"{type(err).__name__}: {err}"))
+        return answers
 
     def files_changed(self, events: list[tuple[Path, int]]) -> None:
         # As the server does: deletions leave the results at once, the rest waits for a run.
@@ -439,6 +345,63 @@ class EngineTarget:
 MIN_CHANGES = 3
 
 
+@dataclass
+class Tally:
+    """What the measured searches saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    missing_paths: int = 0  # results for files gone by the time they were checked
+    stale: int = 0  # results for files deleted before the request was sent
+
+    def add(self, target: Target, changer: Changer, batch: list[dict[str, Any]]) -> None:
+        sent = time.perf_counter()
+        for answer, params in zip(target.search_batch(batch, TIMEOUT), batch, strict=True):
+            if answer.error:
+                self.errors.append(f"{answer.error} for {params}"[:300])
+                continue
+            self.latencies.append(answer.seconds)
+            for path in target.result_paths(answer.result):
+                if not path.exists():
+                    self.missing_paths += 1  # may have been deleted while we waited
+                    told = changer.deleted_at.get(path)
+                    self.stale += told is not None and told < sent
+
+
+TIMEOUT = 30.0  # seconds for one batch of searches
+
+
+def _change_loop(changer: Changer, stop: threading.Event, every: float, errors: list[str]) -> None:
+    while not stop.wait(every):
+        try:
+            changer.step()
+        except Exception as err:  # noqa: BLE001 - reported, the soak goes on
+            errors.append(repr(err))
+
+
+def _refused_invalid(target: Target, tally: Tally) -> int:
+    """Send the invalid requests, then three good ones: bad input must harm nothing."""
+    refused = 0
+    for params in INVALID_PARAMS:
+        (answer,) = target.search_batch([dict(params)], TIMEOUT)
+        if answer.refused:
+            refused += 1
+        else:
+            tally.errors.append(f"invalid params {params}: {answer.error or 'answered'}"[:300])
+    for answer in target.search_batch([{"query": q} for q in QUERIES[:3]], TIMEOUT):
+        if answer.error:
+            tally.errors.append(f"after invalid params: {answer.error}"[:300])
+    return refused
+
+
+def _open_target(kind: str, root: Path, cache: Path, log: IO[bytes]) -> Target:
+    if kind == "lsp":
+        return LspTarget(root, cache, log)
+    if kind == "engine":
+        return EngineTarget(root, cache)
+    raise ValueError(f"unknown soak target {kind!r}; choose lsp or engine")
+
+
 def run_soak(
     *,
     target: str = "lsp",
@@ -448,152 +411,83 @@ def run_soak(
     change_every: float = 0.25,
     seed: int = 1234,
     workdir: Path | None = None,
-    timeout: float = 30.0,
 ) -> dict[str, Any]:
     """Run the soak; returns the report (see the module docstring)."""
-    rng = random.Random(seed)
-    with tempfile.TemporaryDirectory(prefix="codequest-soak-", dir=workdir) as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="codequest-soak-", dir=workdir) as tmp,
+        open(Path(tmp) / "serve.log", "wb") as log,
+    ):
         root = Path(tmp) / "project"
         make_project(root, files, seed)
         started = time.monotonic()
-        impl: LspTarget | EngineTarget = (
-            LspTarget(root, Path(tmp) / "cache") if target == "lsp"
-            else EngineTarget(root, Path(tmp) / "cache")
-        )
+        impl = _open_target(target, root, Path(tmp) / "cache", log)
         ready_s = time.monotonic() - started
-        latencies: list[float] = []
-        errors: list[str] = []
-        missing_paths = 0
-        stale = 0
-        changer = Changer(root, seed, impl.files_changed)
-        stop = threading.Event()
-        change_errors: list[str] = []
-
-        def change_loop() -> None:
-            while not stop.wait(change_every):
-                try:
-                    changer.step()
-                except Exception as err:  # noqa: BLE001 - reported, the soak goes on
-                    change_errors.append(repr(err))
-
-        def run_batch(batch: list[dict[str, Any]]) -> None:
-            nonlocal missing_paths, stale
-            sent = time.perf_counter()
-            pending = [(impl.search(p), p) for p in batch]
-            for future, params in pending:
-                try:
-                    result = future.result(timeout)
-                except Exception as err:  # noqa: BLE001 - every failure is counted
-                    errors.append(f"{type(err).__name__}: {err} for {params}"[:300])
-                    continue
-                latencies.append(time.perf_counter() - sent)
-                for path in impl.result_paths(result):
-                    if not path.exists():
-                        missing_paths += 1  # may have been deleted while we waited
-                        told = changer.deleted_at.get(path)
-                        stale += told is not None and told < sent
-
-        # warm up, then measure memory from a steady state
-        run_batch([_search_params(rng, root) for _ in range(20)])
-        rss_start = _rss_mb(impl.pid)
-        latencies.clear()
-        changes_thread = threading.Thread(target=change_loop, daemon=True)
-        changes_thread.start()
-        measured = time.monotonic()
-        rss_peak = rss_start
-        done = 0
-        bursts = 0
-        # Keep searching until every request is sent and the files changed a few times, so a
-        # fast machine cannot finish before the changer has run.
-        while done < requests or (changer.changes < MIN_CHANGES and not change_errors):
-            size = max(1, min(requests - done, burst if rng.random() < 0.5 else 1))
-            bursts += size > 1
-            run_batch([_search_params(rng, root) for _ in range(size)])
-            done += size
-            if done % 200 < size:
-                rss_peak = max(rss_peak, _rss_mb(impl.pid))
-        stop.set()
-        changes_thread.join(10)
-
-        # bad input is refused with an error, and the server keeps answering
-        refused = 0
-        for params in INVALID_PARAMS:
-            try:
-                impl.search(params).result(timeout)
-            except RpcError:
-                refused += 1
-            except Exception as err:  # noqa: BLE001
-                errors.append(f"invalid params {params}: {type(err).__name__}: {err}"[:300])
-        after_bad = [impl.search({"query": q}) for q in QUERIES[:3]]
-        for future in after_bad:
-            try:
-                future.result(timeout)
-            except Exception as err:  # noqa: BLE001
-                errors.append(f"after invalid params: {type(err).__name__}: {err}"[:300])
-        rss_end = _rss_mb(impl.pid)
-        duration = time.monotonic() - measured
-        closed = impl.close()
-
-    from benchmarks.common import git_info, latency_stats, load_average
-
+        try:
+            report = _drive(impl, root, seed, requests, burst, change_every)
+        finally:
+            closed = impl.close()
     return {
-        "benchmark": "soak",
         "target": target,
+        **report,
+        "files": files,
+        "ready_s": round(ready_s, 2),
+        "server": closed,
+        "seed": seed,
+    }
+
+
+def _drive(
+    impl: Target, root: Path, seed: int, requests: int, burst: int, change_every: float
+) -> dict[str, Any]:
+    """Warm up, then search in bursts while the changer runs; then the invalid requests."""
+    rng = random.Random(seed)
+    changer = Changer(root, seed, impl.files_changed)
+    tally = Tally()
+    tally.add(impl, changer, [_search_params(rng, root) for _ in range(20)])
+    tally.latencies.clear()  # memory and latency are measured from a steady state
+    rss_start = rss_peak = rss_mb(impl.pid)
+    stop = threading.Event()
+    change_errors: list[str] = []
+    changes = threading.Thread(
+        target=_change_loop, args=(changer, stop, change_every, change_errors), daemon=True
+    )
+    changes.start()
+    measured = time.monotonic()
+    done = bursts = 0
+    # Keep searching until every request is sent and the files changed a few times, so a
+    # fast machine cannot finish before the changer has run.
+    while done < requests or (changer.changes < MIN_CHANGES and not change_errors):
+        size = max(1, min(requests - done, burst if rng.random() < 0.5 else 1))
+        bursts += size > 1
+        tally.add(impl, changer, [_search_params(rng, root) for _ in range(size)])
+        done += size
+        if done % 200 < size:
+            rss_peak = max(rss_peak, rss_mb(impl.pid))
+    stop.set()
+    changes.join(10)
+    refused = _refused_invalid(impl, tally)
+    rss_end = rss_mb(impl.pid)
+    duration = time.monotonic() - measured
+    return {
         "requests": done,
-        "answered": len(latencies),
+        "answered": len(tally.latencies),
         "bursts": bursts,
         "burst_size": burst,
-        "errors": len(errors),
-        "error_samples": errors[:10],
+        "errors": len(tally.errors),
+        "error_samples": tally.errors[:10],
         "invalid_requests_refused": refused,
         "invalid_requests": len(INVALID_PARAMS),
-        "results_for_missing_files": missing_paths,
-        "stale_results": stale,
-        "latency": latency_stats(latencies),
-        "throughput_rps": round(len(latencies) / duration, 1) if duration else 0.0,
+        "results_for_missing_files": tally.missing_paths,
+        "stale_results": tally.stale,
+        "latency": latency_stats(tally.latencies),
+        "throughput_rps": round(len(tally.latencies) / duration, 1) if duration else 0.0,
         "rss_mb": {
             "start": rss_start,
             "peak": max(rss_peak, rss_end),
             "end": rss_end,
             "growth": round(rss_end - rss_start, 1),
         },
-        "files": files,
         "file_changes": changer.changes,
         "change_errors": change_errors[:5],
-        "ready_s": round(ready_s, 2),
         "duration_s": round(duration, 2),
-        "server": closed,
-        "seed": seed,
-        "git": git_info(),
-        "load_average": load_average(),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", choices=("lsp", "engine"), default="lsp")
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--burst", type=int, default=32, help="requests in flight per burst")
-    parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--change-every", type=float, default=0.25, metavar="SECONDS")
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--out", type=Path, help="write the JSON report here too")
-    args = parser.parse_args(argv)
-    report = run_soak(
-        target=args.target,
-        requests=args.requests,
-        burst=args.burst,
-        files=args.files,
-        change_every=args.change_every,
-        seed=args.seed,
-    )
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return 1 if report["errors"] else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

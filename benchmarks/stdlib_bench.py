@@ -10,7 +10,6 @@ port of ``score.py`` (tests check it against ``score.py`` on the shipped baselin
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 import statistics
@@ -19,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from benchmarks.memstore import FixedQueryEncoder
 from benchmarks.quality import RunConfig, bm25_top, encode_queries, lexical_index
 from codequest.config import Config
 from codequest.encoders import DocumentEncoder, QueryEncoder
+from codequest.metrics import ndcg_binary
 from codequest.workspace import Workspace
 
 K = 10
@@ -43,7 +43,7 @@ def bench_dir() -> Path:
 # -- the scorer (a port of score.py; keep it identical) -------------------------------------
 _SPAN = re.compile(r"^(?P<p>.+?):(?P<s>\d+)(?:-(?P<e>\d+))?$")
 
-Hit = tuple[str, "int | None", "int | None"]
+Target = str | Mapping[str, Any]  # a path, or {path, start_line, end_line}
 
 
 def parse_result(text: str) -> tuple[str, int | None, int | None]:
@@ -55,20 +55,19 @@ def parse_result(text: str) -> tuple[str, int | None, int | None]:
     return text, None, None
 
 
-def covers(hit: tuple[str, int | None, int | None], target: object) -> bool:
+def covers(hit: tuple[str, int | None, int | None], target: Target) -> bool:
     path, s, e = hit
     path = path.replace("\\", "/").removeprefix("./")
-    tpath = target if isinstance(target, str) else target["path"]  # type: ignore[index]
+    tpath = target if isinstance(target, str) else target["path"]
     if not (path == tpath or path.endswith("/" + tpath)):
         return False
     if isinstance(target, str) or s is None or e is None:
         return True
-    return not (e < target["start_line"] or s > target["end_line"])  # type: ignore[index]
+    return not (e < target["start_line"] or s > target["end_line"])
 
 
-def ndcg(results: Sequence[str], targets: Sequence[object], k: int = K) -> float:
-    if not targets:
-        return 0.0
+def ndcg(results: Sequence[str], targets: Sequence[Target], k: int = K) -> float:
+    """For every target, the first covering result in the top k gains 1 (once per result)."""
     hits = [parse_result(r) for r in results[:k]]
     gains = [0] * len(hits)
     for t in targets:
@@ -76,9 +75,7 @@ def ndcg(results: Sequence[str], targets: Sequence[object], k: int = K) -> float
             if covers(h, t):
                 gains[i] = 1
                 break
-    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-    idcg = sum(1 / math.log2(i + 2) for i in range(min(k, len(targets))))
-    return dcg / idcg
+    return ndcg_binary(gains, len(targets), k)
 
 
 def load_annotations(path: Path | None = None) -> list[dict[str, Any]]:

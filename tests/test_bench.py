@@ -1,4 +1,4 @@
-"""Benchmarks: metrics by hand, the BEIR loader, the stdlib-bench scorer port, the quick run.
+"""Benchmarks: averaging, the BEIR loader, the stdlib-bench scorer port, the quick run.
 
 The quick run's test uses a tiny BEIR set named ``cosqa`` (so the latency section can draw
 its base functions and queries from it) and the hashing encoder, so nothing downloads.
@@ -7,14 +7,14 @@ its base functions and queries from it) and the hashing encoder, so nothing down
 from __future__ import annotations
 
 import json
-import math
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmarks.beir import evaluate, load_beir, mrr_at_k, ndcg_at_k, recall_at_k, subset
+from benchmarks.beir import evaluate, load_beir, subset, unique_queries
 from benchmarks.common import eval_root, latency_stats
 from benchmarks.lsp_bench import server_available
 from benchmarks.memstore import FixedQueryEncoder, Item, build_store
@@ -69,27 +69,7 @@ def write_beir(folder: Path, *, dev: bool = True) -> Path:
     return folder
 
 
-# -- metrics, by hand ------------------------------------------------------------------------
-def test_metrics_match_hand_computed_values() -> None:
-    # One relevant document, found at rank 2.
-    assert mrr_at_k(["d3", "d1", "d2"], {"d1": 1}) == 0.5
-    assert ndcg_at_k(["d3", "d1", "d2"], {"d1": 1}) == pytest.approx(1 / math.log2(3))
-    assert recall_at_k(["d3", "d1", "d2"], {"d1": 1}, 1) == 0.0
-    assert recall_at_k(["d3", "d1", "d2"], {"d1": 1}, 5) == 1.0
-    # Two relevant documents at ranks 1 and 3: DCG 1 + 1/2, IDCG 1 + 1/log2(3).
-    two = {"d2": 1, "d4": 1}
-    assert ndcg_at_k(["d2", "d3", "d4"], two) == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
-    assert recall_at_k(["d2", "d3", "d4"], two, 1) == 0.5
-    assert mrr_at_k(["d2", "d3", "d4"], two) == 1.0
-    # Graded relevance: gain is the qrels score.
-    graded = {"d1": 2, "d2": 1}
-    expected = (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
-    assert ndcg_at_k(["d2", "d1"], graded) == pytest.approx(expected)
-    # Only the top k count; zero-score qrels are not relevant.
-    assert mrr_at_k(["x"] * 10 + ["d1"], {"d1": 1}, 10) == 0.0
-    assert recall_at_k(["d1"], {"d1": 0}, 1) == 0.0
-
-
+# -- averaging and statistics --------------------------------------------------------------
 def test_evaluate_averages_and_counts_missing_queries_as_zero() -> None:
     qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}}
     run = {"q1": ["d1"]}
@@ -117,6 +97,13 @@ def test_load_beir_keeps_only_split_queries(tmp_path: Path) -> None:
     assert list(small.queries) == ["q1", "q2"]
     ids = [d.id for d in small.corpus]
     assert {"d1", "d2"} <= set(ids) and len(ids) == 3
+
+
+def test_unique_queries_keep_the_order_of_the_splits(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "tiny")
+    test, dev = load_beir(folder, "test"), load_beir(folder, "dev")
+    assert unique_queries(test, dev) == [QUERIES[q] for q in ("q1", "q2", "q3", "q4", "q5", "q6")]
+    assert unique_queries(test, test) == unique_queries(test)
 
 
 def test_evaluate_set_through_the_shipped_searcher(tmp_path: Path) -> None:
@@ -178,6 +165,21 @@ def test_build_store_round_trips_and_searches(tmp_path: Path) -> None:
     assert np.allclose(loaded.vectors.get(3, dtype=np.float32), vectors[2], atol=1e-2)
 
 
+def test_build_store_ranks_equal_scores_the_same_way_every_time(tmp_path: Path) -> None:
+    """Exact search orders ties by insertion; the store is filled in key order."""
+    rng = np.random.default_rng(0)
+    vector = rng.standard_normal(16).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    items = [Item(f"f{i}.py", "python", "function", f"s{i}", 1, 1, f"x{i}") for i in range(40)]
+    orders = [
+        build_store(tmp_path / str(n), "m", items, np.tile(vector, (40, 1)))
+        .search_vectors(vector, 10)[0]
+        .tolist()
+        for n in range(5)
+    ]
+    assert orders == [list(range(40, 30, -1))] * 5
+
+
 def test_embedding_cache_round_trips_every_key(tmp_path: Path) -> None:
     from benchmarks.encoders import CachingDocumentEncoder
 
@@ -186,7 +188,6 @@ def test_embedding_cache_round_trips_every_key(tmp_path: Path) -> None:
     first = CachingDocumentEncoder(HashingEncoder(), tmp_path / "cache")
     vectors = first.encode_documents(texts)
     again = CachingDocumentEncoder(HashingEncoder(), tmp_path / "cache")
-    assert again.cached_fraction(texts) == 1.0
     assert np.array_equal(again.encode_documents(texts), vectors)
     assert again.misses == 0 and again.hits == len(texts)
 
@@ -379,3 +380,134 @@ def test_lsp_ab_takes_turns_and_reverses_the_order_every_block() -> None:
         # round 2 starts the other way round
         ("b", "q1"), ("b", "q2"), ("a", "q1"), ("a", "q2"), ("a", "q3"), ("b", "q3"),
     ]  # fmt: skip
+
+
+def test_distill_report_cuts_csn_sets_but_keeps_cosqa_whole(tmp_path: Path) -> None:
+    from benchmarks.distill_report import load_sets
+
+    write_beir(tmp_path / "cosqa")
+    write_beir(tmp_path / "csn-maxmin-go")
+    sets = load_sets(tmp_path, ["cosqa", "csn-maxmin-go"], max_queries=2)
+    assert sets["cosqa"].query_ids == ["q1", "q2", "q3", "q4"]
+    assert sets["csn-maxmin-go"].query_ids == ["q1", "q2"]
+    assert sets["csn-maxmin-go"].query_texts == [QUERIES["q1"], QUERIES["q2"]]
+    whole = load_sets(tmp_path, ["csn-maxmin-go"], max_queries=0)["csn-maxmin-go"]
+    assert whole.query_ids == ["q1", "q2", "q3", "q4"]
+
+
+def test_distill_report_merge_replaces_rows_and_keeps_hybrids_last(tmp_path: Path) -> None:
+    from benchmarks.distill_report import merge_into
+
+    def row(name: str, adaptation: str, ndcg: float) -> dict[str, object]:
+        return {"name": name, "adaptation": adaptation, "metrics": {"cosqa": {"ndcg@10": ndcg}}}
+
+    earlier = {
+        "commit": "aaaa",
+        "rows": [row("bm25", "lexical", 0.37), row("s1", "internal", 0.5), row("h", "hybrid", 0.6)],
+    }
+    path = tmp_path / "distill-aaaa.json"
+    path.write_text(json.dumps(earlier))
+    new = {"commit": "bbbb", "machine": {"slug": "m"}, "rows": [row("s1", "internal", 0.55)]}
+    merged = merge_into(path, new)
+    assert [(r["name"], r["metrics"]["cosqa"]["ndcg@10"]) for r in merged["rows"]] == [
+        ("bm25", 0.37),
+        ("s1", 0.55),
+        ("h", 0.6),
+    ]
+    assert merged["commit"] == "aaaa"
+    assert merged["merged_runs"] == [{"commit": "bbbb", "machine": {"slug": "m"}, "rows": ["s1"]}]
+
+
+def test_soak_is_a_section_asked_for_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import benchmarks.soak
+    from benchmarks.run import DEFAULT_SECTIONS, cli
+
+    calls: list[dict[str, object]] = []
+
+    def fake_soak(**kwargs: object) -> dict[str, object]:
+        calls.append(kwargs)
+        return {
+            "target": "lsp",
+            "requests": 400,
+            "answered": 400,
+            "bursts": 7,
+            "burst_size": 32,
+            "file_changes": 5,
+            "errors": 0,
+            "stale_results": 0,
+            "invalid_requests_refused": 4,
+            "invalid_requests": 4,
+            "latency": {"p50_ms": 1.5, "p99_ms": 9.0},
+            "throughput_rps": 250.0,
+            "rss_mb": {"start": 100.0, "end": 101.0, "peak": 102.0},
+        }
+
+    monkeypatch.setattr(benchmarks.soak, "run_soak", fake_soak)
+    out = tmp_path / "results"
+    args = ["--quick", "--no-progress", "--no-plots", "--output-dir", str(out), "--sections"]
+    assert cli([*args, "soak"]) == 0
+    assert calls == [{"target": "lsp", "requests": 400, "files": 200}]
+    (path,) = out.glob("*-quick-soak.json")
+    assert json.loads(path.read_text())["soak"]["answered"] == 400
+    printed = capsys.readouterr().out
+    assert "Soak (lsp): 400/400 searches answered in 7 bursts" in printed
+    assert "invalid requests refused 4/4" in printed
+    # The default run leaves the soak out; an unknown section is refused with the choices.
+    assert "soak" not in DEFAULT_SECTIONS
+    assert cli([*args, "quality,nap"]) == 2
+    assert "unknown sections ['nap']" in capsys.readouterr().err
+
+
+# -- codequest bench, from a clone and from an installed wheel --------------------------------
+def test_codequest_bench_finds_the_clones_benchmarks() -> None:
+    import benchmarks.run
+
+    from codequest import bench_cli
+
+    assert bench_cli._benchmarks_run() is benchmarks.run
+
+
+def test_codequest_bench_without_benchmarks_says_where_they_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codequest import bench_cli, cli
+
+    monkeypatch.setattr(bench_cli, "_benchmarks_run", lambda: None)
+    for argv in (["bench"], ["bench", "--quick", "--sections", "latency"], ["bench", "-h"]):
+        assert cli.main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.err == bench_cli.NOT_IN_CLONE + "\n" and captured.out == ""
+
+
+def test_an_installed_copy_without_benchmarks_exits_2_with_one_line(tmp_path: Path) -> None:
+    """The wheel's layout: site-packages/codequest and no benchmarks package anywhere."""
+    import shutil
+
+    import codequest
+
+    site = tmp_path / "site"
+    shutil.copytree(
+        Path(codequest.__file__).parent,
+        site / "codequest",
+        ignore=shutil.ignore_patterns("__pycache__", "data"),
+    )
+    script = (
+        "import sys\n"
+        # An editable install of a checkout may map 'benchmarks' for the whole venv.
+        "sys.meta_path[:] = [f for f in sys.meta_path\n"
+        "                    if '__editable__' not in getattr(f, '__module__', '')]\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "from codequest.cli import main\n"
+        "raise SystemExit(main(['bench', '--quick']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "codequest bench: the benchmarks run from a clone of the repository: "
+        "python -m benchmarks [--quick] (in the clone's root)"
+    ]

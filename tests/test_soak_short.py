@@ -1,16 +1,16 @@
-"""A short run of benchmarks/soak.py: searches in bursts against a real server while
-files change. The full soak is ``python -m benchmarks.soak`` (thousands of requests)."""
+"""A short soak (benchmarks/soak.py): searches in bursts against a real server while files
+change. The long one is ``codequest bench --sections soak`` (thousands of requests)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from benchmarks.soak import INVALID_PARAMS, main, run_soak
+from benchmarks.soak import INVALID_PARAMS, run_soak
 
 
-def check(report: dict, requests: int) -> None:
+def check(report: dict[str, Any], requests: int) -> None:
     assert report["errors"] == 0, report["error_samples"]
     assert report["answered"] == report["requests"] >= requests
     assert report["invalid_requests_refused"] == len(INVALID_PARAMS)
@@ -23,24 +23,24 @@ def check(report: dict, requests: int) -> None:
     assert report["latency"]["p99_ms"] < 2500
     assert report["rss_mb"]["growth"] < 100, report["rss_mb"]
     assert report["server"]["exit_code"] == 0
+    assert report["server"]["tracebacks_logged"] == 0, report["server"]["stderr_tail"]
 
 
-def test_short_soak_against_the_language_server(tmp_path: Path):
-    report = run_soak(target="lsp", requests=800, burst=16, files=80, change_every=0.15,
-                      workdir=tmp_path)
+def test_short_soak_against_the_language_server(tmp_path: Path) -> None:
+    report = run_soak(
+        target="lsp", requests=800, burst=16, files=80, change_every=0.15, workdir=tmp_path
+    )
     check(report, 800)
+    assert report["target"] == "lsp" and report["latency"]["n"] == report["answered"]
 
 
-def test_short_soak_against_the_engine(tmp_path: Path):
-    report = run_soak(target="engine", requests=400, burst=16, files=60, change_every=0.1,
-                      workdir=tmp_path)
+def test_short_soak_against_the_engine(tmp_path: Path) -> None:
+    report = run_soak(
+        target="engine", requests=400, burst=16, files=60, change_every=0.1, workdir=tmp_path
+    )
     check(report, 400)
 
 
-def test_the_script_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    out = tmp_path / "soak.json"
-    code = main(["--target", "engine", "--requests", "40", "--files", "20", "--out", str(out)])
-    assert code == 0
-    report = json.loads(out.read_text())
-    assert report == json.loads(capsys.readouterr().out)
-    assert {"latency", "rss_mb", "errors", "git"} <= set(report)
+def test_an_unknown_target_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown soak target 'ftp'"):
+        run_soak(target="ftp", requests=1, workdir=tmp_path)

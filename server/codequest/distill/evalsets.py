@@ -8,12 +8,13 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from codequest.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +71,10 @@ def metrics_from_ranked(
     ndcg = mrr = r1 = r10 = 0.0
     for qid, docs in zip(query_ids, ranked, strict=True):
         rel = qrels[qid]
-        top = list(docs)[:10]
-        dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(top))
-        ideal = sorted(rel.values(), reverse=True)[:10]
-        idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-        ndcg += dcg / idcg if idcg else 0.0
-        mrr += next((1.0 / (i + 1) for i, d in enumerate(top) if d in rel), 0.0)
-        r1 += sum(1 for d in top[:1] if d in rel) / len(rel)
-        r10 += sum(1 for d in top if d in rel) / len(rel)
+        ndcg += ndcg_at_k(docs, rel, 10)
+        mrr += mrr_at_k(docs, rel, 10)
+        r1 += recall_at_k(docs, rel, 1)
+        r10 += recall_at_k(docs, rel, 10)
     n = max(1, len(query_ids))
     return {"ndcg@10": ndcg / n, "mrr@10": mrr / n, "recall@1": r1 / n, "recall@10": r10 / n}
 
