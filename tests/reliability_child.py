@@ -51,9 +51,31 @@ def module_text(rng: random.Random, functions: int = 6) -> str:
 
 
 WORDS = (
-    "read", "parse", "write", "load", "save", "fetch", "retry", "compute", "hash", "merge",
-    "split", "join", "encode", "decode", "sort", "filter", "reduce", "render", "validate",
-    "normalize", "cache", "lookup", "resolve", "connect", "send",
+    "read",
+    "parse",
+    "write",
+    "load",
+    "save",
+    "fetch",
+    "retry",
+    "compute",
+    "hash",
+    "merge",
+    "split",
+    "join",
+    "encode",
+    "decode",
+    "sort",
+    "filter",
+    "reduce",
+    "render",
+    "validate",
+    "normalize",
+    "cache",
+    "lookup",
+    "resolve",
+    "connect",
+    "send",
 )
 
 

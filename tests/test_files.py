@@ -38,8 +38,11 @@ def make_tree(root: Path, tree: Mapping[str, str | bytes]) -> None:
             path.write_text(content, encoding="utf-8")
 
 
-def paths(root: Path, config: Config | None = None, skipped: Counter[str] | None = None,
-          ) -> list[str]:
+def paths(
+    root: Path,
+    config: Config | None = None,
+    skipped: Counter[str] | None = None,
+) -> list[str]:
     return [f.path for f in discover(root, config or Config(), skipped)]
 
 
@@ -52,57 +55,72 @@ def source(path: Path) -> SourceFile:
 
 
 def test_nested_gitignore_anchors_to_its_directory_and_negation_reincludes(tmp_path: Path):
-    make_tree(tmp_path, {
-        ".gitignore": "*.txt\ncache*/\nlogs/\n!logs/keep.py\n",
-        "notes.txt": "x",
-        "main.py": "x",
-        "cache1/a.py": "x",          # dir-only pattern matches the directory...
-        "cache2.py": "x",            # ...but not a file with the same prefix
-        "logs/keep.py": "x",         # under an ignored dir: cannot be re-included (git)
-        "sub/.gitignore": "!keep.txt\n/local.py\n",
-        "sub/keep.txt": "x",
-        "sub/drop.txt": "x",
-        "sub/local.py": "x",
-        "sub/deeper/local.py": "x",  # "/local.py" is anchored to sub/, not below
-        "other/keep.txt": "x",       # the negation in sub/ does not apply here
-    })
+    make_tree(
+        tmp_path,
+        {
+            ".gitignore": "*.txt\ncache*/\nlogs/\n!logs/keep.py\n",
+            "notes.txt": "x",
+            "main.py": "x",
+            "cache1/a.py": "x",  # dir-only pattern matches the directory...
+            "cache2.py": "x",  # ...but not a file with the same prefix
+            "logs/keep.py": "x",  # under an ignored dir: cannot be re-included (git)
+            "sub/.gitignore": "!keep.txt\n/local.py\n",
+            "sub/keep.txt": "x",
+            "sub/drop.txt": "x",
+            "sub/local.py": "x",
+            "sub/deeper/local.py": "x",  # "/local.py" is anchored to sub/, not below
+            "other/keep.txt": "x",  # the negation in sub/ does not apply here
+        },
+    )
     assert paths(tmp_path) == [
-        "cache2.py", "main.py", "sub/keep.txt", "sub/deeper/local.py",
+        "cache2.py",
+        "main.py",
+        "sub/keep.txt",
+        "sub/deeper/local.py",
     ]
 
 
 def test_codequestignore_overrides_gitignore_in_the_same_directory(tmp_path: Path):
-    make_tree(tmp_path, {
-        ".gitignore": "*.json\n",
-        ".codequestignore": "!config.json\n*.md\n",
-        "config.json": "{}",
-        "other.json": "{}",
-        "README.md": "# r",
-        "a.py": "x",
-    })
+    make_tree(
+        tmp_path,
+        {
+            ".gitignore": "*.json\n",
+            ".codequestignore": "!config.json\n*.md\n",
+            "config.json": "{}",
+            "other.json": "{}",
+            "README.md": "# r",
+            "a.py": "x",
+        },
+    )
     assert paths(tmp_path) == ["a.py", "config.json"]
 
 
 def test_config_exclude_is_root_relative_and_wins(tmp_path: Path):
-    make_tree(tmp_path, {
-        "docs/guide.py": "x",
-        "src/docs/api.py": "x",
-        "src/q.sql": "x",
-        "src/.gitignore": "!q.sql\n",
-        "src/ok.py": "x",
-    })
+    make_tree(
+        tmp_path,
+        {
+            "docs/guide.py": "x",
+            "src/docs/api.py": "x",
+            "src/q.sql": "x",
+            "src/.gitignore": "!q.sql\n",
+            "src/ok.py": "x",
+        },
+    )
     config = Config(exclude=("/docs/", "*.sql"))
     assert paths(tmp_path, config) == ["src/ok.py", "src/docs/api.py"]
 
 
 def test_git_info_exclude_is_honoured_below_gitignore(tmp_path: Path):
-    make_tree(tmp_path, {
-        ".git/info/exclude": "*.py\n",
-        ".gitignore": "!wanted.py\n",
-        "wanted.py": "x",
-        "local.py": "x",
-        "a.go": "x",
-    })
+    make_tree(
+        tmp_path,
+        {
+            ".git/info/exclude": "*.py\n",
+            ".gitignore": "!wanted.py\n",
+            "wanted.py": "x",
+            "local.py": "x",
+            "a.go": "x",
+        },
+    )
     assert paths(tmp_path) == ["a.go", "wanted.py"]
 
 
@@ -115,8 +133,17 @@ def test_bad_ignore_lines_are_dropped_not_fatal(tmp_path: Path):
 
 
 def test_default_ignored_dirs_and_cache_dir_are_pruned(tmp_path: Path):
-    skipped_dirs = ["node_modules", "__pycache__", "build", ".git", ".vscode", ".codequest",
-                    "target", "pkg.egg-info", "myindex"]
+    skipped_dirs = [
+        "node_modules",
+        "__pycache__",
+        "build",
+        ".git",
+        ".vscode",
+        ".codequest",
+        "target",
+        "pkg.egg-info",
+        "myindex",
+    ]
     make_tree(tmp_path, {f"{d}/x.py": "x" for d in skipped_dirs} | {"src/main.py": "x"})
     assert {"node_modules", ".git", ".vscode", "build"} <= DEFAULT_IGNORED_DIRS
     skipped: Counter[str] = Counter()
@@ -126,24 +153,30 @@ def test_default_ignored_dirs_and_cache_dir_are_pruned(tmp_path: Path):
 
 
 def test_negation_reincludes_a_default_dir_but_never_vcs_metadata(tmp_path: Path):
-    make_tree(tmp_path, {
-        ".codequestignore": "!build/\n!.git/\n",
-        "build/gen.py": "x",
-        ".git/hooks.py": "x",
-    })
+    make_tree(
+        tmp_path,
+        {
+            ".codequestignore": "!build/\n!.git/\n",
+            "build/gen.py": "x",
+            ".git/hooks.py": "x",
+        },
+    )
     assert paths(tmp_path) == ["build/gen.py"]
 
 
 def test_virtualenvs_are_recognised_by_pyvenv_cfg_not_by_name(tmp_path: Path):
-    make_tree(tmp_path, {
-        "env/pyvenv.cfg": "home = /usr\n",
-        "env/lib/site.py": "x",
-        "tools/py/pyvenv.cfg": "",          # any name counts
-        "tools/py/lib/x.py": "x",
-        "venv/app.py": "x",                 # "venv" without pyvenv.cfg is project code
-        "conda/conda-meta/history": "",
-        "conda/lib/c.py": "x",
-    })
+    make_tree(
+        tmp_path,
+        {
+            "env/pyvenv.cfg": "home = /usr\n",
+            "env/lib/site.py": "x",
+            "tools/py/pyvenv.cfg": "",  # any name counts
+            "tools/py/lib/x.py": "x",
+            "venv/app.py": "x",  # "venv" without pyvenv.cfg is project code
+            "conda/conda-meta/history": "",
+            "conda/lib/c.py": "x",
+        },
+    )
     assert paths(tmp_path) == ["venv/app.py"]
 
 
@@ -153,16 +186,19 @@ def test_root_that_is_a_venv_is_still_walked(tmp_path: Path):
 
 
 def test_unsupported_generated_and_too_large_are_counted(tmp_path: Path):
-    make_tree(tmp_path, {
-        "image.png": b"\x89PNG",
-        "Makefile": "all:\n",
-        "package-lock.json": "{}",
-        "yarn.lock": "",
-        "app.min.js": "x",
-        "app.js.map": "{}",
-        "big.py": "x" * 100,
-        "small.py": "x" * 10,
-    })
+    make_tree(
+        tmp_path,
+        {
+            "image.png": b"\x89PNG",
+            "Makefile": "all:\n",
+            "package-lock.json": "{}",
+            "yarn.lock": "",
+            "app.min.js": "x",
+            "app.js.map": "{}",
+            "big.py": "x" * 100,
+            "small.py": "x" * 10,
+        },
+    )
     skipped: Counter[str] = Counter()
     found = list(discover(tmp_path, Config(max_file_bytes=50), skipped))
     assert [(f.path, f.language) for f in found] == [("Makefile", "make"), ("small.py", "python")]
@@ -175,23 +211,31 @@ def test_unsupported_generated_and_too_large_are_counted(tmp_path: Path):
 def test_language_detection_for_yielded_files(tmp_path: Path):
     make_tree(tmp_path, {"a.rs": "", "b.tsx": "", "c.hpp": "", "Dockerfile": "", "d.PY": ""})
     languages = {f.path: f.language for f in discover(tmp_path, Config())}
-    assert languages == {"a.rs": "rust", "b.tsx": "tsx", "c.hpp": "cpp",
-                         "Dockerfile": "dockerfile", "d.PY": "python"}
+    assert languages == {
+        "a.rs": "rust",
+        "b.tsx": "tsx",
+        "c.hpp": "cpp",
+        "Dockerfile": "dockerfile",
+        "d.PY": "python",
+    }
 
 
 # -- order, streaming, limits -----------------------------------------------------------
 
 
 def test_order_is_sorted_with_files_before_subdirectories(tmp_path: Path):
-    make_tree(tmp_path, {"b/z.py": "", "b/a.py": "", "a/x.py": "", "z.py": "", "c.py": "",
-                         "b/sub/k.py": ""})
+    make_tree(
+        tmp_path,
+        {"b/z.py": "", "b/a.py": "", "a/x.py": "", "z.py": "", "c.py": "", "b/sub/k.py": ""},
+    )
     expected = ["c.py", "z.py", "a/x.py", "b/a.py", "b/z.py", "b/sub/k.py"]
     assert paths(tmp_path) == expected
     assert paths(tmp_path) == expected
 
 
-def test_discover_streams_without_walking_everything_first(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch):
+def test_discover_streams_without_walking_everything_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     make_tree(tmp_path, {"a.py": "", "sub1/b.py": "", "sub2/c.py": ""})
     scanned: list[str] = []
     real_scandir = os.scandir
@@ -253,7 +297,8 @@ def test_odd_file_names(tmp_path: Path):
     assert read_source(found["new\nline.py"]) == "x = 1\n"
     (tmp_path / ".gitignore").write_text("new?line.py\nü*\n")
     assert set(paths(tmp_path)) == set(names) - {"new\nline.py", "ünïcødé.py"} | {
-        "dir with space/日本.go"}
+        "dir with space/日本.go"
+    }
 
 
 def test_names_that_are_not_utf8_are_skipped_as_unreadable(tmp_path: Path):
@@ -327,8 +372,9 @@ def test_symlinked_dir_inside_root_keeps_the_real_path(tmp_path: Path):
 # -- unreadable and vanished ------------------------------------------------------------
 
 
-def test_unreadable_directory_is_counted_and_the_walk_goes_on(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch):
+def test_unreadable_directory_is_counted_and_the_walk_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     # Tests may run as root, which chmod cannot lock out, so fail the listing instead.
     make_tree(tmp_path, {"locked/a.py": "", "open/b.py": ""})
     real_scandir = os.scandir
@@ -345,8 +391,9 @@ def test_unreadable_directory_is_counted_and_the_walk_goes_on(tmp_path: Path,
     assert skipped == Counter(unreadable=1)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root can read chmod 000 files")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read chmod 000 files"
+)
 def test_chmod_000_directory_and_file(tmp_path: Path):
     make_tree(tmp_path, {"locked/a.py": "", "secret.py": "x"})
     (tmp_path / "locked").chmod(0)
@@ -389,8 +436,7 @@ def test_file_vanishing_after_discover(tmp_path: Path):
     assert skipped == Counter(vanished=2)
 
 
-def test_file_vanishing_between_listing_and_stat(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch):
+def test_file_vanishing_between_listing_and_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     make_tree(tmp_path, {"a.py": "", "b.py": ""})
     real_scandir = os.scandir
 
@@ -455,8 +501,7 @@ def test_file_that_grew_past_the_limit_is_too_large(tmp_path: Path):
     assert skipped == Counter(too_large=1)
 
 
-def test_growth_between_stat_and_read_is_caught(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch):
+def test_growth_between_stat_and_read_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = tmp_path / "a.py"
     path.write_text("x" * 100)
     real_fstat = os.fstat
@@ -486,8 +531,9 @@ def test_read_of_a_file_replaced_by_a_fifo_does_not_block(tmp_path: Path):
 UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.binary(max_size=200).filter(lambda b: not b.startswith(UTF16_32_BOMS)))
 def test_read_source_keeps_lines_of_any_bytes(tmp_path: Path, data: bytes):
     path = tmp_path / "prop.py"
@@ -503,41 +549,89 @@ def test_read_source_keeps_lines_of_any_bytes(tmp_path: Path, data: bytes):
 # -- path classification ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [
-    "tests/test_api.py", "pkg/test_util.py", "pkg/util_test.py", "conftest.py",
-    "server/handler_test.go", "src/app.spec.ts", "src/app.test.jsx", "src/__tests__/a.js",
-    "web/e2e/login.e2e-spec.ts", "src/test/java/com/x/Foo.java", "src/main/FooTest.java",
-    "FooTests.cs", "TestParser.java", "FooIT.java", "spec/models/user_spec.rb",
-    "test/user_test.rb", "lib/parser_test.exs", "crate/tests/integration.rs",
-    "base/strings_unittest.cc", "FooSpec.scala", "Tests/AppTests/AppTests.swift",
-    "pkg/testdata/input.go", "widget_test.dart",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tests/test_api.py",
+        "pkg/test_util.py",
+        "pkg/util_test.py",
+        "conftest.py",
+        "server/handler_test.go",
+        "src/app.spec.ts",
+        "src/app.test.jsx",
+        "src/__tests__/a.js",
+        "web/e2e/login.e2e-spec.ts",
+        "src/test/java/com/x/Foo.java",
+        "src/main/FooTest.java",
+        "FooTests.cs",
+        "TestParser.java",
+        "FooIT.java",
+        "spec/models/user_spec.rb",
+        "test/user_test.rb",
+        "lib/parser_test.exs",
+        "crate/tests/integration.rs",
+        "base/strings_unittest.cc",
+        "FooSpec.scala",
+        "Tests/AppTests/AppTests.swift",
+        "pkg/testdata/input.go",
+        "widget_test.dart",
+    ],
+)
 def test_is_test_path_positive(path: str):
     assert is_test_path(path)
 
 
-@pytest.mark.parametrize("path", [
-    "src/contest.py", "src/Contest.java", "AUDIT.java", "src/latest.go", "Testament.java",
-    "src/attestation.rs", "testing_utils_readme.md", "src/app.ts", "protest/x.py", "",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "src/contest.py",
+        "src/Contest.java",
+        "AUDIT.java",
+        "src/latest.go",
+        "Testament.java",
+        "src/attestation.rs",
+        "testing_utils_readme.md",
+        "src/app.ts",
+        "protest/x.py",
+        "",
+    ],
+)
 def test_is_test_path_negative(path: str):
     assert not is_test_path(path)
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("vendor/github.com/x/y.go", True), ("third_party/zlib/inflate.c", True),
-    ("web/node_modules/react/index.js", True), ("static/app.min.js", True),
-    ("proto/api_pb2.py", True), ("api/v1/service.pb.go", True), ("src/generated/Foo.java", True),
-    ("dist/bundle.js", True), ("package-lock.json", True), ("zz_generated.deepcopy.go", True),
-    ("src/vendors.py", False), ("src/generator.py", False), ("lib/distance.go", False),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("vendor/github.com/x/y.go", True),
+        ("third_party/zlib/inflate.c", True),
+        ("web/node_modules/react/index.js", True),
+        ("static/app.min.js", True),
+        ("proto/api_pb2.py", True),
+        ("api/v1/service.pb.go", True),
+        ("src/generated/Foo.java", True),
+        ("dist/bundle.js", True),
+        ("package-lock.json", True),
+        ("zz_generated.deepcopy.go", True),
+        ("src/vendors.py", False),
+        ("src/generator.py", False),
+        ("lib/distance.go", False),
+    ],
+)
 def test_is_vendored_or_generated(path: str, expected: bool):
     assert is_vendored_or_generated(path) is expected
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("examples/basic.py", True), ("docs/example/run.go", True), ("Samples/App.cs", True),
-    ("demo/index.ts", True), ("src/example.py", False), ("src/demographics/x.py", False),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("examples/basic.py", True),
+        ("docs/example/run.go", True),
+        ("Samples/App.cs", True),
+        ("demo/index.ts", True),
+        ("src/example.py", False),
+        ("src/demographics/x.py", False),
+    ],
+)
 def test_is_example_path(path: str, expected: bool):
     assert is_example_path(path) is expected

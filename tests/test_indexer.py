@@ -139,9 +139,7 @@ def test_renamed_file_reuses_its_vectors(
 def test_changing_the_model_rebuilds_with_a_reason(project: Path, make_workspace: MakeWs):
     make_workspace(project).index()
     other = HashingEncoder(dim=64, seed=7)
-    ws = Workspace(
-        project, Config(model="hashing"), document_encoder=other, query_encoder=other
-    )
+    ws = Workspace(project, Config(model="hashing"), document_encoder=other, query_encoder=other)
     assert ws.status()["problem"]
     report = ws.index()
     assert report.rebuilt
@@ -162,9 +160,7 @@ def test_document_text_puts_path_and_name_in_front_of_the_code():
     assert document_text(no_path) == "startsWith\nbody"
 
 
-def test_indexer_embeds_the_recipe_text(
-    make_project: Callable[..., Path], make_workspace: MakeWs
-):
+def test_indexer_embeds_the_recipe_text(make_project: Callable[..., Path], make_workspace: MakeWs):
     seen: list[str] = []
 
     class Recording(HashingEncoder):
@@ -290,9 +286,7 @@ def test_file_that_becomes_unreadable_is_dropped(
     assert all(r.path != "cmd/hash.go" for r in ws.search("ComputeSha256"))
 
 
-def test_two_workspaces_in_one_process_see_each_others_saves(
-    project: Path, make_workspace: MakeWs
-):
+def test_two_workspaces_in_one_process_see_each_others_saves(project: Path, make_workspace: MakeWs):
     a = make_workspace(project)
     b = make_workspace(project)
     a.index()

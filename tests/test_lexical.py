@@ -47,8 +47,9 @@ docs_strategy = st.lists(
 @given(docs_strategy, st.lists(st.integers(0, 11), max_size=5))
 def test_scores_match_the_reference(docs: list[dict[int, int]], query: list[int]):
     index = build(docs, 12)
-    np.testing.assert_allclose(index.scores(query), reference_bm25(docs, query), rtol=1e-4,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        index.scores(query), reference_bm25(docs, query), rtol=1e-4, atol=1e-6
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -109,8 +110,10 @@ def test_chunk_terms_count_text_symbol_and_path():
 @pytest.mark.parametrize(
     ("path", "terms"),
     [
-        ("src/http_client/RetryPolicy.java", ["src", "http_client", "http", "client",
-                                              "retrypolicy", "retry", "policy"]),
+        (
+            "src/http_client/RetryPolicy.java",
+            ["src", "http_client", "http", "client", "retrypolicy", "retry", "policy"],
+        ),
         ("a b/c.d.e.py", ["b", "c", "d", "e"]),
         ("Makefile", ["makefile"]),
     ],

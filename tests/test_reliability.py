@@ -124,9 +124,18 @@ def test_hostile_workspace_is_indexed_without_touching_a_byte(
     assert report.skipped == expected_skips, report.skipped
     indexed = set(ws.store.files)
     assert indexed == {
-        "ok.py", "invalid_utf8.py", "latin1.py", "utf16.js", "bom_crlf.py",
-        "deep.py", "deep.js", "deep.c", "with space.py", "données_é.py",
-        "new\nline.py", "tab\there.py",
+        "ok.py",
+        "invalid_utf8.py",
+        "latin1.py",
+        "utf16.js",
+        "bom_crlf.py",
+        "deep.py",
+        "deep.js",
+        "deep.c",
+        "with space.py",
+        "données_é.py",
+        "new\nline.py",
+        "tab\there.py",
     }
     assert digest_tree(root) == before, "the user's files changed"
     assert digest_tree(tmp_path / "outside") == outside_before
@@ -161,8 +170,9 @@ def test_cli_reports_the_hostile_skips(
 ):
     root = tmp_path / "hostile"
     expected = build_hostile_tree(root, tmp_path / "outside")
-    code = cli_main(["index", str(root), "--model", "hashing", "--cache-dir",
-                     str(tmp_path / "cache")])
+    code = cli_main(
+        ["index", str(root), "--model", "hashing", "--cache-dir", str(tmp_path / "cache")]
+    )
     out, err = capsys.readouterr()
     assert code == 0 and "Traceback" not in err
     listed = ", ".join(f"{k} {v}" for k, v in sorted(expected.items()))
@@ -261,8 +271,7 @@ def zygote() -> Iterator[Zygote]:
 def generated_project(tmp_path: Path) -> Path:
     root = tmp_path / "generated"
     root.mkdir()
-    subprocess.run([sys.executable, str(CHILD), "make", str(root), "300"], check=True,
-                   timeout=60)
+    subprocess.run([sys.executable, str(CHILD), "make", str(root), "300"], check=True, timeout=60)
     return root
 
 
@@ -289,9 +298,7 @@ def check_fresh(ws: Workspace, root: Path, queries: list[str]) -> int:
     """After a completed index, the store and the results describe the files on disk."""
     store = ws.store
     on_disk = {
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*.py")
-        if ".codequest" not in p.parts
+        p.relative_to(root).as_posix() for p in root.rglob("*.py") if ".codequest" not in p.parts
     }
     assert set(store.files) == on_disk
     lines_of: dict[str, list[str]] = {}
@@ -331,9 +338,7 @@ KILL_ITERATIONS = int(os.environ.get("CODEQUEST_KILL_ITERATIONS", "24"))
 QUERIES = ["read parse", "compute hash value", "retry fetch", "merge split join"]
 
 
-def test_sigkill_while_indexing_never_breaks_the_store(
-    zygote: Zygote, generated_project: Path
-):
+def test_sigkill_while_indexing_never_breaks_the_store(zygote: Zygote, generated_project: Path):
     root = generated_project
     first = Workspace(root, HASHING).index()
     assert first.files == 300 and first.chunks == 1800
@@ -368,8 +373,10 @@ def test_sigkill_while_indexing_never_breaks_the_store(
             fresh_checks += check_fresh(ws, root, QUERIES)
             check_consistent(Store.load(ws.cache_dir, model=ws.model_identity))
     elapsed = time.monotonic() - started
-    print(f"\nkills: {dict(kinds)} outcomes: {dict(outcomes)} "
-          f"results checked: {fresh_checks} in {elapsed:.1f}s")
+    print(
+        f"\nkills: {dict(kinds)} outcomes: {dict(outcomes)} "
+        f"results checked: {fresh_checks} in {elapsed:.1f}s"
+    )
     assert sum(outcomes.values()) == KILL_ITERATIONS
     # The commit protocol promises more than "a clear problem": a kill at any moment leaves
     # the old or the new pair, so nothing ever needs a rebuild (docs/ARCHITECTURE.md).
@@ -454,8 +461,13 @@ def damage(cache: Path, how: str) -> None:
 @pytest.mark.parametrize(
     "how",
     [
-        "truncated-meta", "empty-meta", "flipped-meta", "truncated-vectors", "corrupt-vectors",
-        "missing-vectors", "meta-is-a-folder",
+        "truncated-meta",
+        "empty-meta",
+        "flipped-meta",
+        "truncated-vectors",
+        "corrupt-vectors",
+        "missing-vectors",
+        "meta-is-a-folder",
     ],
 )
 def test_damaged_store_gives_one_clear_message_and_a_rebuild(

@@ -26,14 +26,16 @@ def check(report: dict, requests: int) -> None:
 
 
 def test_short_soak_against_the_language_server(tmp_path: Path):
-    report = run_soak(target="lsp", requests=800, burst=16, files=80, change_every=0.15,
-                      workdir=tmp_path)
+    report = run_soak(
+        target="lsp", requests=800, burst=16, files=80, change_every=0.15, workdir=tmp_path
+    )
     check(report, 800)
 
 
 def test_short_soak_against_the_engine(tmp_path: Path):
-    report = run_soak(target="engine", requests=400, burst=16, files=60, change_every=0.1,
-                      workdir=tmp_path)
+    report = run_soak(
+        target="engine", requests=400, burst=16, files=60, change_every=0.1, workdir=tmp_path
+    )
     check(report, 400)
 
 

@@ -38,9 +38,18 @@ def fill(store: Store, encoder: HashingEncoder, files=FILES) -> None:
     for path, defs in files.items():
         records = []
         for i, (symbol, text) in enumerate(defs):
-            record = ChunkRecord(0, path, "python", "function", symbol, 1 + i * 5, 3 + i * 5,
-                                 f"hash-{path}-{symbol}", text.splitlines()[0],
-                                 line_units(text.splitlines()[-1]))
+            record = ChunkRecord(
+                0,
+                path,
+                "python",
+                "function",
+                symbol,
+                1 + i * 5,
+                3 + i * 5,
+                f"hash-{path}-{symbol}",
+                text.splitlines()[0],
+                line_units(text.splitlines()[-1]),
+            )
             records.append((record, chunk_terms(path, symbol, text)))
         vectors = encoder.encode_documents([text for _, text in defs])
         store.put_file(FileRecord(path, "python", f"fh-{path}", 10, 20, ()), records, vectors)
@@ -439,7 +448,9 @@ def test_a_long_edit_session_neither_hangs_nor_loses_vectors(tmp_path: Path):
     try:
         done = subprocess.run(
             [sys.executable, str(script), str(tmp_path / "idx"), "3000"],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     except subprocess.TimeoutExpired:
         pytest.fail("the store hung while files were replaced over and over")

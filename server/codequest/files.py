@@ -69,25 +69,55 @@ __all__ = [
 ]
 
 SKIP_REASONS = (
-    "binary", "too_large", "unreadable", "symlink_loop", "symlink_outside", "vanished",
-    "unsupported", "generated", "limit",
+    "binary",
+    "too_large",
+    "unreadable",
+    "symlink_loop",
+    "symlink_outside",
+    "vanished",
+    "unsupported",
+    "generated",
+    "limit",
 )
 
 # Version-control metadata: never indexed, not even when an ignore pattern negates it.
 _VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
 
-DEFAULT_IGNORED_DIRS: frozenset[str] = _VCS_DIRS | frozenset({
-    # Dependencies.
-    "node_modules", "bower_components",
-    # Tool caches.
-    "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox",
-    ".nox", ".eggs", ".cache", ".gradle", ".dart_tool", ".terraform", ".direnv",
-    ".parcel-cache", ".turbo",
-    # Build outputs.
-    "build", "dist", "target", "out", ".next", ".nuxt", ".svelte-kit",
-    # Our own index, and editor state.
-    ".codequest", ".idea", ".vscode",
-})
+DEFAULT_IGNORED_DIRS: frozenset[str] = _VCS_DIRS | frozenset(
+    {
+        # Dependencies.
+        "node_modules",
+        "bower_components",
+        # Tool caches.
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".tox",
+        ".nox",
+        ".eggs",
+        ".cache",
+        ".gradle",
+        ".dart_tool",
+        ".terraform",
+        ".direnv",
+        ".parcel-cache",
+        ".turbo",
+        # Build outputs.
+        "build",
+        "dist",
+        "target",
+        "out",
+        ".next",
+        ".nuxt",
+        ".svelte-kit",
+        # Our own index, and editor state.
+        ".codequest",
+        ".idea",
+        ".vscode",
+    }
+)
 
 # Per-directory ignore files, in order of increasing precedence within a directory.
 IGNORE_FILE_NAMES = (".gitignore", ".codequestignore")
@@ -96,11 +126,23 @@ IGNORE_FILE_NAMES = (".gitignore", ".codequestignore")
 _ENV_MARKERS = frozenset({"pyvenv.cfg", "conda-meta"})
 
 # Generated files that discovery skips outright (counted as ``generated``).
-_LOCK_FILES = frozenset({
-    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb",
-    "Cargo.lock", "poetry.lock", "Pipfile.lock", "composer.lock", "Gemfile.lock",
-    "go.sum", "uv.lock", "pdm.lock",
-})
+_LOCK_FILES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lockb",
+        "Cargo.lock",
+        "poetry.lock",
+        "Pipfile.lock",
+        "composer.lock",
+        "Gemfile.lock",
+        "go.sum",
+        "uv.lock",
+        "pdm.lock",
+    }
+)
 _SKIP_SUFFIXES = (".min.js", ".min.mjs", ".min.css", ".map")
 
 _SNIFF_BYTES = 8192
@@ -112,11 +154,26 @@ Skipped = Counter[str]
 
 # -- path classification ----------------------------------------------------------------
 
-_TEST_DIRS = frozenset({
-    "test", "tests", "__tests__", "__test__", "spec", "specs", "testdata", "test_data",
-    "e2e", "__mocks__", "__fixtures__", "androidtest", "unittests", "unit_tests",
-    "integration_tests", "integrationtests",
-})
+_TEST_DIRS = frozenset(
+    {
+        "test",
+        "tests",
+        "__tests__",
+        "__test__",
+        "spec",
+        "specs",
+        "testdata",
+        "test_data",
+        "e2e",
+        "__mocks__",
+        "__fixtures__",
+        "androidtest",
+        "unittests",
+        "unit_tests",
+        "integration_tests",
+        "integrationtests",
+    }
+)
 _TEST_STEM_SUFFIXES = ("_test", "_tests", "_spec", "_unittest", "_integration_test")
 _TEST_STEMS = frozenset({"test", "tests", "conftest"})
 # JS/TS style: ``foo.test.ts``, ``foo.spec.jsx``, ``foo.e2e-spec.ts``, ``foo.cy.ts``.
@@ -165,16 +222,50 @@ def is_test_path(path: str) -> bool:
     return _is_test_name(parts[-1])
 
 
-_VENDOR_DIRS = frozenset({
-    "vendor", "vendors", "third_party", "third-party", "thirdparty", "3rdparty",
-    "node_modules", "bower_components", "site-packages", "pods", "dist",
-    "generated", "__generated__", "_generated", "autogen", "gen-src",
-})
+_VENDOR_DIRS = frozenset(
+    {
+        "vendor",
+        "vendors",
+        "third_party",
+        "third-party",
+        "thirdparty",
+        "3rdparty",
+        "node_modules",
+        "bower_components",
+        "site-packages",
+        "pods",
+        "dist",
+        "generated",
+        "__generated__",
+        "_generated",
+        "autogen",
+        "gen-src",
+    }
+)
 _GENERATED_SUFFIXES = (
-    ".min.js", ".min.mjs", ".min.css", ".map", "-min.js", ".bundle.js",
-    "_pb2.py", "_pb2.pyi", "_pb2_grpc.py", ".pb.go", ".pb.gw.go", ".pb.cc", ".pb.h",
-    "_pb.js", "_pb.d.ts", "_grpc_pb.js", ".pb.ts", ".g.dart", ".freezed.dart",
-    ".designer.cs", ".g.cs", "_generated.go", ".gen.go",
+    ".min.js",
+    ".min.mjs",
+    ".min.css",
+    ".map",
+    "-min.js",
+    ".bundle.js",
+    "_pb2.py",
+    "_pb2.pyi",
+    "_pb2_grpc.py",
+    ".pb.go",
+    ".pb.gw.go",
+    ".pb.cc",
+    ".pb.h",
+    "_pb.js",
+    "_pb.d.ts",
+    "_grpc_pb.js",
+    ".pb.ts",
+    ".g.dart",
+    ".freezed.dart",
+    ".designer.cs",
+    ".g.cs",
+    "_generated.go",
+    ".gen.go",
 )
 
 
@@ -200,8 +291,9 @@ def is_vendored_or_generated(path: str) -> bool:
     )
 
 
-_EXAMPLE_DIRS = frozenset({"example", "examples", "_examples", "sample", "samples", "demo",
-                           "demos"})
+_EXAMPLE_DIRS = frozenset(
+    {"example", "examples", "_examples", "sample", "samples", "demo", "demos"}
+)
 
 
 def is_example_path(path: str) -> bool:
@@ -227,7 +319,7 @@ class _Rules:
     def check(self, rel: str, is_dir: bool) -> bool | None:
         """True: ignored; False: re-included by a negation; None: no pattern matched."""
         if self.base:
-            rel = rel[len(self.base) + 1:]
+            rel = rel[len(self.base) + 1 :]
         return self.spec.check_file(rel + "/" if is_dir else rel).include
 
 
@@ -319,8 +411,7 @@ class _Walker:
         self.cache_key = self._cache_dir_key()
         exclude = _compile(config.exclude)
         self.exclude = _Rules("", exclude) if exclude is not None else None
-        self.info_exclude = _read_rules(os.path.join(root, ".git", "info", "exclude"), "",
-                                        skipped)
+        self.info_exclude = _read_rules(os.path.join(root, ".git", "info", "exclude"), "", skipped)
 
     def _cache_dir_key(self) -> _DirKey | None:
         """Identify the configured cache directory (relative paths are root-relative)."""
@@ -439,8 +530,7 @@ class _Walker:
         chain = parent.chain
         for name in IGNORE_FILE_NAMES:
             if name in names:
-                rules = _read_rules(os.path.join(parent.abs_path, name), parent.rel,
-                                    self.skipped)
+                rules = _read_rules(os.path.join(parent.abs_path, name), parent.rel, self.skipped)
                 if rules is not None:
                     chain = (rules, *chain)
         return chain
@@ -598,9 +688,9 @@ def _decode(data: bytes) -> str | None:
     """Text from bytes, or None when the bytes look binary (a NUL without a UTF-16/32 BOM)."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(codec, errors="replace")
+            return data[len(bom) :].decode(codec, errors="replace")
     if data.startswith(_UTF8_BOM):
-        data = data[len(_UTF8_BOM):]
+        data = data[len(_UTF8_BOM) :]
     if b"\x00" in data[:_SNIFF_BYTES]:
         return None
     return data.decode("utf-8", errors="replace")

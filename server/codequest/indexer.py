@@ -263,8 +263,7 @@ def _process_file(run: _Run, source: SourceFile, config: Config, skipped: Counte
         vectors.append(vec)
     lines = text.split("\n")
     end_units = [
-        line_units(lines[c.end_line - 1]) if c.end_line <= len(lines) else (0, 0, 0)
-        for c in chunks
+        line_units(lines[c.end_line - 1]) if c.end_line <= len(lines) else (0, 0, 0) for c in chunks
     ]
     run.pending.append(_PendingFile(source, digest, chunks, vectors, end_units))
     run.pending_chunks += len(chunks)

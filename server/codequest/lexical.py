@@ -44,9 +44,7 @@ class LexicalIndex:
     size: int
 
     @classmethod
-    def build(
-        cls, terms: Sequence[tuple[np.ndarray, np.ndarray]], vocab_size: int
-    ) -> LexicalIndex:
+    def build(cls, terms: Sequence[tuple[np.ndarray, np.ndarray]], vocab_size: int) -> LexicalIndex:
         size = len(terms)
         if size == 0:
             empty_i = np.zeros(0, dtype=np.int32)
