@@ -369,7 +369,7 @@ class EngineTarget:
 
     def __init__(self, root: Path, cache: Path) -> None:
         from codequest.config import Config
-        from codequest.search import InvalidQuery
+        from codequest.errors import InvalidQuery
         from codequest.types import SearchFilters
         from codequest.workspace import Workspace
 

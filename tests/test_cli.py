@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from codequest.cli import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, main
-from codequest.config import ConfigError
+from codequest.errors import ConfigError
 
 HASHING = ["--model", "hashing"]
 RESULT_KEYS = {"path", "start_line", "end_line", "symbol", "kind", "language", "score"}
@@ -406,10 +406,8 @@ def test_a_user_error_is_one_line_with_exit_status_2(project: Path):
 
 
 def test_exit_status_maps_user_errors_to_2_and_bugs_to_1():
-    from codequest.cli import UserError, exit_status
-    from codequest.encoders import EncoderError
-    from codequest.prebuilt import PrebuiltError
-    from codequest.search import InvalidQuery
+    from codequest.cli import exit_status
+    from codequest.errors import EncoderError, InvalidQuery, PrebuiltError, UserError
 
     for err in (
         UserError("x"),

@@ -170,8 +170,9 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
     from codequest.distill import cli
     from codequest.distill.data import prepare
     from codequest.distill.train import SPECS, TrainOptions, replace, train_student
-    from codequest.encoders import EncoderError, open_query_artifact
+    from codequest.encoders import open_query_artifact
     from codequest.encoders.onnx_query import OnnxQueryEncoder
+    from codequest.errors import EncoderError
 
     teacher, resolved, tokenizer = cli.load_teacher(str(tiny_teacher), threads=1)
     data = prepare(teacher, resolved.identity, roots=[project], max_codes=50, seed=0)
@@ -348,7 +349,8 @@ def test_kept_layers_lora_int8_student(
     assert students.shipped_student_dir(resolved.identity, name="missing") is None
     # The queryEncoder setting takes a shipped student's name as well as a folder.
     from codequest.config import Config
-    from codequest.encoders import EncoderError, load_query_encoder
+    from codequest.encoders import load_query_encoder
+    from codequest.errors import EncoderError
 
     config = Config(model=str(tiny_teacher), query_encoder="kept")
     by_name = load_query_encoder(config, resolved.identity)
@@ -559,7 +561,8 @@ def test_auto_falls_back_to_the_int8_teacher_with_one_line_saying_why(
     from codequest import students
     from codequest.config import Config
     from codequest.distill.artifact import write_delta
-    from codequest.encoders import EncoderError, load_query_encoder
+    from codequest.encoders import load_query_encoder
+    from codequest.errors import EncoderError
     from codequest.models import resolve_model
 
     monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))

@@ -106,7 +106,7 @@ def test_build_records_commit_model_and_relative_paths(repo: Path, prebuilt: Pat
 
 
 def test_build_refuses_a_folder_without_git(tmp_path: Path) -> None:
-    from codequest.prebuilt import PrebuiltError
+    from codequest.errors import PrebuiltError
 
     write_tree(tmp_path / "plain", {"a.py": "def f():\n    return 1\n"})
     with pytest.raises(PrebuiltError, match="not a git checkout"):

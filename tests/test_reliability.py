@@ -30,9 +30,10 @@ import pytest
 from codequest import indexer as indexer_mod
 from codequest.cli import main as cli_main
 from codequest.config import Config
+from codequest.errors import StoreError
 from codequest.files import SourceFile, read_source
 from codequest.indexer import EMBED_BATCH, file_hash
-from codequest.store import META_FILE, Store, StoreError
+from codequest.store import META_FILE, Store
 from codequest.workspace import Workspace
 
 CHILD = Path(__file__).with_name("reliability_child.py")

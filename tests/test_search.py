@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from codequest.search import InvalidQuery, RankingOptions, _position_table, _understand
+from codequest.errors import InvalidQuery
+from codequest.search import RankingOptions, _position_table, _understand
 from codequest.types import SearchFilters
 from codequest.workspace import Workspace
 
@@ -165,7 +166,7 @@ class _ThreadRecordingEncoder:
 
         self.threads.append(threading.current_thread().name)
         if self.fail:
-            from codequest.encoders import EncoderError
+            from codequest.errors import EncoderError
 
             raise EncoderError("the query encoder broke")
         return self.inner.encode_query(text)
@@ -177,7 +178,7 @@ def test_query_encoding_overlaps_lexical_work_with_the_same_results(
     import threading
 
     from codequest import search as search_mod
-    from codequest.encoders import EncoderError
+    from codequest.errors import EncoderError
 
     searcher = ws.searcher()
     queries = ["cache lookup", "parse email address", "CACHE.get"]

@@ -12,6 +12,7 @@ import pytest
 from codequest import store as store_mod
 from codequest.chunking import line_units
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
+from codequest.errors import StoreError
 from codequest.lexical import chunk_terms
 from codequest.store import (
     DIGEST_SIZE,
@@ -20,7 +21,6 @@ from codequest.store import (
     ChunkRecord,
     FileRecord,
     Store,
-    StoreError,
     writer_lock,
 )
 

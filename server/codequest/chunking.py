@@ -68,18 +68,7 @@ from .grammars.base import (
     scope,
 )
 from .languages import GRAMMAR_WHEELS
-from .types import (
-    KIND_CLASS,
-    KIND_ENUM,
-    KIND_FUNCTION,
-    KIND_INTERFACE,
-    KIND_METHOD,
-    KIND_STRUCT,
-    KIND_TRAIT,
-    KIND_TYPE,
-    KIND_WINDOW,
-    Chunk,
-)
+from .types import Chunk, ChunkKind
 
 __all__ = ["MAX_CHUNK_CHARS", "chunk_source", "content_hash", "supported_languages"]
 
@@ -118,10 +107,10 @@ _FUNCTION_VALUES = frozenset(
     {"arrow_function", "function_expression", "function", "generator_function"}
 )
 _RECORD_SPECIFIERS = {
-    "struct_specifier": KIND_STRUCT,
-    "union_specifier": KIND_STRUCT,
-    "class_specifier": KIND_CLASS,
-    "enum_specifier": KIND_ENUM,
+    "struct_specifier": ChunkKind.STRUCT,
+    "union_specifier": ChunkKind.STRUCT,
+    "class_specifier": ChunkKind.CLASS,
+    "enum_specifier": ChunkKind.ENUM,
 }
 # Declarator wrappers that sit between a C/C++ function definition and its name.
 _NAME_NODES = frozenset(
@@ -193,10 +182,10 @@ def _go_receiver_name(node: Node) -> str | None:
 def _go_type_kind(node: Node) -> str | None:
     kind = node.child_by_field_name("type")
     if kind is not None and kind.type == "struct_type":
-        return KIND_STRUCT
+        return ChunkKind.STRUCT
     if kind is not None and kind.type == "interface_type":
-        return KIND_INTERFACE
-    return KIND_TYPE
+        return ChunkKind.INTERFACE
+    return ChunkKind.TYPE
 
 
 def _rust_impl_name(node: Node) -> str | None:
@@ -291,35 +280,37 @@ _PYTHON: dict[str, Rule] = {
         DESCEND,
     ),
     "decorated_definition": Rule(Role.WRAP),
-    "function_definition": leaf(KIND_FUNCTION),
-    "class_definition": container(KIND_CLASS),
-    "type_alias_statement": leaf(KIND_TYPE, lambda n: node_text(n.child_by_field_name("left"))),
+    "function_definition": leaf(ChunkKind.FUNCTION),
+    "class_definition": container(ChunkKind.CLASS),
+    "type_alias_statement": leaf(
+        ChunkKind.TYPE, lambda n: node_text(n.child_by_field_name("left"))
+    ),
 }
 
 _JAVASCRIPT: dict[str, Rule] = {
     "program": DESCEND,
     "export_statement": Rule(Role.WRAP),
     "expression_statement": DESCEND,
-    "function_declaration": leaf(KIND_FUNCTION),
-    "generator_function_declaration": leaf(KIND_FUNCTION),
-    "lexical_declaration": leaf(KIND_FUNCTION, _variable_function_name),
-    "variable_declaration": leaf(KIND_FUNCTION, _variable_function_name),
-    "assignment_expression": leaf(KIND_FUNCTION, _assigned_function_name),
+    "function_declaration": leaf(ChunkKind.FUNCTION),
+    "generator_function_declaration": leaf(ChunkKind.FUNCTION),
+    "lexical_declaration": leaf(ChunkKind.FUNCTION, _variable_function_name),
+    "variable_declaration": leaf(ChunkKind.FUNCTION, _variable_function_name),
+    "assignment_expression": leaf(ChunkKind.FUNCTION, _assigned_function_name),
     # Anonymous `export default function () {}` / `export default class {}`.
-    "function_expression": leaf(KIND_FUNCTION, _name_or_default),
-    "class_declaration": container(KIND_CLASS),
-    "class": container(KIND_CLASS, _name_or_default),
-    "method_definition": leaf(KIND_METHOD),
-    "field_definition": leaf(KIND_METHOD, _field_function_name),
+    "function_expression": leaf(ChunkKind.FUNCTION, _name_or_default),
+    "class_declaration": container(ChunkKind.CLASS),
+    "class": container(ChunkKind.CLASS, _name_or_default),
+    "method_definition": leaf(ChunkKind.METHOD),
+    "field_definition": leaf(ChunkKind.METHOD, _field_function_name),
 }
 
 _TYPESCRIPT: dict[str, Rule] = {
     **_JAVASCRIPT,
-    "abstract_class_declaration": container(KIND_CLASS),
-    "public_field_definition": leaf(KIND_METHOD, _field_function_name),
-    "interface_declaration": leaf(KIND_INTERFACE),
-    "type_alias_declaration": leaf(KIND_TYPE),
-    "enum_declaration": leaf(KIND_ENUM),
+    "abstract_class_declaration": container(ChunkKind.CLASS),
+    "public_field_definition": leaf(ChunkKind.METHOD, _field_function_name),
+    "interface_declaration": leaf(ChunkKind.INTERFACE),
+    "type_alias_declaration": leaf(ChunkKind.TYPE),
+    "enum_declaration": leaf(ChunkKind.ENUM),
     "ambient_declaration": DESCEND,  # `declare module "x" { ... }`
     "internal_module": scope(),  # `namespace N { ... }`
     "module": scope(),
@@ -329,24 +320,24 @@ _TYPESCRIPT: dict[str, Rule] = {
 
 _GO: dict[str, Rule] = {
     "source_file": DESCEND,
-    "function_declaration": leaf(KIND_FUNCTION),
-    "method_declaration": leaf(KIND_METHOD, _go_receiver_name),
+    "function_declaration": leaf(ChunkKind.FUNCTION),
+    "method_declaration": leaf(ChunkKind.METHOD, _go_receiver_name),
     # `type X struct{}` starts at `type`; a `type ( ... )` group gives one chunk per spec.
     "type_declaration": Rule(Role.WRAP),
     "type_spec": leaf(_go_type_kind),
-    "type_alias": leaf(KIND_TYPE),
+    "type_alias": leaf(ChunkKind.TYPE),
 }
 
 _RUST: dict[str, Rule] = {
     "source_file": DESCEND,
     "declaration_list": DESCEND,
-    "function_item": leaf(KIND_FUNCTION),
-    "struct_item": leaf(KIND_STRUCT),
-    "union_item": leaf(KIND_STRUCT),
-    "enum_item": leaf(KIND_ENUM),
-    "type_item": leaf(KIND_TYPE),
-    "macro_definition": leaf(KIND_FUNCTION),
-    "trait_item": container(KIND_TRAIT),
+    "function_item": leaf(ChunkKind.FUNCTION),
+    "struct_item": leaf(ChunkKind.STRUCT),
+    "union_item": leaf(ChunkKind.STRUCT),
+    "enum_item": leaf(ChunkKind.ENUM),
+    "type_item": leaf(ChunkKind.TYPE),
+    "macro_definition": leaf(ChunkKind.FUNCTION),
+    "trait_item": container(ChunkKind.TRAIT),
     "impl_item": scope(_rust_impl_name, typed=True),
     "mod_item": scope(),
 }
@@ -354,14 +345,14 @@ _RUST: dict[str, Rule] = {
 _JAVA: dict[str, Rule] = {
     "program": DESCEND,
     "enum_body_declarations": DESCEND,
-    "class_declaration": container(KIND_CLASS),
-    "record_declaration": container(KIND_CLASS),
-    "interface_declaration": container(KIND_INTERFACE),
-    "enum_declaration": container(KIND_ENUM),
-    "annotation_type_declaration": leaf(KIND_INTERFACE),
-    "method_declaration": leaf(KIND_METHOD),
-    "constructor_declaration": leaf(KIND_METHOD),
-    "compact_constructor_declaration": leaf(KIND_METHOD),
+    "class_declaration": container(ChunkKind.CLASS),
+    "record_declaration": container(ChunkKind.CLASS),
+    "interface_declaration": container(ChunkKind.INTERFACE),
+    "enum_declaration": container(ChunkKind.ENUM),
+    "annotation_type_declaration": leaf(ChunkKind.INTERFACE),
+    "method_declaration": leaf(ChunkKind.METHOD),
+    "constructor_declaration": leaf(ChunkKind.METHOD),
+    "compact_constructor_declaration": leaf(ChunkKind.METHOD),
 }
 
 _C: dict[str, Rule] = {
@@ -370,7 +361,7 @@ _C: dict[str, Rule] = {
         ["preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"],
         DESCEND,
     ),
-    "function_definition": leaf(KIND_FUNCTION, _c_function_name),
+    "function_definition": leaf(ChunkKind.FUNCTION, _c_function_name),
     "struct_specifier": container(_specifier_kind, _specifier_name),
     "union_specifier": container(_specifier_kind, _specifier_name),
     "enum_specifier": leaf(_specifier_kind, _specifier_name),
@@ -598,8 +589,8 @@ class _Walker:
             return  # e.g. `const x = 1`: the rule's node type, but not a definition
         # Inside a class, or qualified by one (`Widget::draw`, `Foo.prototype.bar`): a method.
         # A test is a function wherever it is.
-        if kind == KIND_FUNCTION and not rule.free_name and (context.in_type or "." in name):
-            kind = KIND_METHOD
+        if kind == ChunkKind.FUNCTION and not rule.free_name and (context.in_type or "." in name):
+            kind = ChunkKind.METHOD
         head = outer if outer is not None else node
         start = self.leading_start(head)
         end = max(self.end_row(head), self.end_row(node))
@@ -784,5 +775,5 @@ def chunk_source(
     for gap_start, gap_end in _gaps(len(lines), covered):
         trimmed = _trimmed(lines, gap_start, gap_end, min_lines)
         if trimmed is not None:
-            emitter.emit_windows(trimmed[0], trimmed[1], KIND_WINDOW, "")
+            emitter.emit_windows(trimmed[0], trimmed[1], ChunkKind.WINDOW, "")
     return emitter.sorted()

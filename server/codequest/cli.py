@@ -20,9 +20,13 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from codequest.config import Config, ConfigError
+from codequest.config import Config
+from codequest.errors import UserError
+
+if TYPE_CHECKING:
+    from codequest.workspace import Workspace
 
 EXIT_INTERNAL_ERROR = 1
 EXIT_USER_ERROR = 2
@@ -40,10 +44,6 @@ THIRD_PARTY_LOGGERS = (
     "model2vec",
     "ray",
 )
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line."""
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -118,16 +118,15 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _workspace(path: str, config: Config) -> Any:
+def _workspace(path: str, config: Config) -> Workspace:
     from codequest.prebuilt import open_workspace
 
     try:
         ws = open_workspace(path, config)
     except (NotADirectoryError, FileNotFoundError) as err:
         raise UserError(f"{path!r} is not a folder") from err
-    reason = getattr(ws, "fallback_reason", "")
-    if reason:
-        print(f"note: {reason}", file=sys.stderr)
+    if ws.fallback_reason:
+        print(f"note: {ws.fallback_reason}", file=sys.stderr)
     return ws
 
 
@@ -156,14 +155,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         return cmd_build_prebuilt(args)
     ws = _workspace(args.path, _config(args))
     if args.executor == "ray":
-        from codequest.distributed import ClusterError, index_workspace_on_ray
+        from codequest.distributed import index_workspace_on_ray
 
-        try:
-            report = index_workspace_on_ray(
-                ws, address=args.address, workers=args.workers, progress=_Progress(not args.json)
-            )
-        except ClusterError as err:
-            raise UserError(str(err)) from err
+        report = index_workspace_on_ray(
+            ws, address=args.address, workers=args.workers, progress=_Progress(not args.json)
+        )
     else:
         _note_if_locked(ws)
         report = ws.index(progress=_Progress(not args.json))
@@ -193,7 +189,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _note_if_locked(ws: Any) -> None:
+def _note_if_locked(ws: Workspace) -> None:
     """Say why we seem to hang when another process (an editor's server) is indexing."""
     from codequest.store import writer_lock
 
@@ -344,15 +340,9 @@ def _debug(args: argparse.Namespace | None = None) -> bool:
 
 
 def exit_status(err: BaseException) -> int:
-    """2 for a problem the user can fix (a path, a setting, a model, an index, the file
-    system), 1 for anything else: a bug."""
-    from codequest.encoders import EncoderError
-    from codequest.models import ModelNotFoundError
-    from codequest.search import InvalidQuery
-    from codequest.store import StoreError
-
-    user = (UserError, ConfigError, EncoderError, ModelNotFoundError, StoreError, InvalidQuery)
-    return EXIT_USER_ERROR if isinstance(err, (*user, OSError)) else EXIT_INTERNAL_ERROR
+    """2 for a problem the user can fix (a :class:`~codequest.errors.UserError`: a path, a
+    setting, a model, an index; or the file system), 1 for anything else: a bug."""
+    return EXIT_USER_ERROR if isinstance(err, (UserError, OSError)) else EXIT_INTERNAL_ERROR
 
 
 def _one_line(err: BaseException) -> str:

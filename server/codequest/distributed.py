@@ -35,6 +35,7 @@ import numpy as np
 from codequest.chunking import chunk_source
 from codequest.config import Config
 from codequest.encoders import DocumentEncoder, document_text, load_document_encoder
+from codequest.errors import ClusterError
 from codequest.files import discover, read_source
 from codequest.indexer import ProgressFn, file_hash, index_workspace
 from codequest.store import Store
@@ -45,10 +46,6 @@ RAY_BATCH = 128
 # Environment variable naming a flag file: an actor that finds it deletes it and exits, once.
 # Used by tests (and chaos drills) to check that a dying worker loses no chunks.
 CRASH_FLAG_ENV = "CODEQUEST_RAY_CRASH_ONCE"
-
-
-class ClusterError(RuntimeError):
-    """Ray is missing or the cluster cannot run the embedding stage."""
 
 
 def _import_ray() -> Any:
@@ -254,7 +251,7 @@ def index_workspace_on_ray(
     from codequest.store import writer_lock
 
     with writer_lock(ws.cache_dir):
-        if getattr(ws, "uses_prebuilt", False):
+        if ws.uses_prebuilt:
             raise ClusterError("the Ray executor builds full indexes; drop --index")
         store = ws.local_store()
         return index_with_ray(

@@ -35,10 +35,6 @@ CHECKPOINT_SECONDS = 30.0
 ProgressFn = Callable[[int, int, str], None]
 
 
-class IndexCancelled(Exception):
-    pass
-
-
 def preview_line(text: str) -> str:
     """The line a result list shows: the definition line, not a decorator or blank."""
     first = ""

@@ -18,15 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codequest.errors import ModelNotFoundError, UnsafeModelError
+
 _MINILM_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})
-
-
-class ModelNotFoundError(RuntimeError):
-    """No local copy of a model could be found and the hub is unavailable."""
-
-
-class UnsafeModelError(ValueError):
-    """A model folder asks to run code of its own, which CodeQuest never does."""
 
 
 @dataclass(frozen=True, slots=True)

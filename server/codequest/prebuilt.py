@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from codequest.config import Config
-from codequest.encoders import DOCUMENT_RECIPE, DocumentEncoder, QueryEncoder
+from codequest.encoders import DOCUMENT_RECIPE, BasicQueryEncoder, DocumentEncoder
+from codequest.errors import PrebuiltError, StoreError
 from codequest.files import read_source
 from codequest.indexer import ProgressFn, file_hash, index_workspace
-from codequest.store import META_FILE, ChunkRecord, FileRecord, Store, StoreError, writer_lock
+from codequest.store import META_FILE, ChunkRecord, FileRecord, Store, writer_lock
 from codequest.store_view import LexicalTables, StoreView
 from codequest.types import IndexReport, SourceFile
 from codequest.workspace import Workspace
@@ -48,10 +49,6 @@ OVERLAY_DIR = "overlay"
 # Overlay chunk ids are shifted by this much so they never collide with base ids.
 OVERLAY_ID_OFFSET = 1 << 40
 GIT_TIMEOUT = 60.0
-
-
-class PrebuiltError(StoreError):
-    """A prebuilt index cannot be built or used; ``reason`` is one line for the user."""
 
 
 # -- git -----------------------------------------------------------------------------------
@@ -426,7 +423,7 @@ class LayeredWorkspace(Workspace):
         config: Config | None = None,
         *,
         document_encoder: DocumentEncoder | None = None,
-        query_encoder: QueryEncoder | None = None,
+        query_encoder: BasicQueryEncoder | None = None,
     ) -> None:
         super().__init__(
             root, config, document_encoder=document_encoder, query_encoder=query_encoder
@@ -560,7 +557,7 @@ def open_workspace(
     config: Config | None = None,
     *,
     document_encoder: DocumentEncoder | None = None,
-    query_encoder: QueryEncoder | None = None,
+    query_encoder: BasicQueryEncoder | None = None,
 ) -> Workspace:
     """A :class:`LayeredWorkspace` when ``config.index_path`` is set, else a plain one."""
     cls = LayeredWorkspace if config is not None and config.index_path else Workspace

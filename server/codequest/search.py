@@ -34,7 +34,8 @@ import numpy as np
 import pathspec
 
 from codequest.config import Config
-from codequest.encoders import QueryEncoder
+from codequest.encoders import BasicQueryEncoder, declared
+from codequest.errors import InvalidQuery
 from codequest.files import is_example_path, is_test_path, is_vendored_or_generated
 from codequest.lexical import LexicalIndex
 from codequest.placement import HelperPlacement
@@ -48,7 +49,7 @@ from codequest.tokens import (
     tokenize,
     variants,
 )
-from codequest.types import DEFINITION_KINDS, KIND_CLASS, KIND_WINDOW, SearchFilters, SearchResult
+from codequest.types import DEFINITION_KINDS, ChunkKind, SearchFilters, SearchResult
 
 RRF_K = 60
 CANDIDATES = 100
@@ -81,10 +82,6 @@ _CODE_WORD = re.compile(r"[a-z][A-Z]|_|\.|::")
 _WANTS_TESTS = re.compile(r"\b(tests?|testing|spec|specs|fixtures?|mocks?)\b", re.IGNORECASE)
 _WANTS_EXAMPLES = re.compile(r"\b(examples?|samples?|demos?)\b", re.IGNORECASE)
 _WANTS_VENDORED = re.compile(r"\b(vendor(ed)?|third[ _-]?party|generated|node_modules)\b", re.I)
-
-
-class InvalidQuery(ValueError):
-    """A search parameter (glob, language, limit) is invalid."""
 
 
 def classify_query(query: str) -> str:
@@ -408,10 +405,10 @@ def _class_extents(
         extents[key] = (min(old[0], r.start_line), max(old[1], r.end_line), old[2], last)
 
     for pos, r in enumerate(records):
-        if r.kind == KIND_CLASS and r.symbol:
+        if r.kind == ChunkKind.CLASS and r.symbol:
             widen((r.path, r.symbol), pos, r, pos)
     for pos, r in enumerate(records):
-        if "." in r.symbol and r.kind != KIND_WINDOW:
+        if "." in r.symbol and r.kind != ChunkKind.WINDOW:
             widen((r.path, r.symbol.rsplit(".", 1)[0]), pos, r, None)
     return extents
 
@@ -512,13 +509,13 @@ class Searcher:
     def __init__(
         self,
         store: StoreView,
-        query_encoder: QueryEncoder,
+        query_encoder: BasicQueryEncoder,
         *,
         max_per_file: int = Config.max_chunks_per_file,
         options: RankingOptions | None = None,
     ) -> None:
         self.store = store
-        self.query_encoder = query_encoder
+        self.query_encoder = declared(query_encoder)
         self.max_per_file = max_per_file
         self.options = options or RankingOptions()
         self._snapshot: Snapshot | None = None
@@ -580,7 +577,7 @@ class Searcher:
         want_vector = opts.dense or restrictive
         vector: np.ndarray | None = None
         side_pool = _side_pool() if want_vector and use_lexical else None
-        if side_pool is not None and getattr(self.query_encoder, "releases_gil", False):
+        if side_pool is not None and self.query_encoder.releases_gil:
             _SIDE_PLACEMENT.keep_off_caller()
             side = side_pool.submit(
                 self._lexical_side, snap, query, filters, opts, use_lexical, pool, True
@@ -931,7 +928,7 @@ class Searcher:
                         start_line=start,
                         end_line=end,
                         symbol=owner[1],
-                        kind=KIND_CLASS,
+                        kind=ChunkKind.CLASS,
                         language=record.language,
                         score=score,
                         preview=head_rec.preview,
@@ -985,9 +982,9 @@ def _owner_of(
     record: ChunkRecord, classes: Mapping[tuple[str, str], tuple[int, int, int, int]]
 ) -> tuple[str, str] | None:
     """The split class a method chunk (or a class header chunk) belongs to, if any."""
-    if not record.symbol or record.kind == KIND_WINDOW:
+    if not record.symbol or record.kind == ChunkKind.WINDOW:
         return None
-    if record.kind == KIND_CLASS and (record.path, record.symbol) in classes:
+    if record.kind == ChunkKind.CLASS and (record.path, record.symbol) in classes:
         return (record.path, record.symbol)
     if "." in record.symbol:
         owner = (record.path, record.symbol.rsplit(".", 1)[0])

@@ -33,6 +33,7 @@ import msgpack
 import numpy as np
 
 from codequest.encoders.base import DOCUMENT_RECIPE
+from codequest.errors import StoreError
 from codequest.store_view import LexicalTables
 
 # 2: each chunk record carries the lengths of its end line (``ChunkRecord.end_units``).
@@ -68,14 +69,6 @@ REBUILD_AFTER = 0.5
 REBUILD_MIN = 32
 
 _S = TypeVar("_S", bound="Store")
-
-
-class StoreError(Exception):
-    """The store on disk cannot be used; ``reason`` is one line for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,24 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from codequest.encoders.build import delta_digest
+from codequest.errors import ModelNotFoundError, StudentBuildError
 from codequest.models import codequest_home
 
 log = logging.getLogger(__name__)
 
 SHIPPED = Path(__file__).parent / "data" / "students"
-
-
-class StudentBuildError(RuntimeError):
-    """A shipped student fits the index's teacher, but its artifact cannot be built here.
-
-    ``reason`` says why in a few words; ``hint`` says what would make it buildable.
-    """
-
-    def __init__(self, name: str, reason: str, hint: str) -> None:
-        super().__init__(f"shipped student {name} cannot be built: {reason}")
-        self.name = name
-        self.reason = reason
-        self.hint = hint
 
 
 def shipped_cards() -> list[tuple[Path, dict[str, Any]]]:
@@ -94,7 +82,7 @@ def shipped_student_dir(teacher_identity: str, name: str | None = None) -> Path 
     target = built_dir(folder)
     if not compact and (target / "card.json").is_file():
         return target
-    from codequest.models import ModelNotFoundError, resolve_model
+    from codequest.models import resolve_model
 
     teacher_name = str(card.get("teacher_name", "all-MiniLM-L6-v2"))
     try:

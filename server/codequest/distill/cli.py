@@ -116,11 +116,11 @@ def _eval_dir(args: argparse.Namespace) -> Path:
 def _run(args: argparse.Namespace, names: list[str]) -> int:
     from codequest.distill.train import (
         SPECS,
-        Interrupted,
         TrainOptions,
         say,
         train_student,
     )
+    from codequest.errors import TrainingInterrupted
 
     started = time.monotonic()
     teacher, resolved, tokenizer = load_teacher(args.model, args.threads)
@@ -189,7 +189,7 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
                 work_dir=work,
                 tokenizer=tokenizer,
             )
-        except Interrupted as err:
+        except TrainingInterrupted as err:
             say(f"[distill] {err}")
             return 130
         folder = write_result(result, resolved, data.summary, out_root / name)

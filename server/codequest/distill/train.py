@@ -47,6 +47,7 @@ from codequest.distill.modules import (  # noqa: E402
     ridge_init,
 )
 from codequest.encoders.static_query import static_features  # noqa: E402
+from codequest.errors import TrainingInterrupted  # noqa: E402
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,10 +218,6 @@ class TrainResult:
 
 
 RIDGE_SAMPLE = 10_000  # training queries whose frozen features fit a LoRA student's ridge start
-
-
-class Interrupted(RuntimeError):
-    """Training was stopped by Ctrl-C; the last finished epoch is checkpointed."""
 
 
 def say(message: str) -> None:
@@ -712,7 +709,7 @@ def train_student(
             if on_epoch is not None:
                 on_epoch(epoch, row)
     except KeyboardInterrupt as err:
-        raise Interrupted(
+        raise TrainingInterrupted(
             f"{spec.name}: interrupted; finished epochs are checkpointed in {checkpoint}, "
             "run the same command again to resume"
         ) from err

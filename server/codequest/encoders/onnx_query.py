@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from codequest.encoders.base import EncoderError
+from codequest.errors import EncoderError
 
 CARD_VERSION = 1
 
@@ -40,6 +40,7 @@ class OnnxQueryEncoder:
     # ONNX Runtime runs the graph without the GIL, so while a search encodes the query,
     # another thread can score BM25 and the symbol table (codequest.search).
     releases_gil = True
+    loaded = True
 
     def __init__(
         self,

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from codequest.encoders.base import EncoderError, normalize_rows
-from codequest.models import ModelNotFoundError, load_sentence_transformer, resolve_model
+from codequest.encoders.base import normalize_rows
+from codequest.errors import EncoderError, ModelNotFoundError
+from codequest.models import load_sentence_transformer, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,14 @@ def pick_device(requested: str = "auto") -> str:
 
 
 class SentenceTransformerEncoder:
-    """Embeds documents with a sentence-transformers model, batched by token length."""
+    """Embeds documents with a sentence-transformers model, batched by token length.
+
+    As a query encoder (``queryEncoder: teacher``) it holds the GIL: torch's small calls
+    leave no room for a second thread."""
+
+    releases_gil = False
+    loaded = True
+    note = ""
 
     def __init__(
         self, model: str, *, device: str = "auto", batch_size: int = 32, bf16: bool | None = None

@@ -14,7 +14,7 @@ from enum import Enum
 
 import tree_sitter
 
-from ..types import KIND_FUNCTION
+from ..types import ChunkKind
 
 Node = tree_sitter.Node
 NameFn = Callable[[Node], "str | None"]
@@ -126,7 +126,7 @@ def leaf(kind: str | KindFn, name: NameFn | None = None) -> Rule:
 
 def named_test(name: NameFn, last: Callable[[Node], Node | None] | None = None) -> Rule:
     """A test named by its description (``test "parses flags"``): a function."""
-    return Rule(Role.DEFINE, KIND_FUNCTION, name, free_name=True, last=last)
+    return Rule(Role.DEFINE, ChunkKind.FUNCTION, name, free_name=True, last=last)
 
 
 def container(kind: str | KindFn, name: NameFn | None = None, body: BodyFn | None = None) -> Rule:

@@ -8,14 +8,7 @@ Constructors are named after their class (``JObject.JObject``), as in Java; a de
 
 from __future__ import annotations
 
-from ..types import (
-    KIND_CLASS,
-    KIND_ENUM,
-    KIND_FUNCTION,
-    KIND_INTERFACE,
-    KIND_STRUCT,
-    KIND_TYPE,
-)
+from ..types import ChunkKind
 from .base import (
     DESCEND,
     Grammar,
@@ -38,7 +31,7 @@ def _namespace_name(node: Node) -> str | None:
 
 
 def _record_kind(node: Node) -> str:
-    return KIND_STRUCT if has_token(node, "struct") else KIND_CLASS
+    return ChunkKind.STRUCT if has_token(node, "struct") else ChunkKind.CLASS
 
 
 def _destructor_name(node: Node) -> str | None:
@@ -84,19 +77,19 @@ CSHARP = Grammar(
         "preproc_if": DESCEND,
         "preproc_else": DESCEND,
         "preproc_elif": DESCEND,
-        "class_declaration": container(KIND_CLASS),
-        "struct_declaration": container(KIND_STRUCT),
+        "class_declaration": container(ChunkKind.CLASS),
+        "struct_declaration": container(ChunkKind.STRUCT),
         "record_declaration": container(_record_kind),
-        "interface_declaration": container(KIND_INTERFACE),
-        "enum_declaration": leaf(KIND_ENUM),
-        "delegate_declaration": leaf(KIND_TYPE),
-        "method_declaration": leaf(KIND_FUNCTION),
-        "constructor_declaration": leaf(KIND_FUNCTION),
-        "destructor_declaration": leaf(KIND_FUNCTION, _destructor_name),
-        "operator_declaration": leaf(KIND_FUNCTION, _operator_name),
-        "conversion_operator_declaration": leaf(KIND_FUNCTION, _operator_name),
-        "property_declaration": leaf(KIND_FUNCTION, _property_name),
-        "indexer_declaration": leaf(KIND_FUNCTION, _indexer_name),
-        "event_declaration": leaf(KIND_FUNCTION, _property_name),
+        "interface_declaration": container(ChunkKind.INTERFACE),
+        "enum_declaration": leaf(ChunkKind.ENUM),
+        "delegate_declaration": leaf(ChunkKind.TYPE),
+        "method_declaration": leaf(ChunkKind.FUNCTION),
+        "constructor_declaration": leaf(ChunkKind.FUNCTION),
+        "destructor_declaration": leaf(ChunkKind.FUNCTION, _destructor_name),
+        "operator_declaration": leaf(ChunkKind.FUNCTION, _operator_name),
+        "conversion_operator_declaration": leaf(ChunkKind.FUNCTION, _operator_name),
+        "property_declaration": leaf(ChunkKind.FUNCTION, _property_name),
+        "indexer_declaration": leaf(ChunkKind.FUNCTION, _indexer_name),
+        "event_declaration": leaf(ChunkKind.FUNCTION, _property_name),
     }
 )

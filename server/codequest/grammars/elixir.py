@@ -12,7 +12,7 @@ found by their names.
 
 from __future__ import annotations
 
-from ..types import KIND_FUNCTION, KIND_INTERFACE, KIND_MODULE
+from ..types import ChunkKind
 from .base import (
     DESCEND,
     Grammar,
@@ -102,12 +102,12 @@ def _string_argument(node: Node) -> str | None:
     return node_text(arguments[0]).strip('"') or None
 
 
-_MODULE = container(KIND_MODULE, _module_name, _do_block)
+_MODULE = container(ChunkKind.MODULE, _module_name, _do_block)
 _RULES: dict[str, Rule] = {
     "defmodule": _MODULE,
-    "defprotocol": container(KIND_INTERFACE, _module_name, _do_block),
-    "defimpl": container(KIND_MODULE, _impl_name, _do_block),
-    **dict.fromkeys(_FUNCTIONS, leaf(KIND_FUNCTION, _function_name)),
+    "defprotocol": container(ChunkKind.INTERFACE, _module_name, _do_block),
+    "defimpl": container(ChunkKind.MODULE, _impl_name, _do_block),
+    **dict.fromkeys(_FUNCTIONS, leaf(ChunkKind.FUNCTION, _function_name)),
     "describe": scope(_string_argument, _do_block),
     "test": named_test(_string_argument),
 }
@@ -130,7 +130,7 @@ def _callback_name(node: Node) -> str | None:
     return _function_name(attribute) if attribute is not None else None
 
 
-_CALLBACK = leaf(KIND_FUNCTION, _callback_name)
+_CALLBACK = leaf(ChunkKind.FUNCTION, _callback_name)
 
 
 def _attribute_rule(node: Node) -> Rule | None:

@@ -8,7 +8,7 @@ The module header and imports are not definitions: they go into a window.
 
 from __future__ import annotations
 
-from ..types import KIND_FUNCTION, KIND_TRAIT, KIND_TYPE
+from ..types import ChunkKind
 from .base import DESCEND, Grammar, Node, child_of_type, container, leaf, node_text, node_types
 
 
@@ -54,18 +54,18 @@ HASKELL = Grammar(
     {
         "haskell": DESCEND,
         "declarations": DESCEND,
-        "signature": leaf(KIND_FUNCTION, _signature_name),
-        "default_signature": leaf(KIND_FUNCTION, _signature_name),
-        "foreign_import": leaf(KIND_FUNCTION, _signature_name),
-        "function": leaf(KIND_FUNCTION, _equation_name),
-        "bind": leaf(KIND_FUNCTION, _equation_name),
-        "data_type": leaf(KIND_TYPE),
-        "newtype": leaf(KIND_TYPE),
-        "type_synonym": leaf(KIND_TYPE),
-        "type_family": leaf(KIND_TYPE),
-        "data_family": leaf(KIND_TYPE),
-        "class": container(KIND_TRAIT, body=_declarations),
-        "instance": container(KIND_TYPE, _instance_name, _declarations),
+        "signature": leaf(ChunkKind.FUNCTION, _signature_name),
+        "default_signature": leaf(ChunkKind.FUNCTION, _signature_name),
+        "foreign_import": leaf(ChunkKind.FUNCTION, _signature_name),
+        "function": leaf(ChunkKind.FUNCTION, _equation_name),
+        "bind": leaf(ChunkKind.FUNCTION, _equation_name),
+        "data_type": leaf(ChunkKind.TYPE),
+        "newtype": leaf(ChunkKind.TYPE),
+        "type_synonym": leaf(ChunkKind.TYPE),
+        "type_family": leaf(ChunkKind.TYPE),
+        "data_family": leaf(ChunkKind.TYPE),
+        "class": container(ChunkKind.TRAIT, body=_declarations),
+        "instance": container(ChunkKind.TYPE, _instance_name, _declarations),
     },
     node_types("comment", "haddock", "pragma"),
     merge_clauses=True,

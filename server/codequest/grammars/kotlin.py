@@ -9,7 +9,7 @@ receiver. The package does not prefix names (as in Java).
 
 from __future__ import annotations
 
-from ..types import KIND_CLASS, KIND_ENUM, KIND_FUNCTION, KIND_INTERFACE, KIND_TYPE
+from ..types import ChunkKind
 from .base import (
     DESCEND,
     Grammar,
@@ -34,13 +34,13 @@ def _body(node: Node) -> Node | None:
 
 def _class_kind(node: Node) -> str:
     if has_token(node, "interface"):
-        return KIND_INTERFACE
+        return ChunkKind.INTERFACE
     modifiers = child_of_type(node, "modifiers")
     if modifiers is not None and any(
         node_text(child) == "enum" for child in modifiers.named_children
     ):
-        return KIND_ENUM
-    return KIND_CLASS
+        return ChunkKind.ENUM
+    return ChunkKind.CLASS
 
 
 def _function_name(node: Node) -> str | None:
@@ -68,11 +68,11 @@ KOTLIN = Grammar(
     {
         "source_file": DESCEND,
         "class_declaration": container(_class_kind, body=_body),
-        "object_declaration": container(KIND_CLASS, body=_body),
+        "object_declaration": container(ChunkKind.CLASS, body=_body),
         "companion_object": scope(_companion_name, _body, typed=True),
-        "function_declaration": leaf(KIND_FUNCTION, _function_name),
-        "secondary_constructor": leaf(KIND_FUNCTION, lambda _: "constructor"),
-        "type_alias": leaf(KIND_TYPE, _type_alias_name),
+        "function_declaration": leaf(ChunkKind.FUNCTION, _function_name),
+        "secondary_constructor": leaf(ChunkKind.FUNCTION, lambda _: "constructor"),
+        "type_alias": leaf(ChunkKind.TYPE, _type_alias_name),
     },
     node_types("line_comment", "block_comment"),
 )

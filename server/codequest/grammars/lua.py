@@ -10,7 +10,7 @@ is a class ``M.log`` whose functions are ``M.log.skip``. busted's ``it("name", f
 
 from __future__ import annotations
 
-from ..types import KIND_CLASS, KIND_FUNCTION
+from ..types import ChunkKind
 from .base import (
     DESCEND,
     Grammar,
@@ -78,8 +78,8 @@ def _field_name(node: Node) -> str | None:
     return node_text(name) or None
 
 
-_FUNCTION = leaf(KIND_FUNCTION, _assigned_name)
-_TABLE = container(KIND_CLASS, _assigned_name, _assigned_table)
+_FUNCTION = leaf(ChunkKind.FUNCTION, _assigned_name)
+_TABLE = container(ChunkKind.CLASS, _assigned_name, _assigned_table)
 
 
 def _assignment_rule(node: Node) -> Rule | None:
@@ -121,10 +121,10 @@ def _call_rule(node: Node) -> Rule | None:
 LUA = Grammar(
     {
         "chunk": DESCEND,
-        "function_declaration": leaf(KIND_FUNCTION, _function_name),
+        "function_declaration": leaf(ChunkKind.FUNCTION, _function_name),
         "assignment_statement": select(_assignment_rule),
         "variable_declaration": select(_assignment_rule),
-        "field": leaf(KIND_FUNCTION, _field_name),
+        "field": leaf(ChunkKind.FUNCTION, _field_name),
         "function_call": select(_call_rule),
     }
 )

@@ -7,7 +7,7 @@ interfaces, traits and enums hold methods.
 
 from __future__ import annotations
 
-from ..types import KIND_CLASS, KIND_ENUM, KIND_FUNCTION, KIND_INTERFACE, KIND_TRAIT
+from ..types import ChunkKind
 from .base import DESCEND, Grammar, Node, Role, Rule, container, field_name, leaf, qualified
 
 
@@ -24,11 +24,11 @@ PHP = Grammar(
         "else_clause": DESCEND,
         "else_if_clause": DESCEND,
         "colon_block": DESCEND,
-        "class_declaration": container(KIND_CLASS),
-        "interface_declaration": container(KIND_INTERFACE),
-        "trait_declaration": container(KIND_TRAIT),
-        "enum_declaration": container(KIND_ENUM),
-        "method_declaration": leaf(KIND_FUNCTION),
-        "function_definition": leaf(KIND_FUNCTION),
+        "class_declaration": container(ChunkKind.CLASS),
+        "interface_declaration": container(ChunkKind.INTERFACE),
+        "trait_declaration": container(ChunkKind.TRAIT),
+        "enum_declaration": container(ChunkKind.ENUM),
+        "method_declaration": leaf(ChunkKind.FUNCTION),
+        "function_definition": leaf(ChunkKind.FUNCTION),
     }
 )

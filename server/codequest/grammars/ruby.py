@@ -9,7 +9,7 @@ scope (``Rack.Lint.passes valid request``).
 
 from __future__ import annotations
 
-from ..types import KIND_CLASS, KIND_FUNCTION, KIND_MODULE
+from ..types import ChunkKind
 from .base import (
     DESCEND,
     Grammar,
@@ -83,11 +83,11 @@ RUBY = Grammar(
         "unless": DESCEND,
         "then": DESCEND,
         "else": DESCEND,
-        "module": container(KIND_MODULE, _constant_name),
-        "class": container(KIND_CLASS, _constant_name),
+        "module": container(ChunkKind.MODULE, _constant_name),
+        "class": container(ChunkKind.CLASS, _constant_name),
         "singleton_class": scope(lambda _: None, typed=True),
-        "method": leaf(KIND_FUNCTION),
-        "singleton_method": leaf(KIND_FUNCTION),
+        "method": leaf(ChunkKind.FUNCTION),
+        "singleton_method": leaf(ChunkKind.FUNCTION),
         "call": select(_call_rule),
     }
 )

@@ -10,7 +10,7 @@ by its type, ``Ord``. A ``val`` holding an anonymous class (``implicit val monad
 
 from __future__ import annotations
 
-from ..types import KIND_CLASS, KIND_ENUM, KIND_FUNCTION, KIND_TRAIT, KIND_TYPE
+from ..types import ChunkKind
 from .base import (
     DESCEND,
     Grammar,
@@ -75,19 +75,19 @@ SCALA = Grammar(
         # `package foo { ... }`: looked into, but no prefix.
         "package_clause": DESCEND,
         "template_body": DESCEND,
-        "class_definition": container(KIND_CLASS),
-        "object_definition": container(KIND_CLASS),
-        "package_object": container(KIND_CLASS),
-        "trait_definition": container(KIND_TRAIT),
-        "enum_definition": container(KIND_ENUM),
-        "given_definition": container(KIND_CLASS, _given_name),
+        "class_definition": container(ChunkKind.CLASS),
+        "object_definition": container(ChunkKind.CLASS),
+        "package_object": container(ChunkKind.CLASS),
+        "trait_definition": container(ChunkKind.TRAIT),
+        "enum_definition": container(ChunkKind.ENUM),
+        "given_definition": container(ChunkKind.CLASS, _given_name),
         # Its definitions are its `body` fields, one per `def`.
         "extension_definition": scope(_extension_name, lambda node: node, typed=True),
-        "function_definition": leaf(KIND_FUNCTION),
-        "function_declaration": leaf(KIND_FUNCTION),
-        "type_definition": leaf(KIND_TYPE),
+        "function_definition": leaf(ChunkKind.FUNCTION),
+        "function_declaration": leaf(ChunkKind.FUNCTION),
+        "type_definition": leaf(ChunkKind.TYPE),
         # `implicit val monad: Monad[F] = new Monad[F] { ... }`: a class of its own.
-        "val_definition": container(KIND_CLASS, _instance_name, _instance_body),
+        "val_definition": container(ChunkKind.CLASS, _instance_name, _instance_body),
         "call_expression": named_test(_test_name),
     },
     node_types("comment", "block_comment"),

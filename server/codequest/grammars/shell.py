@@ -8,7 +8,7 @@ commands, and a ``}`` command. The test is a function named by its description, 
 
 from __future__ import annotations
 
-from ..types import KIND_FUNCTION
+from ..types import ChunkKind
 from .base import DESCEND, Grammar, Node, Rule, leaf, named_test, node_text, select
 
 # Siblings looked at for a test's closing `}`: bounds the cost of a test that never closes.
@@ -50,7 +50,7 @@ SHELL = Grammar(
         "if_statement": DESCEND,
         "elif_clause": DESCEND,
         "else_clause": DESCEND,
-        "function_definition": leaf(KIND_FUNCTION),
+        "function_definition": leaf(ChunkKind.FUNCTION),
         "command": select(_command_rule),
     }
 )

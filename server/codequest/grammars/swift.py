@@ -7,7 +7,7 @@ extension itself is not a chunk. An initializer is ``init``, a deinitializer ``d
 
 from __future__ import annotations
 
-from ..types import KIND_CLASS, KIND_ENUM, KIND_FUNCTION, KIND_INTERFACE, KIND_STRUCT, KIND_TYPE
+from ..types import ChunkKind
 from .base import (
     DESCEND,
     Grammar,
@@ -22,7 +22,12 @@ from .base import (
     type_name,
 )
 
-_KINDS = {"class": KIND_CLASS, "actor": KIND_CLASS, "struct": KIND_STRUCT, "enum": KIND_ENUM}
+_KINDS = {
+    "class": ChunkKind.CLASS,
+    "actor": ChunkKind.CLASS,
+    "struct": ChunkKind.STRUCT,
+    "enum": ChunkKind.ENUM,
+}
 
 
 def _type_kind(node: Node) -> str | None:
@@ -63,14 +68,14 @@ SWIFT = Grammar(
     {
         "source_file": DESCEND,
         "class_declaration": select(_class_or_extension),
-        "protocol_declaration": container(KIND_INTERFACE, _type_name),
-        "function_declaration": leaf(KIND_FUNCTION),
-        "protocol_function_declaration": leaf(KIND_FUNCTION),
-        "init_declaration": leaf(KIND_FUNCTION, _member_name),
-        "deinit_declaration": leaf(KIND_FUNCTION, _member_name),
-        "subscript_declaration": leaf(KIND_FUNCTION, _member_name),
-        "property_declaration": leaf(KIND_FUNCTION, _computed_property_name),
-        "typealias_declaration": leaf(KIND_TYPE),
+        "protocol_declaration": container(ChunkKind.INTERFACE, _type_name),
+        "function_declaration": leaf(ChunkKind.FUNCTION),
+        "protocol_function_declaration": leaf(ChunkKind.FUNCTION),
+        "init_declaration": leaf(ChunkKind.FUNCTION, _member_name),
+        "deinit_declaration": leaf(ChunkKind.FUNCTION, _member_name),
+        "subscript_declaration": leaf(ChunkKind.FUNCTION, _member_name),
+        "property_declaration": leaf(ChunkKind.FUNCTION, _computed_property_name),
+        "typealias_declaration": leaf(ChunkKind.TYPE),
     },
     node_types("comment", "multiline_comment"),
 )

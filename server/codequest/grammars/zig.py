@@ -9,15 +9,15 @@ body is not looked into.
 
 from __future__ import annotations
 
-from ..types import KIND_ENUM, KIND_FUNCTION, KIND_STRUCT
+from ..types import ChunkKind
 from .base import DESCEND, Grammar, Node, child_of_type, container, leaf, named_test, node_text
 
 _CONTAINERS = {
-    "struct_declaration": KIND_STRUCT,
-    "union_declaration": KIND_STRUCT,
-    "opaque_declaration": KIND_STRUCT,
-    "enum_declaration": KIND_ENUM,
-    "error_set_declaration": KIND_ENUM,
+    "struct_declaration": ChunkKind.STRUCT,
+    "union_declaration": ChunkKind.STRUCT,
+    "opaque_declaration": ChunkKind.STRUCT,
+    "enum_declaration": ChunkKind.ENUM,
+    "error_set_declaration": ChunkKind.ENUM,
 }
 
 
@@ -51,7 +51,7 @@ ZIG = Grammar(
     {
         "source_file": DESCEND,
         "variable_declaration": container(_container_kind, _container_name, _container_body),
-        "function_declaration": leaf(KIND_FUNCTION),
+        "function_declaration": leaf(ChunkKind.FUNCTION),
         "test_declaration": named_test(_test_name),
     }
 )

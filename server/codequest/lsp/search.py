@@ -35,10 +35,9 @@ from pygls.exceptions import (
     JsonRpcRequestCancelled,
 )
 
-from codequest.encoders import EncoderError
+from codequest.errors import EncoderError, InvalidQuery
 from codequest.languages import ALL_LANGUAGES
 from codequest.lsp.protocol import PlainResult, invalid_params, loads_json, show
-from codequest.search import InvalidQuery
 from codequest.types import SearchFilters, SearchResult
 
 if TYPE_CHECKING:

@@ -308,7 +308,7 @@ class CodeQuestServer(LanguageServer):
         warm_search(ws)
         folder.workspace = ws
         folder.outdated = False
-        folder.problem = ws.problem or getattr(ws, "fallback_reason", "")
+        folder.problem = ws.problem or ws.fallback_reason
         if folder.problem:
             self.log(f"CodeQuest: {folder.name}: {folder.problem}", types.MessageType.Warning)
         folder.set_status(IndexStatus(IDLE, stored, stored))
