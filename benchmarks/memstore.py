@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codequest.chunking import content_hash, line_units
 from codequest.indexer import preview_line
 from codequest.lexical import chunk_terms
 from codequest.store import ChunkRecord, FileRecord, Store
+from codequest.text import content_hash, line_units
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,9 @@ from benchmarks.common import SEED, Progress, bench_cache, sha256_texts
 from benchmarks.memstore import FileMeta, Item, build_store
 from codequest import store as store_module
 from codequest.encoders import DOCUMENT_RECIPE
-from codequest.indexer import file_hash
 from codequest.lexical import chunk_terms, path_terms
 from codequest.store import Store
+from codequest.text import file_hash
 
 SIGMA = 0.75
 CHUNKS_PER_FILE = 20

@@ -12,7 +12,8 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-from codequest.chunking import MAX_CHUNK_CHARS, content_hash
+from codequest.chunking import MAX_CHUNK_CHARS
+from codequest.text import content_hash
 from codequest.types import Chunk
 
 # One function per language with a distinctive name, plus a test file and a CSV file

@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from codequest.chunking import MAX_CHUNK_CHARS, chunk_source, content_hash, supported_languages
-from codequest.languages import TREE_SITTER_LANGUAGES
+from codequest.chunking import MAX_CHUNK_CHARS, chunk_source, supported_languages
+from codequest.discovery.languages import TREE_SITTER_LANGUAGES
+from codequest.text import content_hash
 from project_samples import check_chunk_invariants, chunk_defs, chunk_windows
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from codequest.chunking import MAX_NESTING, chunk_source, supported_languages
-from codequest.languages import ALL_LANGUAGES, GRAMMAR_WHEELS, TREE_SITTER_LANGUAGES
+from codequest.discovery.languages import ALL_LANGUAGES, GRAMMAR_WHEELS, TREE_SITTER_LANGUAGES
 from codequest.types import Chunk
 from project_samples import check_chunk_invariants, chunk_defs
 

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codequest import files
 from codequest.config import Config
-from codequest.files import (
+from codequest.discovery import (
     DEFAULT_IGNORED_DIRS,
     discover,
     is_example_path,
     is_test_path,
     is_vendored_or_generated,
     read_source,
+    walk,
 )
 from codequest.types import SourceFile
 
@@ -244,7 +244,7 @@ def test_discover_streams_without_walking_everything_first(
         scanned.append(os.path.relpath(path, tmp_path))
         return real_scandir(path)
 
-    monkeypatch.setattr(files.os, "scandir", spy)
+    monkeypatch.setattr(walk.os, "scandir", spy)
     it = discover(tmp_path, Config())
     assert next(it).path == "a.py"
     assert scanned == ["."]
@@ -385,7 +385,7 @@ def test_unreadable_directory_is_counted_and_the_walk_goes_on(
             raise PermissionError(13, "Permission denied", path)
         return real_scandir(path)
 
-    monkeypatch.setattr(files.os, "scandir", scandir)
+    monkeypatch.setattr(walk.os, "scandir", scandir)
     skipped: Counter[str] = Counter()
     assert paths(tmp_path, skipped=skipped) == ["open/b.py"]
     assert skipped == Counter(unreadable=1)
@@ -418,7 +418,7 @@ def test_unreadable_file_is_counted_not_raised(tmp_path: Path, monkeypatch: pyte
             raise PermissionError(13, "Permission denied", path)
         return real_open(path, flags, mode)
 
-    monkeypatch.setattr(files.os, "open", deny)
+    monkeypatch.setattr(walk.os, "open", deny)
     skipped: Counter[str] = Counter()
     assert read_source(file, skipped) is None
     assert skipped == Counter(unreadable=1)
@@ -446,7 +446,7 @@ def test_file_vanishing_between_listing_and_stat(tmp_path: Path, monkeypatch: py
             yield it
         os.remove(tmp_path / "a.py")  # after listing, before the entries are examined
 
-    monkeypatch.setattr(files.os, "scandir", scandir)
+    monkeypatch.setattr(walk.os, "scandir", scandir)
     skipped: Counter[str] = Counter()
     assert paths(tmp_path, skipped=skipped) == ["b.py"]
     assert skipped == Counter(vanished=1)
@@ -510,7 +510,7 @@ def test_growth_between_stat_and_read_is_caught(tmp_path: Path, monkeypatch: pyt
         st = real_fstat(fd)
         return SimpleNamespace(st_mode=st.st_mode, st_size=10)
 
-    monkeypatch.setattr(files.os, "fstat", stale_fstat)
+    monkeypatch.setattr(walk.os, "fstat", stale_fstat)
     skipped: Counter[str] = Counter()
     assert read_source(source(path), skipped, max_bytes=50) is None
     assert skipped == Counter(too_large=1)

@@ -84,7 +84,7 @@ def test_engine_never_imports_the_language_server_libraries(project: Path):
     code = (
         QUERY_PATH_IMPORTS
         + f"""
-import codequest.files, codequest.chunking, codequest.lexical, codequest.config
+import codequest.discovery, codequest.chunking, codequest.lexical, codequest.config
 from codequest import Config, Workspace
 ws = Workspace({str(project)!r}, Config(model="hashing"))
 ws.index()

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from codequest.chunking import line_units
 from codequest.search import (
     QUERY_IDENTIFIER,
     QUERY_NATURAL,
@@ -27,6 +26,7 @@ from codequest.search import (
     name_similarity,
 )
 from codequest.store import ChunkRecord
+from codequest.text import line_units
 from codequest.tokens import normalize_symbol, split_identifier, stem, variants
 from codequest.types import SearchFilters
 

@@ -30,10 +30,12 @@ import pytest
 from codequest import indexer as indexer_mod
 from codequest.cli import main as cli_main
 from codequest.config import Config
+from codequest.discovery import read_source
 from codequest.errors import StoreError
-from codequest.files import SourceFile, read_source
-from codequest.indexer import EMBED_BATCH, file_hash
+from codequest.indexer import EMBED_BATCH
 from codequest.store import META_FILE, Store
+from codequest.text import file_hash
+from codequest.types import SourceFile
 from codequest.workspace import Workspace
 
 CHILD = Path(__file__).with_name("reliability_child.py")

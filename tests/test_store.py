@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from codequest import store as store_mod
-from codequest.chunking import line_units
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
 from codequest.errors import StoreError
 from codequest.lexical import chunk_terms
@@ -23,6 +22,7 @@ from codequest.store import (
     Store,
     writer_lock,
 )
+from codequest.text import line_units
 
 FILES = {
     "a.py": [("read_json_file", "def read_json_file(path):\n    return json.load(path)")],

@@ -41,7 +41,6 @@ split classes are left to the windows.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import itertools
 import threading
@@ -51,6 +50,7 @@ from functools import cache
 
 import tree_sitter
 
+from .discovery.languages import GRAMMAR_WHEELS
 from .grammars import GRAMMARS
 from .grammars.base import (
     DESCEND,
@@ -67,7 +67,7 @@ from .grammars.base import (
     qualified,
     scope,
 )
-from .languages import GRAMMAR_WHEELS
+from .text import content_hash
 from .types import Chunk, ChunkKind
 
 __all__ = ["MAX_CHUNK_CHARS", "chunk_source", "content_hash", "supported_languages"]
@@ -89,16 +89,6 @@ MAX_NESTING = 100
 def supported_languages() -> frozenset[str]:
     """Languages whose files are split at definitions; all others get line windows."""
     return frozenset(_RULES)
-
-
-def content_hash(language: str, kind: str, symbol: str, text: str) -> str:
-    """A stable digest of what gets embedded, so unchanged chunks can reuse their vectors."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (language, kind, symbol, text):
-        # surrogatepass: text decoded with surrogateescape must hash, not raise.
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- node helpers
@@ -706,19 +696,6 @@ class _Emitter:
 
 
 # --------------------------------------------------------------------------- entry point
-
-
-def line_units(line: str) -> tuple[int, int, int]:
-    """A line's length (a trailing CR not counted) in UTF-8 bytes, UTF-16 code units and
-    code points: the three position encodings an LSP client may negotiate."""
-    line = line.rstrip("\r")
-    if line.isascii():
-        return (len(line), len(line), len(line))
-    return (
-        len(line.encode("utf-8", errors="surrogatepass")),
-        len(line.encode("utf-16-le", errors="surrogatepass")) // 2,
-        len(line),
-    )
 
 
 def chunk_source(

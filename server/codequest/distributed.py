@@ -34,11 +34,12 @@ import numpy as np
 
 from codequest.chunking import chunk_source
 from codequest.config import Config
+from codequest.discovery import discover, read_source
 from codequest.encoders import DocumentEncoder, document_text, load_document_encoder
 from codequest.errors import ClusterError
-from codequest.files import discover, read_source
-from codequest.indexer import ProgressFn, file_hash, index_workspace
+from codequest.indexer import ProgressFn, index_workspace
 from codequest.store import Store
+from codequest.text import file_hash
 from codequest.types import IndexReport
 
 # Rows per map_batches call; an actor embeds one batch at a time.

@@ -7,7 +7,6 @@ size and mtime) are not even read, so a warm re-index never loads the model.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import Counter, defaultdict
@@ -17,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from codequest.chunking import chunk_source, line_units
+from codequest.chunking import chunk_source
 from codequest.config import Config
+from codequest.discovery import discover, read_source
 from codequest.encoders import DocumentEncoder, document_text
-from codequest.files import discover, read_source
 from codequest.lexical import chunk_terms
 from codequest.store import ChunkRecord, FileRecord, Store
+from codequest.text import file_hash, line_units
 from codequest.types import Chunk, IndexReport, SourceFile
 
 # Chunks embedded per encoder call; sentence-transformers sorts each call by length.
@@ -141,10 +141,6 @@ class _Run:
         self.store.save()
         self.timings["saving"] += time.perf_counter() - started
         self.last_save = time.monotonic()
-
-
-def file_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def index_workspace(

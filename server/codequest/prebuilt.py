@@ -32,12 +32,13 @@ from typing import Any
 import numpy as np
 
 from codequest.config import Config
+from codequest.discovery import read_source
 from codequest.encoders import DOCUMENT_RECIPE, BasicQueryEncoder, DocumentEncoder
 from codequest.errors import PrebuiltError, StoreError
-from codequest.files import read_source
-from codequest.indexer import ProgressFn, file_hash, index_workspace
+from codequest.indexer import ProgressFn, index_workspace
 from codequest.store import META_FILE, ChunkRecord, FileRecord, Store, writer_lock
 from codequest.store_view import LexicalTables, StoreView
+from codequest.text import file_hash
 from codequest.types import IndexReport, SourceFile
 from codequest.workspace import Workspace
 

@@ -34,9 +34,9 @@ import numpy as np
 import pathspec
 
 from codequest.config import Config
+from codequest.discovery import is_example_path, is_test_path, is_vendored_or_generated
 from codequest.encoders import BasicQueryEncoder, declared
 from codequest.errors import InvalidQuery
-from codequest.files import is_example_path, is_test_path, is_vendored_or_generated
 from codequest.lexical import LexicalIndex
 from codequest.placement import HelperPlacement
 from codequest.store import ChunkRecord

@@ -2,7 +2,7 @@
 
 ``codequest.chunking`` walks every grammar's tree the same way; a module here only says
 which node types are definitions, how they are named, and what belongs above them. The
-wheel that parses each language is named in ``codequest.languages.GRAMMAR_WHEELS``.
+wheel that parses each language is named in ``codequest.discovery.languages.GRAMMAR_WHEELS``.
 """
 
 from __future__ import annotations

@@ -35,9 +35,10 @@ from pygls.exceptions import (
     JsonRpcRequestCancelled,
 )
 
+from codequest.discovery.languages import ALL_LANGUAGES
 from codequest.errors import EncoderError, InvalidQuery
-from codequest.languages import ALL_LANGUAGES
 from codequest.lsp.protocol import PlainResult, invalid_params, loads_json, show
+from codequest.text import UTF8_BOM, line_units, split_lines, wide_codec
 from codequest.types import SearchFilters, SearchResult
 
 if TYPE_CHECKING:
@@ -116,14 +117,6 @@ def parse_filters(raw: Any) -> SearchFilters:
 
 
 # -- ranges ------------------------------------------------------------------------------
-_WIDE_BOMS = (
-    (b"\xff\xfe\x00\x00", "utf-32-le"),
-    (b"\x00\x00\xfe\xff", "utf-32-be"),
-    (b"\xff\xfe", "utf-16-le"),
-    (b"\xfe\xff", "utf-16-be"),
-)
-
-
 class FileLines:
     """The lines of recently used files, re-read when a file's size or mtime changes.
 
@@ -185,16 +178,6 @@ class FileLines:
         return lines
 
 
-def split_lines(data: bytes) -> list[bytes] | list[str]:
-    """Lines split at ``\\n`` as the chunker counts them: str for UTF-16/32 (BOM) files."""
-    for bom, codec in _WIDE_BOMS:
-        if data.startswith(bom):
-            return data.decode(codec, errors="replace").lstrip("\ufeff").split("\n")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.split(b"\n")
-
-
 FILE_LINES = FileLines()
 
 
@@ -222,18 +205,17 @@ def _stream_line_length(path: Path, line: int, encoding: str) -> int | None:
     """:func:`line_length` for files too big to keep: reads up to that line only."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(4)
-            for bom, codec in _WIDE_BOMS:
-                if head.startswith(bom):
-                    fh.seek(0)
-                    lines = fh.read().decode(codec, errors="replace").lstrip("\ufeff").split("\n")
-                    text = lines[line] if line < len(lines) else ""
-                    return _units(text.rstrip("\r"), encoding)
+            wide = wide_codec(fh.read(4))
+            if wide is not None:
+                fh.seek(0)
+                lines = fh.read().decode(wide[1], errors="replace").lstrip("\ufeff").split("\n")
+                text = lines[line] if line < len(lines) else ""
+                return _units(text.rstrip("\r"), encoding)
             fh.seek(0)
             for number, raw in enumerate(fh):
                 if number == line:
-                    if number == 0 and raw.startswith(b"\xef\xbb\xbf"):
-                        raw = raw[3:]
+                    if number == 0 and raw.startswith(UTF8_BOM):
+                        raw = raw[len(UTF8_BOM) :]
                     text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
                     return _units(text, encoding)
     except OSError:
@@ -242,11 +224,8 @@ def _stream_line_length(path: Path, line: int, encoding: str) -> int | None:
 
 
 def _units(text: str, encoding: str) -> int:
-    if encoding == types.PositionEncodingKind.Utf8:
-        return len(text.encode("utf-8", errors="surrogatepass"))
-    if encoding == types.PositionEncodingKind.Utf32:
-        return len(text)
-    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+    """``text``'s length in ``encoding`` units (UTF-16 for an encoding we do not know)."""
+    return line_units(text)[_UNIT_INDEX.get(encoding, 1)]
 
 
 _UNIT_INDEX: dict[str, int] = {
