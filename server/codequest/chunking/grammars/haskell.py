@@ -8,8 +8,17 @@ The module header and imports are not definitions: they go into a window.
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import DESCEND, Grammar, Node, child_of_type, container, leaf, node_text, node_types
+from codequest.chunking.grammars.base import (
+    DESCEND,
+    Grammar,
+    Node,
+    child_of_type,
+    container,
+    leaf,
+    node_text,
+    node_types,
+)
+from codequest.types import ChunkKind
 
 
 def _declarations(node: Node) -> Node | None:

@@ -9,8 +9,17 @@ body is not looked into.
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import DESCEND, Grammar, Node, child_of_type, container, leaf, named_test, node_text
+from codequest.chunking.grammars.base import (
+    DESCEND,
+    Grammar,
+    Node,
+    child_of_type,
+    container,
+    leaf,
+    named_test,
+    node_text,
+)
+from codequest.types import ChunkKind
 
 _CONTAINERS = {
     "struct_declaration": ChunkKind.STRUCT,

@@ -10,8 +10,7 @@ is a class ``M.log`` whose functions are ``M.log.skip``. busted's ``it("name", f
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import (
+from codequest.chunking.grammars.base import (
     DESCEND,
     Grammar,
     Node,
@@ -24,6 +23,7 @@ from .base import (
     scope,
     select,
 )
+from codequest.types import ChunkKind
 
 _NAMES = ("identifier", "dot_index_expression", "method_index_expression")
 

@@ -7,8 +7,7 @@ extension itself is not a chunk. An initializer is ``init``, a deinitializer ``d
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import (
+from codequest.chunking.grammars.base import (
     DESCEND,
     Grammar,
     Node,
@@ -21,6 +20,7 @@ from .base import (
     select,
     type_name,
 )
+from codequest.types import ChunkKind
 
 _KINDS = {
     "class": ChunkKind.CLASS,

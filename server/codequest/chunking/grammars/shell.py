@@ -8,8 +8,17 @@ commands, and a ``}`` command. The test is a function named by its description, 
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import DESCEND, Grammar, Node, Rule, leaf, named_test, node_text, select
+from codequest.chunking.grammars.base import (
+    DESCEND,
+    Grammar,
+    Node,
+    Rule,
+    leaf,
+    named_test,
+    node_text,
+    select,
+)
+from codequest.types import ChunkKind
 
 # Siblings looked at for a test's closing `}`: bounds the cost of a test that never closes.
 _MAX_TEST_STATEMENTS = 2_000

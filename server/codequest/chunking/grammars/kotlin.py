@@ -9,8 +9,7 @@ receiver. The package does not prefix names (as in Java).
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import (
+from codequest.chunking.grammars.base import (
     DESCEND,
     Grammar,
     Node,
@@ -24,6 +23,7 @@ from .base import (
     scope,
     type_name,
 )
+from codequest.types import ChunkKind
 
 _BODIES = ("class_body", "enum_class_body")
 

@@ -10,8 +10,7 @@ by its type, ``Ord``. A ``val`` holding an anonymous class (``implicit val monad
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import (
+from codequest.chunking.grammars.base import (
     DESCEND,
     Grammar,
     Node,
@@ -25,6 +24,7 @@ from .base import (
     scope,
     type_name,
 )
+from codequest.types import ChunkKind
 
 
 def _given_name(node: Node) -> str | None:

@@ -7,8 +7,18 @@ interfaces, traits and enums hold methods.
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import DESCEND, Grammar, Node, Role, Rule, container, field_name, leaf, qualified
+from codequest.chunking.grammars.base import (
+    DESCEND,
+    Grammar,
+    Node,
+    Role,
+    Rule,
+    container,
+    field_name,
+    leaf,
+    qualified,
+)
+from codequest.types import ChunkKind
 
 
 def _namespace_name(node: Node) -> str | None:

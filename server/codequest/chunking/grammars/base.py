@@ -14,7 +14,7 @@ from enum import Enum
 
 import tree_sitter
 
-from ..types import ChunkKind
+from codequest.types import ChunkKind
 
 Node = tree_sitter.Node
 NameFn = Callable[[Node], "str | None"]
@@ -83,6 +83,21 @@ def type_name(node: Node | None) -> str:
     name = strip_brackets(strip_brackets(node_text(node)), "[", "]")
     name = "".join(name.split()).rstrip("?!*&")
     return name.strip("()")
+
+
+def type_base_name(node: Node | None) -> str:
+    """``*Server[T]`` / ``Server<T>`` / ``a::Server`` -> ``Server``."""
+    for _ in range(16):
+        if node is None:
+            return ""
+        if node.type in ("pointer_type", "reference_type", "generic_type", "type_arguments"):
+            inner = node.child_by_field_name("type")
+            node = inner if inner is not None else next(iter(node.named_children), None)
+        elif node.type == "scoped_type_identifier":
+            node = node.child_by_field_name("name")
+        else:
+            break
+    return qualified(node_text(node))
 
 
 # --------------------------------------------------------------------------- rules

@@ -8,8 +8,7 @@ Constructors are named after their class (``JObject.JObject``), as in Java; a de
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import (
+from codequest.chunking.grammars.base import (
     DESCEND,
     Grammar,
     Node,
@@ -24,6 +23,7 @@ from .base import (
     qualified,
     scope,
 )
+from codequest.types import ChunkKind
 
 
 def _namespace_name(node: Node) -> str | None:

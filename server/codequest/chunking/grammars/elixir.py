@@ -12,8 +12,7 @@ found by their names.
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import (
+from codequest.chunking.grammars.base import (
     DESCEND,
     Grammar,
     Node,
@@ -26,6 +25,7 @@ from .base import (
     scope,
     select,
 )
+from codequest.types import ChunkKind
 
 _FUNCTIONS = frozenset(
     {

@@ -9,8 +9,7 @@ scope (``Rack.Lint.passes valid request``).
 
 from __future__ import annotations
 
-from ..types import ChunkKind
-from .base import (
+from codequest.chunking.grammars.base import (
     DESCEND,
     Grammar,
     Node,
@@ -25,6 +24,7 @@ from .base import (
     scope,
     select,
 )
+from codequest.types import ChunkKind
 
 
 def _constant_name(node: Node) -> str | None:
