@@ -30,7 +30,7 @@ import numpy as np
 
 from codequest.distill.evalsets import EvalSet, evaluate_dense, load_beir, metrics_from_ranked
 from codequest.encoders.base import normalize_rows
-from codequest.lexical import LexicalIndex
+from codequest.index.lexical import LexicalIndex
 from codequest.models import codequest_home
 from codequest.tokens import tokenize
 

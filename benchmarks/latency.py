@@ -25,8 +25,9 @@ from benchmarks.common import Progress, latency_stats, round_stats
 from benchmarks.memstore import FixedQueryEncoder
 from codequest.config import Config
 from codequest.encoders import QueryEncoder
+from codequest.index.store import Store
+from codequest.index.vectors import EXACT_SEARCH_LIMIT, expansion_for
 from codequest.search import CANDIDATES, Searcher
-from codequest.store import EXACT_SEARCH_LIMIT, Store, expansion_for
 from codequest.tokens import tokenize
 
 EF_SWEEP = (64, 128, 200, 400)

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codequest.indexer import preview_line
-from codequest.lexical import chunk_terms
-from codequest.store import ChunkRecord, FileRecord, Store
+from codequest.index.indexer import preview_line
+from codequest.index.lexical import chunk_terms
+from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.store import Store
 from codequest.text import content_hash, line_units
 
 

@@ -32,7 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from codequest.config import Config  # noqa: E402
-from codequest.store import Store  # noqa: E402
+from codequest.index.store import Store  # noqa: E402
 from codequest.workspace import Workspace  # noqa: E402
 
 CONFIG = Config(model="hashing")

@@ -22,8 +22,8 @@ from benchmarks.quality import RunConfig, corpus_store, evaluate_set
 from benchmarks.stdlib_bench import load_annotations, read_run, score_run
 
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder, document_text
+from codequest.index.store import Store
 from codequest.search import Searcher
-from codequest.store import Store
 from codequest.types import Chunk
 
 STDLIB_BENCH = eval_root() / "stdlib-bench"

@@ -300,7 +300,7 @@ def test_index_says_when_it_waits_for_another_indexer(
 ):
     import threading
 
-    from codequest.store import writer_lock
+    from codequest.index.persist import writer_lock
 
     result: list[int] = []
     with writer_lock(project / ".codequest"):

@@ -56,8 +56,8 @@ import codequest
 import codequest.cli
 import codequest.search
 import codequest.workspace
-import codequest.store
-import codequest.indexer
+import codequest.index.store
+import codequest.index.indexer
 import codequest.encoders
 import codequest.encoders.onnx_query
 import codequest.encoders.hashing
@@ -84,7 +84,7 @@ def test_engine_never_imports_the_language_server_libraries(project: Path):
     code = (
         QUERY_PATH_IMPORTS
         + f"""
-import codequest.discovery, codequest.chunking, codequest.lexical, codequest.config
+import codequest.discovery, codequest.chunking, codequest.index.lexical, codequest.config
 from codequest import Config, Workspace
 ws = Workspace({str(project)!r}, Config(model="hashing"))
 ws.index()

@@ -11,12 +11,13 @@ from typing import Any
 import msgpack
 import pytest
 
-from codequest import store as store_mod
 from codequest import workspace as workspace_mod
 from codequest.config import Config
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder, document_text
-from codequest.indexer import index_workspace
-from codequest.store import DIGEST_SIZE, META_FILE, META_MAGIC, Store
+from codequest.index import persist
+from codequest.index.indexer import index_workspace
+from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC
+from codequest.index.store import Store
 from codequest.types import Chunk
 from codequest.workspace import Workspace
 
@@ -33,7 +34,7 @@ def read_meta(directory: Path) -> dict[str, Any]:
 
 def write_meta(directory: Path, payload: dict[str, Any]) -> None:
     body = msgpack.packb(payload, use_bin_type=True)
-    (directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (directory / META_FILE).write_bytes(persist.encode_meta(body))
 
 
 def no_encoder() -> Any:

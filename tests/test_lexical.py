@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codequest.lexical import K1, B, LexicalIndex, chunk_terms, path_terms
+from codequest.index.lexical import K1, B, LexicalIndex, chunk_terms, path_terms
 
 
 def build(docs: list[dict[int, int]], vocab: int) -> LexicalIndex:
@@ -123,7 +123,7 @@ def test_path_terms(path: str, terms: list[str]):
 
 
 def test_counts_beyond_uint16_are_clipped_by_the_store(tmp_path):
-    from codequest.store import Store
+    from codequest.index.store import Store
 
     store = Store(tmp_path, "m", 4)
     ids, tfs = store.term_ids(Counter({"x": 70_000, "y": 3}))

@@ -18,15 +18,10 @@ import pytest
 from codequest.cli import main as cli_main
 from codequest.config import Config
 from codequest.encoders import HashingEncoder
-from codequest.prebuilt import (
-    OVERLAY_ID_OFFSET,
-    LayeredStore,
-    LayeredWorkspace,
-    build_prebuilt,
-    open_workspace,
-)
+from codequest.index.layered import OVERLAY_ID_OFFSET, LayeredStore
+from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC, encode_meta
+from codequest.prebuilt import LayeredWorkspace, build_prebuilt, open_workspace
 from codequest.search import RankingOptions, Searcher
-from codequest.store import DIGEST_SIZE, META_FILE, META_MAGIC, _digest
 from codequest.types import SearchFilters, SearchResult
 from codequest.workspace import Workspace
 from conftest import SAMPLE_PROJECT, write_tree
@@ -261,7 +256,7 @@ def _rewrite_meta(index: Path, change: Callable[[dict], None]) -> None:
     payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], strict_map_key=False)
     change(payload)
     body = msgpack.packb(payload, use_bin_type=True)
-    (index / META_FILE).write_bytes(META_MAGIC + _digest(body) + body)
+    (index / META_FILE).write_bytes(encode_meta(body))
 
 
 def _assert_falls_back(ws: Workspace, *needles: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from codequest.index.records import ChunkRecord
 from codequest.search import (
     QUERY_IDENTIFIER,
     QUERY_NATURAL,
@@ -25,7 +26,6 @@ from codequest.search import (
     classify_query,
     name_similarity,
 )
-from codequest.store import ChunkRecord
 from codequest.text import line_units
 from codequest.tokens import normalize_symbol, split_identifier, stem, variants
 from codequest.types import SearchFilters

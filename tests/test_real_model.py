@@ -21,7 +21,7 @@ import pytest
 
 from codequest.config import Config
 from codequest.encoders import DocumentEncoder, QueryEncoder
-from codequest.store import META_FILE
+from codequest.index.persist import META_FILE
 from codequest.types import SearchResult
 from codequest.workspace import Workspace
 

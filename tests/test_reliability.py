@@ -27,13 +27,14 @@ from typing import Any
 
 import pytest
 
-from codequest import indexer as indexer_mod
 from codequest.cli import main as cli_main
 from codequest.config import Config
 from codequest.discovery import read_source
 from codequest.errors import StoreError
-from codequest.indexer import EMBED_BATCH
-from codequest.store import META_FILE, Store
+from codequest.index import indexer as indexer_mod
+from codequest.index.indexer import EMBED_BATCH
+from codequest.index.persist import META_FILE
+from codequest.index.store import Store
 from codequest.text import file_hash
 from codequest.types import SourceFile
 from codequest.workspace import Workspace
@@ -497,9 +498,9 @@ def test_damaged_store_gives_one_clear_message_and_a_rebuild(
 def test_store_from_another_format_version_is_rebuilt_with_the_reason(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from codequest import store as store_mod
+    from codequest.index import persist
 
-    monkeypatch.setattr(store_mod, "FORMAT_VERSION", 0)
+    monkeypatch.setattr(persist, "FORMAT_VERSION", 0)
     Workspace(project, HASHING).index()
     monkeypatch.undo()
     report = Workspace(project, HASHING).index()

@@ -9,19 +9,14 @@ import msgpack
 import numpy as np
 import pytest
 
-from codequest import store as store_mod
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
 from codequest.errors import StoreError
-from codequest.lexical import chunk_terms
-from codequest.store import (
-    DIGEST_SIZE,
-    META_FILE,
-    META_MAGIC,
-    ChunkRecord,
-    FileRecord,
-    Store,
-    writer_lock,
-)
+from codequest.index import persist
+from codequest.index import vectors as hnsw
+from codequest.index.lexical import chunk_terms
+from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC, writer_lock
+from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.store import Store
 from codequest.text import line_units
 
 FILES = {
@@ -75,7 +70,7 @@ def rewrite_meta(directory: Path, **changes: object) -> None:
     payload = msgpack.unpackb(body, raw=False, strict_map_key=False)
     payload.update(changes)
     body = msgpack.packb(payload, use_bin_type=True)
-    (directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (directory / META_FILE).write_bytes(persist.encode_meta(body))
 
 
 def vectors_file(directory: Path) -> Path:
@@ -201,11 +196,11 @@ def test_one_flipped_byte_in_meta_is_detected(saved: Store, where: str):
 
 def test_meta_with_a_valid_checksum_but_garbage_payload(saved: Store):
     body = b"\xc1\xc1\xc1"  # 0xc1 is never used in msgpack
-    (saved.directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (saved.directory / META_FILE).write_bytes(persist.encode_meta(body))
     with pytest.raises(StoreError, match="cannot be decoded"):
         Store.load(saved.directory)
     body = msgpack.packb([1, 2, 3])
-    (saved.directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (saved.directory / META_FILE).write_bytes(persist.encode_meta(body))
     with pytest.raises(StoreError, match="does not hold an index record"):
         Store.load(saved.directory)
 
@@ -297,7 +292,7 @@ def test_store_from_before_the_recipe_field_counts_as_recipe_1(saved: Store):
     payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)
     del payload["recipe"]
     body = msgpack.packb(payload, use_bin_type=True)
-    (saved.directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (saved.directory / META_FILE).write_bytes(persist.encode_meta(body))
     with pytest.raises(StoreError, match="document recipe 1, this CodeQuest embeds"):
         Store.load(saved.directory, recipe=DOCUMENT_RECIPE)
 
@@ -339,7 +334,7 @@ def test_a_failed_vectors_write_leaves_the_previous_store(
     def fail(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_mod, "atomic_write_bytes", fail)
+    monkeypatch.setattr(persist, "atomic_write_bytes", fail)
     with pytest.raises(OSError):
         saved.save()
     assert (saved.directory / META_FILE).read_bytes() == before
@@ -358,7 +353,7 @@ def test_a_new_store_never_overwrites_the_vectors_an_old_meta_names(
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # stands in for a kill between vectors and meta
 
-    monkeypatch.setattr(store_mod, "atomic_write_bytes", crash)
+    monkeypatch.setattr(persist, "atomic_write_bytes", crash)
     with pytest.raises(KeyboardInterrupt):
         fresh.save()
     monkeypatch.undo()
@@ -460,13 +455,13 @@ def test_a_long_edit_session_neither_hangs_nor_loses_vectors(tmp_path: Path):
 
 def test_search_breadth_grows_with_the_index(saved: Store, encoder: HashingEncoder):
     # Large graphs need a wider HNSW search for the same recall; small ones stay cheap.
-    assert store_mod.expansion_for(100_000) == store_mod.EXPANSION_SEARCH
-    assert store_mod.expansion_for(1_000_000) == store_mod.EXPANSION_SEARCH_LARGE
-    assert store_mod.EXPANSION_SEARCH < store_mod.EXPANSION_SEARCH_LARGE
+    assert hnsw.expansion_for(100_000) == hnsw.EXPANSION_SEARCH
+    assert hnsw.expansion_for(1_000_000) == hnsw.EXPANSION_SEARCH_LARGE
+    assert hnsw.EXPANSION_SEARCH < hnsw.EXPANSION_SEARCH_LARGE
     saved.vectors.expansion_search = 7  # whatever it was, a search sets the breadth it needs
     keys, _ = saved.search_vectors(encoder.encode_query("parse config"), 3)
     assert len(keys) == 3
-    assert saved.vectors.expansion_search == store_mod.expansion_for(len(saved.vectors))
+    assert saved.vectors.expansion_search == hnsw.expansion_for(len(saved.vectors))
 
 
 def test_vectors_of_returns_the_found_rows_in_order(saved: Store):
@@ -485,7 +480,7 @@ def test_vectors_of_returns_the_found_rows_in_order(saved: Store):
 def test_either_vector_precision_round_trips_and_searches(
     tmp_path: Path, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch, dtype: str
 ):
-    monkeypatch.setattr(store_mod, "preferred_vector_dtype", lambda: dtype)
+    monkeypatch.setattr(hnsw, "preferred_vector_dtype", lambda: dtype)
     store = Store(tmp_path / "idx", encoder.identity, encoder.dim)
     fill(store, encoder)
     store.save()
@@ -503,7 +498,7 @@ def test_either_vector_precision_round_trips_and_searches(
     )
     # A rebuild (after many removals) keeps the precision the index was built with.
     other = "f16" if dtype == "bf16" else "bf16"
-    monkeypatch.setattr(store_mod, "preferred_vector_dtype", lambda: other)
+    monkeypatch.setattr(hnsw, "preferred_vector_dtype", lambda: other)
     loaded._rebuild_vectors()
     assert str(loaded.vectors.dtype).lower().endswith(dtype)
 
@@ -520,9 +515,9 @@ def test_bf16_is_preferred_only_with_a_native_kernel(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(usearch.index, "Index", FakeIndex)
     for kernel, expected in (("genoa", "bf16"), ("skylake", "f16"), ("serial", "f16")):
         FakeIndex.kernel = kernel
-        store_mod.preferred_vector_dtype.cache_clear()
-        assert store_mod.preferred_vector_dtype() == expected
-    store_mod.preferred_vector_dtype.cache_clear()
+        hnsw.preferred_vector_dtype.cache_clear()
+        assert hnsw.preferred_vector_dtype() == expected
+    hnsw.preferred_vector_dtype.cache_clear()
 
 
 def test_vectors_of_reads_a_float32_index_too(saved: Store):

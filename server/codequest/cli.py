@@ -191,7 +191,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _note_if_locked(ws: Workspace) -> None:
     """Say why we seem to hang when another process (an editor's server) is indexing."""
-    from codequest.store import writer_lock
+    from codequest.index.persist import writer_lock
 
     with writer_lock(ws.cache_dir, wait=False) as free:
         if not free:

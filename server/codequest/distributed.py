@@ -37,8 +37,8 @@ from codequest.config import Config
 from codequest.discovery import discover, read_source
 from codequest.encoders import DocumentEncoder, document_text, load_document_encoder
 from codequest.errors import ClusterError
-from codequest.indexer import ProgressFn, index_workspace
-from codequest.store import Store
+from codequest.index.indexer import ProgressFn, index_workspace
+from codequest.index.store import Store
 from codequest.text import file_hash
 from codequest.types import IndexReport
 
@@ -249,7 +249,7 @@ def index_workspace_on_ray(
     progress: ProgressFn | None = None,
 ) -> IndexReport:
     """Index a :class:`~codequest.workspace.Workspace` with embedding on Ray."""
-    from codequest.store import writer_lock
+    from codequest.index.persist import writer_lock
 
     with writer_lock(ws.cache_dir):
         if ws.uses_prebuilt:

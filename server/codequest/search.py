@@ -37,10 +37,10 @@ from codequest.config import Config
 from codequest.discovery import is_example_path, is_test_path, is_vendored_or_generated
 from codequest.encoders import BasicQueryEncoder, declared
 from codequest.errors import InvalidQuery
-from codequest.lexical import LexicalIndex
+from codequest.index.lexical import LexicalIndex
+from codequest.index.records import ChunkRecord
+from codequest.index.view import StoreView
 from codequest.placement import HelperPlacement
-from codequest.store import ChunkRecord
-from codequest.store_view import StoreView
 from codequest.tokens import (
     normalize_symbol,
     query_words,

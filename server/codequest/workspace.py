@@ -21,12 +21,13 @@ from codequest.encoders import (
     load_document_encoder,
     load_query_encoder,
 )
-from codequest.errors import EncoderError
-from codequest.indexer import ProgressFn, index_workspace
+from codequest.errors import EncoderError, StoreError
+from codequest.index.indexer import ProgressFn, index_workspace
+from codequest.index.persist import META_FILE, writer_lock
+from codequest.index.store import Store
+from codequest.index.view import StoreView
 from codequest.models import resolve_model
 from codequest.search import Searcher
-from codequest.store import META_FILE, Store, StoreError, writer_lock
-from codequest.store_view import StoreView
 from codequest.types import IndexReport, SearchFilters, SearchResult
 
 log = logging.getLogger(__name__)

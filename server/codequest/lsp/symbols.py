@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from codequest.errors import EncoderError
+from codequest.index.records import ChunkRecord
+from codequest.index.view import StoreView
 from codequest.lsp.search import OPEN_WAIT, folder_range, position_encoding
-from codequest.store import ChunkRecord
-from codequest.store_view import StoreView
 from codequest.types import TYPE_KINDS, ChunkKind, SearchResult
 
 if TYPE_CHECKING:

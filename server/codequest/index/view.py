@@ -1,22 +1,22 @@
 """What search, the workspace facade and the language server read from a store.
 
-Two classes implement :class:`StoreView`: :class:`~codequest.store.Store` (one folder on
-disk) and :class:`~codequest.prebuilt.LayeredStore` (a read-only prebuilt base plus a local
-overlay). Search is written against this protocol only, so mypy checks that both provide
-everything it uses. Reads that must be consistent with each other (records with their
-terms and the version they belong to) come as one call, so no caller takes a store's lock.
+Two classes implement :class:`StoreView`: :class:`~codequest.index.store.Store` (one
+folder on disk) and :class:`~codequest.index.layered.LayeredStore` (a read-only prebuilt
+base plus a local overlay). Search is written against this protocol only, so mypy checks
+that both provide everything it uses. Reads that must be consistent with each other
+(records with their terms and the version they belong to) come as one call, so no caller
+takes a store's lock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:  # store.py imports this module
-    from codequest.store import ChunkRecord, FileRecord
+from codequest.index.records import ChunkRecord, FileRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,9 @@ from codequest.chunking import chunk_source
 from codequest.config import Config
 from codequest.discovery import discover, read_source
 from codequest.encoders import DocumentEncoder, document_text
-from codequest.lexical import chunk_terms
-from codequest.store import ChunkRecord, FileRecord, Store
+from codequest.index.lexical import chunk_terms
+from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.store import Store
 from codequest.text import file_hash, line_units
 from codequest.types import Chunk, IndexReport, SourceFile
 
