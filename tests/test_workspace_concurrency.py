@@ -116,9 +116,9 @@ def test_ready_to_search_says_when_a_search_would_not_wait(
     make_workspace: MakeWs,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    from codequest import search as search_module
     from codequest.config import Config
     from codequest.encoders import HashingEncoder
+    from codequest.search import searcher as search_module
 
     class LoadingEncoder(HashingEncoder):
         loaded = False  # as the server's shared encoder says while it loads

@@ -1,17 +1,16 @@
-"""Keeping a search's lexical helper thread off the core that encodes the query.
+"""The lexical helper thread: one shared thread that does a search's lexical side.
 
-A search encodes the query on the calling thread while one helper thread does the lexical
-side (:mod:`codequest.search`). The overlap only pays when the two run on different cores.
-On this project's 2-core VM the scheduler often woke the helper on the encoding thread's
-core, where it waited until it was moved. Interleaved A/B runs of the LSP round trip at
-100,000 chunks (two servers, alternating blocks of queries, four runs) measured the
-helper kept off that core at 0.12-0.30 ms lower p50 and 0.5-0.9 ms lower p90.
+A search encodes the query on the calling thread while this thread does query
+understanding, BM25, the symbol table and the candidates' vectors
+(:func:`codequest.search.candidates.lexical_side`). The overlap only pays when the two run
+on different cores, and schedulers like to wake the helper on the encoding thread's core,
+where it waits until it is moved (docs/measurements.md has the A/B).
 
 So before each hand-off the searching thread looks up its own CPU (``sched_getcpu``) and,
-when that changed, allows the helper every other CPU the process may use. On a machine
-with more cores this only rules out the one core that is busy anyway. It needs Linux
-(``os.sched_setaffinity`` and the C library's ``sched_getcpu``); elsewhere, or with a
-single allowed CPU, it does nothing.
+when that changed, allows the helper every other CPU the process may use
+(:class:`HelperPlacement`). On a machine with more cores this only rules out the one core
+that is busy anyway. It needs Linux (``os.sched_setaffinity`` and the C library's
+``sched_getcpu``); elsewhere, or with a single allowed CPU, it does nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +92,26 @@ class HelperPlacement:
             return None
         self._avoided = cpu
         return cpu
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+PLACEMENT = HelperPlacement()
+# os.cpu_count() reads /sys on every call; once a process is enough.
+CPUS = os.cpu_count() or 1
+
+
+def side_pool() -> ThreadPoolExecutor | None:
+    """The one helper thread, started on first use; None on a single core, where the
+    overlap cannot happen."""
+    global _POOL
+    if CPUS < 2:
+        return None
+    if _POOL is not None:
+        return _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                1, thread_name_prefix="codequest-lexical", initializer=PLACEMENT.register
+            )
+        return _POOL
