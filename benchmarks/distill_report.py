@@ -30,8 +30,8 @@ import numpy as np
 
 from codequest.distill.evalsets import EvalSet, evaluate_dense, load_beir, metrics_from_ranked
 from codequest.encoders.base import normalize_rows
+from codequest.encoders.models import codequest_home
 from codequest.index.lexical import LexicalIndex
-from codequest.models import codequest_home
 from codequest.tokens import tokenize
 
 SETS = [
@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from codequest.distill.cache import cached_embeddings
     from codequest.encoders.export import export_teacher
-    from codequest.models import load_sentence_transformer, resolve_model
-    from codequest.students import built_dir, shipped_cards
+    from codequest.encoders.models import load_sentence_transformer, resolve_model
+    from codequest.encoders.students import built_dir, shipped_cards
 
     resolved = resolve_model("all-MiniLM-L6-v2")
     teacher = load_sentence_transformer(resolved, device="cpu")
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     shipped = [(f, c) for f, c in shipped_cards() if c.get("default")]
     default_row = None
     if shipped and not only:
-        from codequest.students import shipped_student_dir
+        from codequest.encoders.students import shipped_student_dir
 
         built = shipped_student_dir(resolved.identity) or built_dir(shipped[0][0])
         default_row = artifact_row(f"shipped default ({shipped[0][1]['name']})", "shipped", built)

@@ -220,7 +220,7 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
         assert 0.0 <= metrics["ndcg@10"] <= 1.0
 
     # Shipping: the delta rebuilds an artifact that answers like the trained one.
-    from codequest import students
+    from codequest.encoders import students
 
     shipped_root = tmp_path / "shipped"
     monkeypatch.setattr(students, "SHIPPED", shipped_root)
@@ -258,11 +258,10 @@ def test_kept_layers_lora_int8_student(
     project = _project(tmp_path / "project")
     eval_dir = _eval_set(tmp_path / "eval")
 
-    from codequest import students
     from codequest.distill import cli
     from codequest.distill.data import prepare
     from codequest.distill.train import SPECS, TrainOptions, replace, train_student
-    from codequest.encoders import open_query_artifact
+    from codequest.encoders import open_query_artifact, students
 
     teacher, resolved, tokenizer = cli.load_teacher(str(tiny_teacher), threads=1)
     data = prepare(
@@ -414,9 +413,9 @@ def test_a_retrain_on_other_packages_says_why_its_weights_differ(
 ):
     """The default sources include site-packages, so another machine mines other pairs;
     `codequest distill` says so instead of leaving a silent mismatch with the shipped card."""
-    import codequest.students as students
     from codequest.distill.data import compare_with_shipped, pairs_digest
     from codequest.distill.mine import Pair
+    from codequest.encoders import students
 
     pairs = [Pair("read a json file", "def load(p): ...", "doc", "python", "x.py:1")]
     same = pairs_digest(pairs)
@@ -558,12 +557,11 @@ def test_auto_falls_back_to_the_int8_teacher_with_one_line_saying_why(
     fp32, and says so once, naming the encoder in use and the default it replaces."""
     import logging
 
-    from codequest import students
     from codequest.config import Config
     from codequest.distill.artifact import write_delta
-    from codequest.encoders import load_query_encoder
+    from codequest.encoders import load_query_encoder, students
+    from codequest.encoders.models import resolve_model
     from codequest.errors import EncoderError
-    from codequest.models import resolve_model
 
     monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
     resolved = resolve_model(str(tiny_teacher))

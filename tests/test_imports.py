@@ -130,7 +130,7 @@ def test_onnx_query_encoder_module_alone_needs_no_torch(module: str):
 def test_building_the_shipped_student_needs_no_training_library(shipped_student: BuiltStudent):
     """The first use builds the default student from its delta with torch alone: peft,
     model2vec and the training code stay unimported (a plain install has none of them)."""
-    from codequest.students import default_student_name
+    from codequest.encoders.students import default_student_name
 
     assert shipped_student.note == ""
     assert shipped_student.name == default_student_name() == "lora32-keep025-cos"

@@ -20,9 +20,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sentence_transformers")
 
+from codequest.encoders.models import load_sentence_transformer, resolve_model  # noqa: E402
 from codequest.encoders.teacher import SentenceTransformerEncoder  # noqa: E402
 from codequest.errors import EncoderError, UnsafeModelError  # noqa: E402
-from codequest.models import load_sentence_transformer, resolve_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "server" / "codequest", ROOT / "benchmarks"]

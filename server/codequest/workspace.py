@@ -21,12 +21,12 @@ from codequest.encoders import (
     load_document_encoder,
     load_query_encoder,
 )
+from codequest.encoders.models import resolve_model
 from codequest.errors import EncoderError, StoreError
 from codequest.index.indexer import ProgressFn, index_workspace
 from codequest.index.persist import META_FILE, writer_lock
 from codequest.index.store import Store
 from codequest.index.view import StoreView
-from codequest.models import resolve_model
 from codequest.search import Searcher
 from codequest.types import IndexReport, SearchFilters, SearchResult
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from lsp_helpers import eventually, search, start, status, stop, wait_logged
 
-from codequest.students import default_student_name
+from codequest.encoders.students import default_student_name
 
 pytestmark = [
     pytest.mark.slow,

@@ -164,7 +164,7 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
     options = TrainOptions(
         epochs=args.epochs or 5, batch_size=args.batch_size, seed=args.seed, threads=args.threads
     )
-    from codequest.models import codequest_home, slug
+    from codequest.encoders.models import codequest_home, slug
 
     out_root = Path(args.out) if args.out else codequest_home() / "distill" / "students"
     for name in names:
@@ -210,8 +210,8 @@ def load_teacher(model: str, threads: int) -> tuple[Any, Any, Any]:
     require_training_deps()
     import torch
 
+    from codequest.encoders.models import load_sentence_transformer, resolve_model
     from codequest.encoders.teacher import quiet_model_loading
-    from codequest.models import load_sentence_transformer, resolve_model
 
     torch.set_num_threads(threads)
     quiet_model_loading()
@@ -316,7 +316,7 @@ def ship(folder: Path, *, default: bool = True) -> Path:
     default student; ``default=False`` adds it beside the current default."""
     import shutil
 
-    import codequest.students as students
+    from codequest.encoders import students
 
     target = students.SHIPPED / json.loads((folder / "delta" / "card.json").read_text())["name"]
     if default:

@@ -30,7 +30,7 @@ from codequest.distill.mine import (
     save_pairs,
     texts_key_of_roots,
 )
-from codequest.models import codequest_home, slug
+from codequest.encoders.models import codequest_home, slug
 
 
 @dataclass
@@ -204,7 +204,7 @@ def compare_with_shipped(name: str, summary: Mapping[str, Any]) -> str | None:
 
     None when the shipped card has no record to compare with or the data match.
     """
-    from codequest.students import shipped_cards
+    from codequest.encoders.students import shipped_cards
 
     for _, card in shipped_cards():
         if card.get("name") != name:

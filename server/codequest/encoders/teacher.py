@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from codequest.encoders.base import normalize_rows
+from codequest.encoders.models import load_sentence_transformer, resolve_model
 from codequest.errors import EncoderError, ModelNotFoundError
-from codequest.models import load_sentence_transformer, resolve_model
 
 log = logging.getLogger(__name__)
 

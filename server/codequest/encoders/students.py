@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from codequest.encoders.build import delta_digest
+from codequest.encoders.models import codequest_home
 from codequest.errors import ModelNotFoundError, StudentBuildError
-from codequest.models import codequest_home
 
 log = logging.getLogger(__name__)
 
-SHIPPED = Path(__file__).parent / "data" / "students"
+SHIPPED = Path(__file__).parent.parent / "data" / "students"
 
 
 def shipped_cards() -> list[tuple[Path, dict[str, Any]]]:
@@ -82,7 +82,7 @@ def shipped_student_dir(teacher_identity: str, name: str | None = None) -> Path 
     target = built_dir(folder)
     if not compact and (target / "card.json").is_file():
         return target
-    from codequest.models import resolve_model
+    from codequest.encoders.models import resolve_model
 
     teacher_name = str(card.get("teacher_name", "all-MiniLM-L6-v2"))
     try:
