@@ -290,7 +290,7 @@ def lsp_range_cost(
 ) -> dict[str, Any] | None:
     """Time the language server's result conversion (LSP ranges read each result's file)."""
     try:
-        from codequest.lsp.search import result_range
+        from codequest.lsp.ranges import result_range
     except ImportError:
         return None
     limit = Config().max_results

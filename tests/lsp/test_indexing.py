@@ -1,7 +1,8 @@
 """Servers of their own: indexing in the background, cancelling, staying current, settings.
 
-``CODEQUEST_TEST_INDEX_DELAY`` slows the server's index runs down (seconds per file) so a
-test can talk to it while it indexes, without racing a fast machine.
+``index_delay`` starts a server whose index runs are slowed down (seconds per file,
+``slow_server.py``) so a test can talk to it while it indexes, without racing a fast
+machine.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from lsprotocol import types
 
 pytestmark = pytest.mark.filterwarnings("error::pytest_lsp.LspSpecificationWarning")
 
-SLOW = {"CODEQUEST_TEST_INDEX_DELAY": "0.015"}  # 240 files: 3.6 s a run
+SLOW = 0.015  # seconds a file: 240 files take 3.6 s a run
 
 
 def handlers(count: int) -> dict[str, str]:
@@ -67,7 +68,7 @@ async def test_search_while_indexing_then_cancel_then_reindex(
     tmp_path: Path, clients: Callable[..., Any]
 ):
     root = write_tree(tmp_path / "big project", handlers(240))
-    client = await clients({"big": root}, hashing_options(tmp_path / "cache"), env=SLOW)
+    client = await clients({"big": root}, hashing_options(tmp_path / "cache"), index_delay=SLOW)
 
     async def indexed_at_least(count: int) -> bool:
         return any(
@@ -315,8 +316,9 @@ async def test_restart_reuses_the_index_and_logs_without_progress_support(tmp_pa
 
     # Again, from a client without work-done progress: log messages instead.
     no_progress = vscode_capabilities(progress=False)
-    slow = {"CODEQUEST_TEST_INDEX_DELAY": "0.2"}  # this run takes 6 x 0.2 s
-    client = await start(folders, options, capabilities=no_progress, env=slow)
+    client = await start(
+        folders, options, capabilities=no_progress, index_delay=0.2
+    )  # 6 files, 1.2 s
     try:
         # Right away, before the run is done: answered from the index the first server stored.
         reply = await search(client, {"query": "HashPassword", "limit": 1})

@@ -23,7 +23,8 @@ from lsprotocol import types
 from codequest.errors import EncoderError
 from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
-from codequest.lsp.search import OPEN_WAIT, folder_range, position_encoding
+from codequest.lsp.ranges import folder_range, position_encoding
+from codequest.lsp.search import OPEN_WAIT
 from codequest.types import TYPE_KINDS, ChunkKind, SearchResult
 
 if TYPE_CHECKING:
