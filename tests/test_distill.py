@@ -394,7 +394,7 @@ def test_static_encoder_matches_numpy_map(tmp_path: Path) -> None:
 
 def test_learning_rate_schedules() -> None:
     """Constant is flat; cosine warms up linearly, peaks at 1 and decays to zero."""
-    from codequest.distill.train import SPECS, TrainOptions
+    from codequest.distill.specs import SPECS, TrainOptions
 
     assert TrainOptions().lr_factor(7, 100) == 1.0
     cosine = TrainOptions(schedule="cosine", warmup=0.1)

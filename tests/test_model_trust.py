@@ -166,7 +166,7 @@ def train() -> Any:
     """codequest.distill.train, which needs the train extra."""
     pytest.importorskip("peft")
     pytest.importorskip("model2vec")
-    from codequest.distill import train
+    from codequest.distill import checkpoint as train
 
     return train
 

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from codequest.distill import TRAIN_HINT
 
     try:
-        from codequest.distill.train import SPECS
+        from codequest.distill.specs import SPECS
     except ImportError as err:
         print(f"codequest distill: {err}", file=sys.stderr)
         return 2
@@ -114,12 +114,9 @@ def _eval_dir(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace, names: list[str]) -> int:
-    from codequest.distill.train import (
-        SPECS,
-        TrainOptions,
-        say,
-        train_student,
-    )
+    from codequest.distill import say
+    from codequest.distill.specs import SPECS, TrainOptions
+    from codequest.distill.train import train_student
     from codequest.errors import TrainingInterrupted
 
     started = time.monotonic()
@@ -221,9 +218,10 @@ def load_teacher(model: str, threads: int) -> tuple[Any, Any, Any]:
 
 
 def load_dev(teacher: Any, identity: str, eval_dir: Path) -> Any:
+    from codequest.distill import say
     from codequest.distill.cache import cached_embeddings
     from codequest.distill.evalsets import load_beir
-    from codequest.distill.train import DevSet, say
+    from codequest.distill.specs import DevSet
 
     cosqa = load_beir(eval_dir / "cosqa", "dev")
     say(f"[distill] teacher embeds the CoSQA corpus ({len(cosqa.doc_texts)} docs, cached) ...")
@@ -286,7 +284,8 @@ def write_result(result: Any, resolved: Any, summary: dict[str, Any], folder: Pa
 
 def write_compact(resolved: Any, dev: Any, folder: Path) -> Path:
     """The int8 teacher as a student: export (cached), score on CoSQA dev, write its card."""
-    from codequest.distill.train import dev_ndcg, say
+    from codequest.distill import say
+    from codequest.distill.dev import dev_ndcg
     from codequest.encoders.export import export_teacher
     from codequest.encoders.onnx_query import OnnxQueryEncoder, write_card
 
