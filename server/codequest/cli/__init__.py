@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = debug_enabled() or "--debug" in argv
     with quiet_libraries(debug):
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser(argv).parse_args(argv)
             debug = debug_enabled(args)
             lines = contextlib.nullcontext() if args.command == "serve" else log_lines(debug)
             with lines:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from codequest import __version__
 from codequest.cli.commands import cmd_index, cmd_search, cmd_serve, cmd_status
 from codequest.cli.output import DEBUG_ENV
+
+# Sub-commands that live in modules of their own, which register their arguments. The
+# core commands do not import them: `codequest serve` and `codequest search` load neither
+# the training code nor the benchmarks.
+OPTIONAL_COMMANDS = (
+    ("bench", "codequest.bench_cli", "run the benchmarks"),
+    ("distill", "codequest.distill.cli", "train a distilled query encoder"),
+)
+CORE_COMMANDS = frozenset({"index", "search", "status", "serve"})
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +44,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser for the command line ``argv``; the optional sub-commands' modules are
+    imported only when ``argv`` does not run one of the core commands."""
     # --debug is accepted before the sub-command and after it; SUPPRESS keeps a sub-parser
     # from resetting what the main parser read.
     debug = argparse.ArgumentParser(add_help=False)
@@ -96,8 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     p.set_defaults(func=cmd_serve)
 
-    _add_optional(add, "bench", "codequest.bench_cli", "run the benchmarks")
-    _add_optional(add, "distill", "codequest.distill.cli", "train a distilled query encoder")
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    for name, module, help_text in OPTIONAL_COMMANDS:
+        if command in CORE_COMMANDS:
+            add(name, help_text)  # named in usage and errors; its module is not needed
+        else:
+            _add_optional(add, name, module, help_text)
     return parser
 
 
