@@ -11,7 +11,7 @@ import pytest
 from codequest.chunking import MAX_CHUNK_CHARS, chunk_source, supported_languages
 from codequest.discovery.languages import TREE_SITTER_LANGUAGES
 from codequest.text import content_hash
-from project_samples import check_chunk_invariants, chunk_defs, chunk_windows
+from helpers import check_chunk_invariants, chunk_defs, chunk_windows
 
 
 def _src(text: str) -> str:

@@ -18,7 +18,7 @@ import pytest
 from codequest.chunking import MAX_NESTING, chunk_source, supported_languages
 from codequest.discovery.languages import ALL_LANGUAGES, GRAMMAR_WHEELS, TREE_SITTER_LANGUAGES
 from codequest.types import Chunk
-from project_samples import check_chunk_invariants, chunk_defs
+from helpers import check_chunk_invariants, chunk_defs
 
 SAMPLES = Path(__file__).parent / "chunking_samples"
 

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from helpers import write_beir, write_tree
+
 pytest.importorskip("peft")
 pytest.importorskip("torch")
 
@@ -129,31 +131,19 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _eval_set(root: Path) -> Path:
     """A two-query BEIR set with a dev split (what model selection reads)."""
-    cosqa = root / "cosqa"
-    (cosqa / "qrels").mkdir(parents=True)
-    docs = [
-        ("d1", "def read_json(path): return json.load(open(path))"),
-        ("d2", "def sort_numbers(xs): return sorted(xs)"),
-        ("d3", "def merge_dict(a, b): return {**a, **b}"),
-    ]
-    with (cosqa / "corpus.jsonl").open("w") as fh:
-        for i, text in docs:
-            fh.write(json.dumps({"_id": i, "text": text}) + "\n")
-    with (cosqa / "queries.jsonl").open("w") as fh:
-        fh.write(json.dumps({"_id": "q1", "text": "read json file"}) + "\n")
-        fh.write(json.dumps({"_id": "q2", "text": "sort a list of numbers"}) + "\n")
-    for split in ("dev", "test"):
-        (cosqa / "qrels" / f"{split}.tsv").write_text(
-            "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n"
-        )
+    docs = {
+        "d1": "def read_json(path): return json.load(open(path))",
+        "d2": "def sort_numbers(xs): return sorted(xs)",
+        "d3": "def merge_dict(a, b): return {**a, **b}",
+    }
+    queries = {"q1": "read json file", "q2": "sort a list of numbers"}
+    relevant = [("q1", "d1"), ("q2", "d2")]
+    write_beir(root / "cosqa", docs, queries, {"dev": relevant, "test": relevant})
     return root
 
 
 def _project(root: Path) -> Path:
-    for rel, text in PROJECT.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
+    return write_tree(root, PROJECT, dedent=False)
 
 
 def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any) -> None:

@@ -25,17 +25,12 @@ from codequest.discovery import (
     walk,
 )
 from codequest.types import SourceFile
+from helpers import write_tree
 
 
 def make_tree(root: Path, tree: Mapping[str, str | bytes]) -> None:
-    """Create files from ``{"relative/path": content}``."""
-    for rel, content in tree.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
+    """Create files from ``{"relative/path": content}``, as written (no dedent)."""
+    write_tree(root, tree, dedent=False)
 
 
 def paths(

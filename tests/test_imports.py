@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TRAINING_MODULES, BuiltStudent
+from helpers import TRAINING_MODULES, BuiltStudent
 
 HEAVY = ("torch", "sentence_transformers", "transformers")
 LSP = ("pygls", "lsprotocol")

@@ -24,7 +24,7 @@ from codequest.prebuilt import LayeredWorkspace, build_prebuilt, open_workspace
 from codequest.search import RankingOptions, Searcher
 from codequest.types import SearchFilters, SearchResult
 from codequest.workspace import Workspace
-from conftest import SAMPLE_PROJECT, write_tree
+from helpers import SAMPLE_PROJECT, write_tree
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

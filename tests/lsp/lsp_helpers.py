@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import textwrap
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,6 +31,7 @@ from pytest_lsp import (
 from pytest_lsp.client import register_lsp_features
 
 from codequest.lsp.protocol import plain_converter
+from helpers import write_tree
 
 SERVER_COMMAND = [sys.executable, "-m", "codequest", "serve"]
 # The same server, its index runs slowed down (seconds per file follow).
@@ -102,14 +102,6 @@ BETA_FILES: dict[str, str] = {
             return f"shipped {name} 🎉 — naïve but done"
         """,
 }
-
-
-def write_tree(root: Path, files: Mapping[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def make_project(base: Path) -> dict[str, Path]:

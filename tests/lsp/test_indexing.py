@@ -7,7 +7,6 @@ machine.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +61,15 @@ async def clients() -> AsyncIterator[Callable[..., Any]]:
 
 def names(reply: dict[str, Any]) -> list[str]:
     return [r["name"] for r in reply["results"]]
+
+
+def runs_of(client: Client, folder: str) -> int:
+    """Index runs of a folder that reported work-done progress (their begin names it)."""
+    return sum(
+        1
+        for values in client.progress_reports.values()
+        if values and f"indexing {folder}" in getattr(values[0], "title", "")
+    )
 
 
 async def test_search_while_indexing_then_cancel_then_reindex(
@@ -124,7 +132,7 @@ async def test_changes_saves_and_deletes_keep_results_current(
     await wait_ready(client)
     alpha = folders[ALPHA]
 
-    runs = len(client.progress_reports)
+    alpha_runs = runs_of(client, ALPHA)
     meta = alpha / ".cq" / "meta.msgpack"
     assert meta.is_file()
     client.workspace_did_change_watched_files(
@@ -135,8 +143,18 @@ async def test_changes_saves_and_deletes_keep_results_current(
             ]
         )
     )
-    await asyncio.sleep(0.6)  # twice the debounce
-    assert len(client.progress_reports) == runs
+    # A real change in the other folder, reported after those: its run is queued after any
+    # run they had scheduled (the same debounce; runs go in request order), so once it has
+    # ended, a run of alpha would have begun before it.
+    barrier = folders[BETA] / "lib" / "barrier.py"
+    barrier.write_text("def barrier_after_the_ignored_events():\n    return 0\n")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=barrier.as_uri(), type=types.FileChangeType.Created)]
+        )
+    )
+    await wait_logged(client, f"CodeQuest: indexed {BETA}:", count=2)
+    assert runs_of(client, BETA) == 2 and runs_of(client, ALPHA) == alpha_runs
 
     # A new file, reported by the file watcher.
     new = alpha / "app" / "retry.py"
@@ -198,7 +216,7 @@ async def test_changes_saves_and_deletes_keep_results_current(
 
     await eventually(settled, what="the re-index after the deletions")
     counts = {f["uri"]: f["indexedFiles"] for f in (await status(client))["folders"]}
-    assert counts == {alpha.as_uri(): 3, folders[BETA].as_uri(): 1}
+    assert counts == {alpha.as_uri(): 3, folders[BETA].as_uri(): 2}  # naïve_parse, barrier
 
 
 async def test_invalid_settings_are_shown_and_defaults_used(

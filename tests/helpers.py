@@ -1,15 +1,15 @@
-"""Sample projects and tree helpers shared by the tests (import this, not ``conftest``).
-
-``from conftest import ...`` is ambiguous in a full run: ``tests/lsp/conftest.py`` is also
-imported under the name ``conftest`` and may be the one a test module gets.
-"""
+"""What the tests share besides fixtures: sample projects, the one tree writer, the one BEIR
+writer, chunk checks and a few records. Fixtures are in ``conftest.py``; the language
+server's end-to-end helpers in ``lsp/lsp_helpers.py``."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from codequest.chunking import MAX_CHUNK_CHARS
@@ -157,3 +157,44 @@ def check_chunk_invariants(chunks: list[Chunk], text: str) -> None:
         )
     keys = [(c.start_line, c.end_line) for c in chunks]
     assert keys == sorted(keys)
+
+
+def write_beir(
+    folder: Path,
+    corpus: Mapping[str, str | tuple[str, str]],
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Sequence[tuple[str, str]]],
+) -> Path:
+    """A BEIR folder: ``corpus.jsonl`` (id -> text, or (title, text)), ``queries.jsonl``,
+    and ``qrels/<split>.tsv`` with each (query id, doc id) pair relevant (score 1)."""
+    (folder / "qrels").mkdir(parents=True)
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as fh:
+        for did, doc in corpus.items():
+            title, text = doc if isinstance(doc, tuple) else ("", doc)
+            record = {"_id": did, "text": text, **({"title": title} if title else {})}
+            fh.write(json.dumps(record) + "\n")
+    with open(folder / "queries.jsonl", "w", encoding="utf-8") as fh:
+        for qid, text in queries.items():
+            fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    for split, pairs in qrels.items():
+        rows = [f"{qid}\t{did}\t1" for qid, did in pairs]
+        (folder / "qrels" / f"{split}.tsv").write_text(
+            "query-id\tcorpus-id\tscore\n" + "\n".join(rows) + "\n", encoding="utf-8"
+        )
+    return folder
+
+
+# Libraries the shipped student's first-use build must do without: the training extra, and
+# the training code itself.
+TRAINING_MODULES = ("peft", "model2vec", "codequest.distill")
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltStudent:
+    """The shipped default student, built from its delta under the session's home."""
+
+    name: str
+    folder: Path
+    note: str
+    seconds: float
+    training_modules: tuple[str, ...]  # of TRAINING_MODULES, those the build imported
