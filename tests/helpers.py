@@ -11,6 +11,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codequest.chunking import MAX_CHUNK_CHARS
 from codequest.text import content_hash
@@ -198,3 +199,25 @@ class BuiltStudent:
     note: str
     seconds: float
     training_modules: tuple[str, ...]  # of TRAINING_MODULES, those the build imported
+
+
+def chunk_counting_nodes(path: str, language: str, text: str) -> tuple[list[Chunk], int]:
+    """``chunk_source``, and how many tree nodes its walk looked at: the walk must stay
+    linear in the code's top levels, never enter function bodies, never loop."""
+    from codequest.chunking import chunker
+
+    looked_at = 0
+    walker = chunker.DefinitionWalker
+
+    class Counting(walker):  # type: ignore[misc, valid-type]
+        def rule(self, node: Any) -> Any:
+            nonlocal looked_at
+            looked_at += 1
+            return super().rule(node)
+
+    chunker.DefinitionWalker = Counting  # type: ignore[misc]
+    try:
+        chunks = chunker.chunk_source(path, language, text)
+    finally:
+        chunker.DefinitionWalker = walker  # type: ignore[misc]
+    return chunks, looked_at

@@ -23,7 +23,6 @@ import os
 import random
 import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -160,11 +159,13 @@ def worker(command: dict[str, Any]) -> None:
     root = Path(command["root"])
     mode = command["mode"]
     if mode == "save-loop":
+        # Saves (each announced) until the file ``stop`` names exists.
         store = Store.load(root / ".codequest")
+        announce_saves()
         say("ready")
-        end = time.monotonic() + float(command["seconds"])
+        stop = Path(command["stop"])
         saves = 0
-        while time.monotonic() < end:
+        while not stop.exists():
             store.save()
             saves += 1
         say("done", saves)

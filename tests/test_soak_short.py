@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from benchmarks.soak import INVALID_PARAMS, main, run_soak
 
+from codequest.lsp.watching import SETTLE_TIMEOUT
+
 
 def check(report: dict, requests: int) -> None:
     assert report["errors"] == 0, report["error_samples"]
@@ -17,10 +19,10 @@ def check(report: dict, requests: int) -> None:
     assert report["stale_results"] == 0, "a result for a file deleted before the request"
     assert report["file_changes"] >= 3 and not report["change_errors"]
     assert report["bursts"] > 0
-    # Not a speed check (CI machines are shared): a stall detector. A search that waits out
-    # the watcher's 5 s SETTLE_TIMEOUT (a removal starved behind searches in one thread pool)
-    # lands well above this bound; ordinary searches under load stay far below it.
-    assert report["latency"]["p99_ms"] < 2500
+    # Not a speed check (the speed figures are codequest bench's): no search waited out the
+    # watcher's SETTLE_TIMEOUT, as every search did when a removal starved behind searches
+    # in one thread pool. Such a wait lasts the whole timeout; nothing else comes near it.
+    assert report["latency"]["max_ms"] < SETTLE_TIMEOUT * 1000, report["latency"]
     assert report["rss_mb"]["growth"] < 100, report["rss_mb"]
     assert report["server"]["exit_code"] == 0
 
