@@ -27,6 +27,7 @@ from helpers import (
     SAMPLE_SYMBOLS,
     TRAINING_MODULES,
     BuiltStudent,
+    make_tiny_teacher,
     tree_digest,
     write_tree,
 )
@@ -163,3 +164,20 @@ def digest_tree() -> Callable[..., dict[str, str]]:
 def sample_files() -> dict[str, str | bytes]:
     """A copy of :data:`SAMPLE_PROJECT` to extend before ``make_project(files)``."""
     return dict(SAMPLE_PROJECT)
+
+
+@pytest.fixture
+def generated_project(tmp_path: Path) -> Path:
+    """300 generated Python files of six functions each (reliability_child.py make)."""
+    root = tmp_path / "generated"
+    root.mkdir()
+    child = Path(__file__).with_name("reliability_child.py")
+    subprocess.run([sys.executable, str(child), "make", str(root), "300"], check=True, timeout=60)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sentence-transformers folder: a tiny random BERT (3 layers, dim 32), no download."""
+    pytest.importorskip("torch")
+    return make_tiny_teacher(tmp_path_factory.mktemp("tiny-bert"))

@@ -221,3 +221,137 @@ def chunk_counting_nodes(path: str, language: str, text: str) -> tuple[list[Chun
     finally:
         chunker.DefinitionWalker = walker  # type: ignore[misc]
     return chunks, looked_at
+
+
+def check_consistent(store: Any) -> None:
+    """The invariants any loaded store must satisfy, whatever happened before."""
+    assert len(store.vectors) == len(store.chunks)
+    ids = set(store.chunks)
+    seen: set[int] = set()
+    for path, record in store.files.items():
+        assert record.path == path
+        assert set(record.chunk_ids) <= ids
+        assert not seen & set(record.chunk_ids)
+        seen.update(record.chunk_ids)
+        for cid in record.chunk_ids:
+            assert store.chunks[cid].path == path
+    assert seen == ids
+    assert all(cid < store.next_id for cid in ids)
+
+
+# -- distillation on a tiny teacher -------------------------------------------------------
+DISTILL_WORDS = [
+    "read",
+    "write",
+    "json",
+    "file",
+    "path",
+    "open",
+    "parse",
+    "http",
+    "header",
+    "retry",
+    "backoff",
+    "delay",
+    "sort",
+    "list",
+    "numbers",
+    "merge",
+    "dict",
+    "keys",
+    "values",
+    "compute",
+    "max",
+    "min",
+    "average",
+    "string",
+    "split",
+    "join",
+    "lines",
+    "return",
+    "the",
+    "a",
+    "of",
+    "to",
+    "from",
+    "with",
+    "for",
+    "in",
+    "is",
+    "and",
+    "load",
+    "save",
+    "config",
+    "value",
+]  # noqa: SIM905
+
+DISTILL_PROJECT = {
+    f"pkg/mod{i}.py": textwrap.dedent(
+        f'''\
+        def {a}_{b}_{i}(path, value):
+            """{a.capitalize()} the {b} of a {c}. More text here."""
+            # compute the {b} from the {c} value first
+            data = open(path).read()
+            return data, value
+
+
+        class {a.capitalize()}{c.capitalize()}{i}:
+            """Keeps the {c} and {a}s it."""
+
+            def {b}_{c}(self):
+                """Return the {b} {c} value."""
+                x = 1
+                return x
+        '''
+    )
+    for i, (a, b, c) in enumerate(
+        zip(DISTILL_WORDS[::3], DISTILL_WORDS[1::3], DISTILL_WORDS[2::3], strict=False)
+    )
+}
+
+
+def make_tiny_teacher(folder: Path) -> Path:
+    """A sentence-transformers folder: tiny random BERT (3 layers, dim 32), WordPiece vocab."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(0)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(DISTILL_WORDS))]
+    vocab += [c for c in "abcdefghijklmnopqrstuvwxyz0123456789_.,():=\"'#"]
+    vocab += ["##" + c for c in "abcdefghijklmnopqrstuvwxyz0123456789_"]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+    )
+    BertModel(config).save_pretrained(folder / "hf")
+    tokenizer.save_pretrained(folder / "hf")
+    word = models.Transformer(str(folder / "hf"), max_seq_length=64)
+    pooling = models.Pooling(32, pooling_mode="mean")
+    st_folder = folder / "st"
+    SentenceTransformer(modules=[word, pooling], device="cpu").save(str(st_folder))
+    return st_folder
+
+
+def write_distill_eval_set(root: Path) -> Path:
+    """A two-query BEIR set with a dev split (what model selection reads)."""
+    docs = {
+        "d1": "def read_json(path): return json.load(open(path))",
+        "d2": "def sort_numbers(xs): return sorted(xs)",
+        "d3": "def merge_dict(a, b): return {**a, **b}",
+    }
+    queries = {"q1": "read json file", "q2": "sort a list of numbers"}
+    relevant = [("q1", "d1"), ("q2", "d2")]
+    write_beir(root / "cosqa", docs, queries, {"dev": relevant, "test": relevant})
+    return root
+
+
+def write_distill_project(root: Path) -> Path:
+    return write_tree(root, DISTILL_PROJECT, dedent=False)
