@@ -35,7 +35,7 @@ class Config:
     max_results: int = 20
     # Where the index lives; empty means "<workspace>/.codequest".
     cache_dir: str = ""
-    # Chosen by 5-fold cross-validation on stdlib-bench (docs/ranking.md); was 3.
+    # Chosen by 5-fold cross-validation on stdlib-bench (docs/ranking.md).
     max_chunks_per_file: int = 10
     max_files: int = 200_000
     max_chunks: int = 2_000_000

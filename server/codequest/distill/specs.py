@@ -32,8 +32,7 @@ class Recipe:
     lora_lr: float = 2e-3
     max_length: int = 64
     batch_size: int = 64
-    # Matching only: with InfoNCE (weight 0.2 against 4,000 embedded codes) the first epoch
-    # reached CoSQA dev 0.538, without it 0.552 (docs/distill.md).
+    # Matching only: InfoNCE against the embedded codes lowered CoSQA dev (docs/distill.md).
     w_nce: float = 0.0
     # constant, or cosine: linear warm-up over ``warmup`` of all steps, then a cosine decay
     # to zero at the last step of the last epoch.
@@ -113,8 +112,8 @@ SPECS: dict[str, StudentSpec] = {
 
 @dataclass(frozen=True, kw_only=True)
 class TrainOptions:
-    # Picked on CoSQA dev (cut2-linear, 5 epochs): lr 1e-3 with w_nce 1 drifted from the ridge
-    # start (0.42 -> 0.33); lr 1e-4 with w_nce 0.2 improved on it (0.437); w_nce 0: 0.430.
+    # Picked on CoSQA dev (cut2-linear, 5 epochs): a larger learning rate or InfoNCE weight
+    # drifted away from the ridge start; these improved on it (docs/distill.md).
     epochs: int = 5
     batch_size: int = 128
     lr: float = 1e-4

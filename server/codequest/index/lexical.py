@@ -58,8 +58,8 @@ class LexicalIndex:
         term_ids = np.concatenate([t for t, _ in terms]).astype(np.int64)
         tfs = np.concatenate([c for _, c in terms]).astype(np.float32)
         doc = np.repeat(np.arange(size, dtype=np.int32), [len(t) for t, _ in terms])
-        # Chunk lengths (sums of term counts) in one pass; a numpy call per chunk took
-        # about a second at 100k chunks on every snapshot rebuild.
+        # Chunk lengths (sums of term counts) in one pass: a numpy call per chunk would make
+        # every snapshot rebuild O(chunks) Python calls.
         lengths = np.bincount(doc, weights=tfs, minlength=size).astype(np.float32)
         avg = float(lengths.mean()) or 1.0
         norm = K1 * (1.0 - B + B * lengths[doc] / avg)
@@ -95,7 +95,7 @@ class LexicalIndex:
     @staticmethod
     def top_of(scores: np.ndarray, count: int) -> np.ndarray:
         """Positions of the ``count`` best non-zero scores, best first (scores are >= 0)."""
-        # ``scores > 0`` then flatnonzero: nonzero() on floats was 5x slower at 100k.
+        # ``scores > 0`` then flatnonzero: nonzero() on floats is several times slower.
         nonzero = np.flatnonzero(scores > 0)
         if len(nonzero) > count:
             values = scores[nonzero]

@@ -148,9 +148,9 @@ def _uri_prefix(root: Path) -> str | None:
 def file_uri(root: Path, relpath: str) -> str:
     """The file URI of a stored (POSIX, relative) path, as ``Path.as_uri`` writes it.
 
-    Every search result needs one. pathlib parses, joins and quotes the whole path (~10 us
-    warm; on a search's cold caches 20 results cost ~0.2 ms); on POSIX the folder's URI
-    is computed once and the relative path is percent-encoded onto it, byte for byte as
+    Every search result needs one, and pathlib parses, joins and quotes the whole path each
+    time, a visible share of a round trip on cold caches. On POSIX the folder's URI is
+    computed once and the relative path is percent-encoded onto it, byte for byte as
     ``as_uri`` does (``quote_from_bytes`` of the file system encoding, "/" kept).
     """
     prefix = _uri_prefix(root)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def _cpu_lookup() -> Callable[[], int] | None:
-    """The C library's ``sched_getcpu`` (about 1 us through ctypes), or None."""
+    """The C library's ``sched_getcpu`` (a microsecond through ctypes), or None."""
     if not hasattr(os, "sched_setaffinity"):
         return None
     try:
