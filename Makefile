@@ -22,6 +22,8 @@ test: setup-dev lint typecheck pytest wheel-check extension bench-quick
 
 lint:
 	$(BIN)/ruff check server tests benchmarks scripts
+	$(BIN)/ruff check --select C90 server tests
+	$(BIN)/ruff format --check server tests
 
 typecheck:
 	$(BIN)/mypy

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls import uris
@@ -32,6 +32,23 @@ def _folders_from(params: types.InitializeParams) -> list[tuple[str, str]]:
     if params.root_path:
         return [(uris.from_fs_path(params.root_path) or params.root_path, "")]
     return []
+
+
+async def _changed_settings(ls: CodeQuestServer, settings: Any) -> tuple[bool, Any]:
+    """The settings a ``didChangeConfiguration`` carries (its ``codequest`` section, or all
+    of it), else pulled with ``workspace/configuration`` (LSP 3.6+); (False, None) when
+    there is nothing to apply."""
+    if isinstance(settings, Mapping) and SECTION in settings:
+        return True, settings[SECTION]
+    if isinstance(settings, Mapping) and settings:
+        return True, settings
+    if not ls.client_supports("workspace.configuration"):
+        return False, None
+    reply = await ls.workspace_configuration_async(
+        types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+    )
+    raw = reply[0] if reply else None
+    return raw is not None, raw
 
 
 def register(server: CodeQuestServer) -> None:
@@ -65,22 +82,9 @@ def register(server: CodeQuestServer) -> None:
     async def did_change_configuration(
         ls: CodeQuestServer, params: types.DidChangeConfigurationParams
     ) -> None:
-        settings = params.settings
-        if isinstance(settings, Mapping) and SECTION in settings:
-            raw = settings[SECTION]
-        elif isinstance(settings, Mapping) and settings:
-            raw = settings
-        elif ls.client_supports("workspace.configuration"):
-            # No settings in the notification: pull them (the LSP 3.6+ way).
-            reply = await ls.workspace_configuration_async(
-                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
-            )
-            raw = reply[0] if reply else None
-            if raw is None:
-                return
-        else:
-            return
-        ls.apply_settings(raw)
+        found, raw = await _changed_settings(ls, params.settings)
+        if found:
+            ls.apply_settings(raw)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(
