@@ -44,8 +44,8 @@ from codequest.encoders import (
 )
 from codequest.encoders.teacher import SentenceTransformerEncoder
 from codequest.index.lexical import LexicalIndex, chunk_terms
-from codequest.search import Searcher
 from codequest.index.store import Store
+from codequest.search import Searcher
 from codequest.tokens import tokenize
 from codequest.types import Chunk
 

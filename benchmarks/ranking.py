@@ -44,6 +44,8 @@ from codequest.config import Config
 from codequest.encoders import DOCUMENT_RECIPE, document_text
 from codequest.errors import StoreError
 from codequest.index.lexical import chunk_terms
+from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.store import Store
 from codequest.search import (
     DEFAULT_WEIGHTS,
     QUERY_IDENTIFIER,
@@ -54,8 +56,6 @@ from codequest.search import (
     Searcher,
     classify_query,
 )
-from codequest.index.records import ChunkRecord, FileRecord
-from codequest.index.store import Store
 from codequest.types import Chunk
 
 EVAL_ROOT = Path(os.environ.get("CODEQUEST_EVAL", "/work/shared/eval"))
