@@ -116,7 +116,8 @@ CHURN_SCRIPT = """
 import sys
 import numpy as np
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
-from codequest.store import ChunkRecord, FileRecord, Store
+from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.store import Store
 
 enc = HashingEncoder(dim=32, seed=3)
 store = Store(sys.argv[1], enc.identity, enc.dim)
