@@ -29,6 +29,7 @@ from codequest.workspace import Workspace
 
 if TYPE_CHECKING:
     from codequest.lsp.server import CodeQuestServer
+    from codequest.lsp.symbols import NameTable
     from codequest.types import IndexReport
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class FolderIndex:
         self.problem = ""
         # Settings changed: the next run opens a new Workspace; searches use the old one until.
         self.outdated = False
-        self.name_table: Any = None  # workspace/symbol's cache (codequest.lsp.symbols)
+        self.name_table: NameTable | None = None  # workspace/symbol's cache
 
     def contains(self, path: Path) -> bool:
         return self.relpath(path) is not None

@@ -123,7 +123,7 @@ def last_part(symbol: str) -> str:
 
 def name_table(folder: FolderIndex, store: StoreView) -> NameTable:
     table = folder.name_table
-    if not isinstance(table, NameTable) or not table.fresh_for(store):
+    if table is None or not table.fresh_for(store):
         table = NameTable.build(store)
         folder.name_table = table
     return table
