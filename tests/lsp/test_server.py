@@ -301,8 +301,9 @@ async def test_malformed_standard_request_gets_invalid_params(client: Client):
         await request(client, types.WORKSPACE_SYMBOL, {"no_query": True})
     expected = "invalid params for workspace/symbol: required field missing @ params.query"
     assert caught.value.message == expected
+    # The server keeps serving.
     symbols = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="parse"))
-    assert symbols
+    assert symbols is not None and symbols[0].name == "parse"
 
 
 async def test_malformed_command_arguments(client: Client):
@@ -318,10 +319,13 @@ async def test_malformed_command_arguments(client: Client):
         await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="codequest.nope")
         )
-    assert (await status(client))["folders"]
+    folders = (await status(client))["folders"]
+    assert [f["state"] for f in folders] == ["ready", "ready"]
 
 
 async def test_unknown_method(client: Client):
     with pytest.raises(JsonRpcMethodNotFound):
         await request(client, "codequest/frobnicate", {"query": "x"})
-    assert (await search(client, {"query": "parse"}))["results"]
+    reply = await search(client, {"query": "parse"})
+    assert {"parse", "parse_duration"} <= {r["name"] for r in reply["results"]}
+    assert reply["index"]["state"] == "ready"
