@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from codequest.models import codequest_home
+from codequest.encoders.models import codequest_home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -29,8 +29,8 @@ import numpy as np
 from benchmarks.common import eval_root, git_info, load_average, machine_info
 from codequest.distill.evalsets import EvalSet, evaluate_dense, load_beir, metrics_from_ranked
 from codequest.encoders.base import normalize_rows
-from codequest.lexical import LexicalIndex
-from codequest.models import codequest_home
+from codequest.encoders.models import codequest_home
+from codequest.index.lexical import LexicalIndex
 from codequest.tokens import tokenize
 
 SETS = [
@@ -187,7 +187,7 @@ class Study:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from codequest.distill.cache import cached_embeddings
-        from codequest.models import load_sentence_transformer, resolve_model
+        from codequest.encoders.models import load_sentence_transformer, resolve_model
 
         self.resolved = resolve_model("all-MiniLM-L6-v2")
         self.teacher = load_sentence_transformer(self.resolved, device="cpu")
@@ -296,7 +296,7 @@ class Study:
 
 def student_rows(study: Study, students: Path, only: set[str]) -> list[Row]:
     """Every trained student, then the shipped default (skipped with ``--only``)."""
-    from codequest.students import built_dir, shipped_cards, shipped_student_dir
+    from codequest.encoders.students import built_dir, shipped_cards, shipped_student_dir
 
     rows: list[Row] = []
     for folder in sorted(students.glob("*/artifact")):

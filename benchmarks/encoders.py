@@ -28,7 +28,7 @@ from codequest.encoders import (
     load_document_encoder,
     load_query_encoder,
 )
-from codequest.models import slug
+from codequest.encoders.models import slug
 
 BM25 = "bm25"
 

@@ -25,8 +25,9 @@ from benchmarks.common import Progress, latency_stats, round_stats
 from benchmarks.memstore import FixedQueryEncoder
 from codequest.config import Config
 from codequest.encoders import QueryEncoder
+from codequest.index.store import Store
+from codequest.index.vectors import EXACT_SEARCH_LIMIT, expansion_for
 from codequest.search import CANDIDATES, Searcher
-from codequest.store import EXACT_SEARCH_LIMIT, Store, expansion_for
 from codequest.tokens import tokenize
 
 EF_SWEEP = (64, 128, 200, 400)
@@ -289,7 +290,7 @@ def lsp_range_cost(
 ) -> dict[str, Any] | None:
     """Time the language server's result conversion (LSP ranges read each result's file)."""
     try:
-        from codequest.lsp.search import result_range
+        from codequest.lsp.ranges import result_range
     except ImportError:
         return None
     limit = Config().max_results

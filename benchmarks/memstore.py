@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from codequest.chunking import content_hash, line_units
 from codequest.encoders import QueryEncoder
-from codequest.indexer import preview_line
-from codequest.lexical import chunk_terms
-from codequest.store import EXACT_SEARCH_LIMIT, ChunkRecord, FileRecord, Store
+from codequest.index.indexer import preview_line
+from codequest.index.lexical import chunk_terms
+from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.store import Store
+from codequest.index.vectors import EXACT_SEARCH_LIMIT
+from codequest.text import content_hash, line_units
 
 
 @dataclass(frozen=True, slots=True)

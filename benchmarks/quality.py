@@ -43,9 +43,9 @@ from codequest.encoders import (
     document_text,
 )
 from codequest.encoders.teacher import SentenceTransformerEncoder
-from codequest.lexical import LexicalIndex, chunk_terms
+from codequest.index.lexical import LexicalIndex, chunk_terms
+from codequest.index.store import Store
 from codequest.search import Searcher
-from codequest.store import Store
 from codequest.tokens import tokenize
 from codequest.types import Chunk
 

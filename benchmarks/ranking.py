@@ -42,19 +42,23 @@ from benchmarks.memstore import FixedQueryEncoder
 from benchmarks.stdlib_bench import CATEGORIES, load_annotations, ndcg
 from codequest.config import Config
 from codequest.encoders import DOCUMENT_RECIPE, QueryEncoder, document_text
-from codequest.lexical import chunk_terms
+from codequest.errors import StoreError
+from codequest.index.lexical import chunk_terms
+from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.store import Store
 from codequest.metrics import mrr_at_k, ndcg_at_k
 from codequest.search import (
     DEFAULT_WEIGHTS,
     QUERY_IDENTIFIER,
     QUERY_NATURAL,
     QUERY_QUESTION,
+    Fusion,
     FusionWeights,
+    QueryClass,
     RankingOptions,
     Searcher,
     classify_query,
 )
-from codequest.store import ChunkRecord, FileRecord, Store, StoreError
 from codequest.types import Chunk
 
 # The fusion that shipped before this ranking (weighted RRF, weights per query class).
@@ -73,7 +77,7 @@ CAP_GRID = (3, 4, 5, 6, 8, 10, 15, 20)
 def rows() -> dict[str, RankingOptions]:
     """The table: baselines, the shipped ranking, and the shipped ranking minus one feature."""
     shipped = RankingOptions()
-    plain = RankingOptions(fusion="rrf", query_expansion=False, demote=False)
+    plain = RankingOptions(fusion=Fusion.RRF, query_expansion=False, demote=False)
     return {
         "bm25 (lexical only)": dataclasses.replace(plain, dense=False),
         "dense only": dataclasses.replace(plain, lexical=False),
@@ -263,7 +267,7 @@ def weight_grid() -> list[FusionWeights]:
 
 def cross_validate(
     searcher: Searcher, folds: int = 5, seed: int = 0
-) -> tuple[dict[str, FusionWeights], dict[str, float], list[dict[str, Any]]]:
+) -> tuple[dict[QueryClass, FusionWeights], dict[str, float], list[dict[str, Any]]]:
     """Per query class: pick weights on k-1 folds, score the held-out fold.
 
     Returns the weights picked on all queries, the cross-validated NDCG per category and the
@@ -426,7 +430,9 @@ def latency(chunks: int = 100_000, repeats: int = 30) -> dict[str, Any]:
     t0 = time.perf_counter()
     searcher.snapshot()
     snapshot_s = time.perf_counter() - t0
-    plain = RankingOptions(fusion="rrf", query_expansion=False, demote=False, weights=PREVIOUS_RRF)
+    plain = RankingOptions(
+        fusion=Fusion.RRF, query_expansion=False, demote=False, weights=PREVIOUS_RRF
+    )
     out: dict[str, Any] = {"chunks": chunks, "build_s": built, "snapshot_s": snapshot_s}
     variants = {"retrieval (previous rrf)": plain, "shipped ranking": RankingOptions()}
     times: dict[str, list[float]] = {name: [] for name in variants}

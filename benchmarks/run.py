@@ -297,7 +297,7 @@ class Bench:
         from benchmarks.lsp_bench import lsp_roundtrip
         from benchmarks.quality import encode_queries
         from benchmarks.synthetic import DESCRIPTION, BaseCorpus, synthetic_store
-        from codequest.store import Store
+        from codequest.index.store import Store
 
         cosqa = eval_root() / "cosqa"
         data = load_beir(cosqa, "test")
@@ -397,7 +397,7 @@ class Bench:
         from benchmarks.lsp_bench import lsp_roundtrip
         from benchmarks.synthetic import synthetic_store
         from codequest.encoders import HashingEncoder
-        from codequest.store import Store
+        from codequest.index.store import Store
 
         hashing = HashingEncoder()
         hvecs = hashing.encode_documents(list(base.texts))

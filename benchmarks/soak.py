@@ -282,7 +282,7 @@ class EngineTarget:
                 self.ws.index()
 
     def _search(self, params: dict[str, Any]) -> dict[str, Any]:
-        from codequest.search import InvalidQuery
+        from codequest.errors import InvalidQuery
         from codequest.types import SearchFilters
 
         query = params.get("query")

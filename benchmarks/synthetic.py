@@ -34,11 +34,12 @@ import numpy as np
 
 from benchmarks.common import SEED, Progress, bench_cache, sha256_texts
 from benchmarks.memstore import FileMeta, Item, build_store
-from codequest import store as store_module
 from codequest.encoders import DOCUMENT_RECIPE
-from codequest.indexer import file_hash
-from codequest.lexical import chunk_terms, path_terms
-from codequest.store import Store
+from codequest.index import persist
+from codequest.index import vectors as hnsw
+from codequest.index.lexical import chunk_terms, path_terms
+from codequest.index.store import Store
+from codequest.text import file_hash
 
 SIGMA = 0.75
 CHUNKS_PER_FILE = 20
@@ -155,9 +156,9 @@ def synthetic_store(
             "base": base.digest,
             "base_vectors": hashlib.sha256(base_vectors.tobytes()).hexdigest()[:16],
             "usearch": usearch_version,
-            "format": store_module.FORMAT_VERSION,
-            "settings": [store_module.CONNECTIVITY, store_module.EXPANSION_ADD],
-            "vector_dtype": store_module.preferred_vector_dtype(),
+            "format": persist.FORMAT_VERSION,
+            "settings": [hnsw.CONNECTIVITY, hnsw.EXPANSION_ADD],
+            "vector_dtype": hnsw.preferred_vector_dtype(),
             "files": with_files,
             # A store with files is served by `codequest serve`, which rebuilds one whose
             # document recipe is not its own: such a store must be remade when the recipe moves.

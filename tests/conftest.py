@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +22,15 @@ import pytest
 
 from codequest.config import Config
 from codequest.encoders import HashingEncoder
-
-# Re-exported for tests that import them from here; new code should import project_samples.
-from project_samples import (  # noqa: E402
+from helpers import (
     SAMPLE_PROJECT,
     SAMPLE_SYMBOLS,
+    TRAINING_MODULES,
+    BuiltStudent,
+    make_tiny_teacher,
     tree_digest,
     write_tree,
 )
-
-__all__ = ["SAMPLE_PROJECT", "SAMPLE_SYMBOLS", "tree_digest", "write_tree"]
-
-_THIS_CONFTEST = sys.modules[__name__]
-
-
-def pytest_collectstart(collector: pytest.Collector) -> None:
-    """Make ``from conftest import ...`` in ``tests/*.py`` find this file.
-
-    ``tests/lsp/conftest.py`` is imported under the same module name ``conftest`` and is
-    collected first; without this, a full run hands those test modules the wrong one.
-    """
-    if isinstance(collector, pytest.Module) and collector.path.parent == Path(__file__).parent:
-        sys.modules["conftest"] = _THIS_CONFTEST
 
 
 @pytest.fixture(scope="session")
@@ -59,22 +45,6 @@ def codequest_env(monkeypatch: pytest.MonkeyPatch, codequest_home_dir: Path) -> 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     return codequest_home_dir
-
-
-# Libraries the shipped student's first-use build must do without: the training extra, and
-# the training code itself.
-TRAINING_MODULES = ("peft", "model2vec", "codequest.distill")
-
-
-@dataclass(frozen=True, slots=True)
-class BuiltStudent:
-    """The shipped default student, built from its delta under the session's home."""
-
-    name: str
-    folder: Path
-    note: str
-    seconds: float
-    training_modules: tuple[str, ...]  # of TRAINING_MODULES, those the build imported
 
 
 @pytest.fixture(scope="session")
@@ -194,3 +164,20 @@ def digest_tree() -> Callable[..., dict[str, str]]:
 def sample_files() -> dict[str, str | bytes]:
     """A copy of :data:`SAMPLE_PROJECT` to extend before ``make_project(files)``."""
     return dict(SAMPLE_PROJECT)
+
+
+@pytest.fixture
+def generated_project(tmp_path: Path) -> Path:
+    """300 generated Python files of six functions each (reliability_child.py make)."""
+    root = tmp_path / "generated"
+    root.mkdir()
+    child = Path(__file__).with_name("reliability_child.py")
+    subprocess.run([sys.executable, str(child), "make", str(root), "300"], check=True, timeout=60)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sentence-transformers folder: a tiny random BERT (3 layers, dim 32), no download."""
+    pytest.importorskip("torch")
+    return make_tiny_teacher(tmp_path_factory.mktemp("tiny-bert"))

@@ -23,7 +23,6 @@ import os
 import random
 import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from codequest.config import Config  # noqa: E402
-from codequest.store import Store  # noqa: E402
+from codequest.index.store import Store  # noqa: E402
 from codequest.workspace import Workspace  # noqa: E402
 
 CONFIG = Config(model="hashing")
@@ -51,9 +50,31 @@ def module_text(rng: random.Random, functions: int = 6) -> str:
 
 
 WORDS = (
-    "read", "parse", "write", "load", "save", "fetch", "retry", "compute", "hash", "merge",
-    "split", "join", "encode", "decode", "sort", "filter", "reduce", "render", "validate",
-    "normalize", "cache", "lookup", "resolve", "connect", "send",
+    "read",
+    "parse",
+    "write",
+    "load",
+    "save",
+    "fetch",
+    "retry",
+    "compute",
+    "hash",
+    "merge",
+    "split",
+    "join",
+    "encode",
+    "decode",
+    "sort",
+    "filter",
+    "reduce",
+    "render",
+    "validate",
+    "normalize",
+    "cache",
+    "lookup",
+    "resolve",
+    "connect",
+    "send",
 )
 
 
@@ -138,11 +159,13 @@ def worker(command: dict[str, Any]) -> None:
     root = Path(command["root"])
     mode = command["mode"]
     if mode == "save-loop":
+        # Saves (each announced) until the file ``stop`` names exists.
         store = Store.load(root / ".codequest")
+        announce_saves()
         say("ready")
-        end = time.monotonic() + float(command["seconds"])
+        stop = Path(command["stop"])
         saves = 0
-        while time.monotonic() < end:
+        while not stop.exists():
             store.save()
             saves += 1
         say("done", saves)

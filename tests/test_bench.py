@@ -21,9 +21,10 @@ from benchmarks.memstore import FixedQueryEncoder, Item, build_store
 from benchmarks.quality import RunConfig, corpus_store, evaluate_set
 from benchmarks.stdlib_bench import load_annotations, read_run, score_run
 
+import helpers
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder, document_text
+from codequest.index.store import Store
 from codequest.search import Searcher
-from codequest.store import Store
 from codequest.types import Chunk
 
 STDLIB_BENCH = eval_root() / "stdlib-bench"
@@ -51,22 +52,12 @@ QUERIES = {
 
 
 def write_beir(folder: Path, *, dev: bool = True) -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    with open(folder / "corpus.jsonl", "w") as fh:
-        for did, (title, text) in DOCS.items():
-            fh.write(json.dumps({"_id": did, "text": text, "title": title}) + "\n")
-    with open(folder / "queries.jsonl", "w") as fh:
-        for qid, text in QUERIES.items():
-            fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
-        fh.write(json.dumps({"_id": "other", "text": "not in any split"}) + "\n")
-    test = ["q1\td1\t1", "q2\td2\t1", "q3\td3\t1", "q4\td4\t1"]
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(test))
+    """DOCS and QUERIES (one query in no split), q1-q4 relevant in test, q5-q6 in dev."""
+    qrels = {"test": [("q1", "d1"), ("q2", "d2"), ("q3", "d3"), ("q4", "d4")]}
     if dev:
-        dev_rows = ["q5\td5\t1", "q6\td6\t1"]
-        (folder / "qrels" / "dev.tsv").write_text(
-            "query-id\tcorpus-id\tscore\n" + "\n".join(dev_rows)
-        )
-    return folder
+        qrels["dev"] = [("q5", "d5"), ("q6", "d6")]
+    queries = {**QUERIES, "other": "not in any split"}
+    return helpers.write_beir(folder, DOCS, queries, qrels)
 
 
 # -- averaging and statistics --------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from codequest.cli import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, main
-from codequest.config import ConfigError
+from codequest.errors import ConfigError
 
 HASHING = ["--model", "hashing"]
 RESULT_KEYS = {"path", "start_line", "end_line", "symbol", "kind", "language", "score"}
@@ -86,8 +86,9 @@ def test_search_json_schema(capsys: pytest.CaptureFixture[str], project: Path):
 
 def test_search_human_output(capsys: pytest.CaptureFixture[str], project: Path):
     run_cli(capsys, "index", str(project), *HASHING)
-    code, out, err = run_cli(capsys, "search", "parseEmailAddress", "--path", str(project),
-                             *HASHING)
+    code, out, err = run_cli(
+        capsys, "search", "parseEmailAddress", "--path", str(project), *HASHING
+    )
     assert code == 0
     first = out.splitlines()[0]
     assert first.startswith("web/email.js:1 parseEmailAddress")
@@ -97,8 +98,17 @@ def test_search_human_output(capsys: pytest.CaptureFixture[str], project: Path):
 def test_search_explain_and_filters(capsys: pytest.CaptureFixture[str], project: Path):
     run_cli(capsys, "index", str(project), *HASHING)
     code, out, _ = run_cli(
-        capsys, "search", "read json", "--path", str(project), "--json", "--explain",
-        "--lang", "go", "--exclude-tests", *HASHING,
+        capsys,
+        "search",
+        "read json",
+        "--path",
+        str(project),
+        "--json",
+        "--explain",
+        "--lang",
+        "go",
+        "--exclude-tests",
+        *HASHING,
     )
     assert code == 0
     results = json.loads(out)
@@ -123,8 +133,9 @@ def test_search_with_no_results_says_so_on_stderr(
 ):
     root = make_project({"a.py": "def alpha():\n    return 1\n"})
     run_cli(capsys, "index", str(root), *HASHING)
-    code, out, err = run_cli(capsys, "search", "alpha", "--path", str(root), "--glob", "*.go",
-                             *HASHING)
+    code, out, err = run_cli(
+        capsys, "search", "alpha", "--path", str(root), "--glob", "*.go", *HASHING
+    )
     assert code == 0 and out == "" and "no results" in err
 
 
@@ -147,9 +158,7 @@ def test_limit_warning(capsys: pytest.CaptureFixture[str], project: Path):
     code, out, err = run_cli(capsys, "index", str(project), "--max-files", "2", *HASHING)
     assert code == 0
     assert "warning: file limit of 2 reached" in err
-    code, out, err = run_cli(
-        capsys, "index", str(project), "--max-chunks", "2", "--json", *HASHING
-    )
+    code, out, err = run_cli(capsys, "index", str(project), "--max-chunks", "2", "--json", *HASHING)
     assert code == 0
     assert "chunk limit of 2 reached" in json.loads(out)["limit_hit"]
     assert "warning: chunk limit of 2 reached" in err  # JSON on stdout stays clean
@@ -217,9 +226,7 @@ def test_unknown_model_is_a_user_error(capsys: pytest.CaptureFixture[str], proje
     assert_user_error(code, err, "no/such-model-anywhere")
 
 
-def test_unwritable_cache_dir_is_a_user_error(
-    capsys: pytest.CaptureFixture[str], project: Path
-):
+def test_unwritable_cache_dir_is_a_user_error(capsys: pytest.CaptureFixture[str], project: Path):
     blocker = project / "blocker"
     blocker.write_text("a file where the cache folder should go")
     code, _, err = run_cli(
@@ -234,23 +241,41 @@ def test_unwritable_cache_dir_is_a_user_error(
 def test_python_dash_m_codequest(project: Path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     help_run = subprocess.run(
-        [sys.executable, "-m", "codequest", "--help"], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "codequest", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=60,
     )
     assert help_run.returncode == 0
     for command in ("index", "search", "status", "serve"):
         assert command in help_run.stdout
     search = subprocess.run(
-        [sys.executable, "-m", "codequest", "search", "http_get_with_timeout", "--path",
-         str(project), "--json", *HASHING],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "codequest",
+            "search",
+            "http_get_with_timeout",
+            "--path",
+            str(project),
+            "--json",
+            *HASHING,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert search.returncode == 0, search.stderr
     results = json.loads(search.stdout)
     assert results[0]["symbol"] == "http_get_with_timeout"
     bad = subprocess.run(
         [sys.executable, "-m", "codequest", "index", str(project / "missing"), *HASHING],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert bad.returncode == EXIT_USER_ERROR
     assert bad.stdout == ""
@@ -275,7 +300,7 @@ def test_index_says_when_it_waits_for_another_indexer(
 ):
     import threading
 
-    from codequest.store import writer_lock
+    from codequest.index.persist import writer_lock
 
     result: list[int] = []
     with writer_lock(project / ".codequest"):
@@ -338,8 +363,8 @@ def test_an_internal_error_is_one_line_with_exit_status_1(project: Path):
 
 
 @pytest.mark.parametrize(
-    ("args", "debug_env"), [(("status", "--debug"), ""), (("--debug", "status"), ""),
-                            (("status",), "1")]
+    ("args", "debug_env"),
+    [(("status", "--debug"), ""), (("--debug", "status"), ""), (("status",), "1")],
 )
 def test_debug_prints_the_traceback_and_third_party_warnings(
     project: Path, args: tuple[str, ...], debug_env: str
@@ -356,9 +381,22 @@ def test_debug_prints_the_traceback_and_third_party_warnings(
 def test_a_user_error_is_one_line_with_exit_status_2(project: Path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
     done = subprocess.run(
-        [sys.executable, "-m", "codequest", "search", "x", "--path", str(project),
-         "--max-files", "-1", *HASHING],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "codequest",
+            "search",
+            "x",
+            "--path",
+            str(project),
+            "--max-files",
+            "-1",
+            *HASHING,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == EXIT_USER_ERROR
     assert done.stderr.strip().splitlines() == [
@@ -368,13 +406,17 @@ def test_a_user_error_is_one_line_with_exit_status_2(project: Path):
 
 
 def test_exit_status_maps_user_errors_to_2_and_bugs_to_1():
-    from codequest.cli import UserError, exit_status
-    from codequest.encoders import EncoderError
-    from codequest.prebuilt import PrebuiltError
-    from codequest.search import InvalidQuery
+    from codequest.cli import exit_status
+    from codequest.errors import EncoderError, InvalidQuery, PrebuiltError, UserError
 
-    for err in (UserError("x"), EncoderError("x"), PrebuiltError("x"), InvalidQuery("x"),
-                PermissionError(13, "denied"), ConfigError("x")):
+    for err in (
+        UserError("x"),
+        EncoderError("x"),
+        PrebuiltError("x"),
+        InvalidQuery("x"),
+        PermissionError(13, "denied"),
+        ConfigError("x"),
+    ):
         assert exit_status(err) == EXIT_USER_ERROR, err
     for bug in (RuntimeError("x"), KeyError("x"), AttributeError("x"), AssertionError()):
         assert exit_status(bug) == EXIT_INTERNAL_ERROR, bug

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from codequest.config import Config, ConfigError
+from codequest.config import Config
+from codequest.errors import ConfigError
 
 PACKAGE_JSON = Path(__file__).resolve().parents[1] / "vscode-extension" / "package.json"
 

@@ -8,12 +8,16 @@ loads them through the query-encoder interface, as the server would.
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+from helpers import (
+    write_distill_eval_set,
+    write_distill_project,
+)
 
 pytest.importorskip("peft")
 pytest.importorskip("torch")
@@ -22,144 +26,16 @@ from codequest.distill.evalsets import evaluate_dense, load_beir  # noqa: E402
 from codequest.distill.mine import first_sentence, mine_pairs  # noqa: E402
 from codequest.encoders.export import INT8_FOLDER  # noqa: E402
 
-WORDS = [
-    "read",
-    "write",
-    "json",
-    "file",
-    "path",
-    "open",
-    "parse",
-    "http",
-    "header",
-    "retry",
-    "backoff",
-    "delay",
-    "sort",
-    "list",
-    "numbers",
-    "merge",
-    "dict",
-    "keys",
-    "values",
-    "compute",
-    "max",
-    "min",
-    "average",
-    "string",
-    "split",
-    "join",
-    "lines",
-    "return",
-    "the",
-    "a",
-    "of",
-    "to",
-    "from",
-    "with",
-    "for",
-    "in",
-    "is",
-    "and",
-    "load",
-    "save",
-    "config",
-    "value",
-]  # noqa: SIM905
-
-PROJECT = {
-    f"pkg/mod{i}.py": textwrap.dedent(
-        f'''\
-        def {a}_{b}_{i}(path, value):
-            """{a.capitalize()} the {b} of a {c}. More text here."""
-            # compute the {b} from the {c} value first
-            data = open(path).read()
-            return data, value
-
-
-        class {a.capitalize()}{c.capitalize()}{i}:
-            """Keeps the {c} and {a}s it."""
-
-            def {b}_{c}(self):
-                """Return the {b} {c} value."""
-                x = 1
-                return x
-        '''
-    )
-    for i, (a, b, c) in enumerate(zip(WORDS[::3], WORDS[1::3], WORDS[2::3], strict=False))
-}
-
 
 def test_first_sentence() -> None:
     assert first_sentence("Read a file.  Then more.") == "Read a file."
     assert first_sentence("Summary line\n\nDetails.") == "Summary line"
 
 
-@pytest.fixture(scope="module")
-def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A sentence-transformers folder: tiny random BERT (3 layers, dim 32), WordPiece vocab."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer import modules as models
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS))]
-    vocab += [c for c in "abcdefghijklmnopqrstuvwxyz0123456789_.,():=\"'#"]
-    vocab += ["##" + c for c in "abcdefghijklmnopqrstuvwxyz0123456789_"]
-    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-    )
-    BertModel(config).save_pretrained(folder / "hf")
-    tokenizer.save_pretrained(folder / "hf")
-    word = models.Transformer(str(folder / "hf"), max_seq_length=64)
-    pooling = models.Pooling(32, pooling_mode="mean")
-    st_folder = folder / "st"
-    SentenceTransformer(modules=[word, pooling], device="cpu").save(str(st_folder))
-    return st_folder
-
-
-def _eval_set(root: Path) -> Path:
-    """A two-query BEIR set with a dev split (what model selection reads)."""
-    cosqa = root / "cosqa"
-    (cosqa / "qrels").mkdir(parents=True)
-    docs = [
-        ("d1", "def read_json(path): return json.load(open(path))"),
-        ("d2", "def sort_numbers(xs): return sorted(xs)"),
-        ("d3", "def merge_dict(a, b): return {**a, **b}"),
-    ]
-    with (cosqa / "corpus.jsonl").open("w") as fh:
-        for i, text in docs:
-            fh.write(json.dumps({"_id": i, "text": text}) + "\n")
-    with (cosqa / "queries.jsonl").open("w") as fh:
-        fh.write(json.dumps({"_id": "q1", "text": "read json file"}) + "\n")
-        fh.write(json.dumps({"_id": "q2", "text": "sort a list of numbers"}) + "\n")
-    for split in ("dev", "test"):
-        (cosqa / "qrels" / f"{split}.tsv").write_text(
-            "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n"
-        )
-    return root
-
-
-def _project(root: Path) -> Path:
-    for rel, text in PROJECT.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
-
-
 def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
-    project = _project(tmp_path / "project")
-    eval_dir = _eval_set(tmp_path / "eval")
+    project = write_distill_project(tmp_path / "project")
+    eval_dir = write_distill_eval_set(tmp_path / "eval")
 
     # Mining: all three query kinds, and nothing from an excluded root.
     pairs, summary = mine_pairs([project, eval_dir], excluded=[eval_dir], seed=0)
@@ -170,8 +46,9 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
     from codequest.distill import cli
     from codequest.distill.data import prepare
     from codequest.distill.train import SPECS, TrainOptions, replace, train_student
-    from codequest.encoders import EncoderError, open_query_artifact
+    from codequest.encoders import open_query_artifact
     from codequest.encoders.onnx_query import OnnxQueryEncoder
+    from codequest.errors import EncoderError
 
     teacher, resolved, tokenizer = cli.load_teacher(str(tiny_teacher), threads=1)
     data = prepare(teacher, resolved.identity, roots=[project], max_codes=50, seed=0)
@@ -219,7 +96,7 @@ def test_distill_end_to_end(tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
         assert 0.0 <= metrics["ndcg@10"] <= 1.0
 
     # Shipping: the delta rebuilds an artifact that answers like the trained one.
-    from codequest import students
+    from codequest.encoders import students
 
     shipped_root = tmp_path / "shipped"
     monkeypatch.setattr(students, "SHIPPED", shipped_root)
@@ -254,14 +131,13 @@ def test_kept_layers_lora_int8_student(
     """A student with its own recipe: pairs drawn per kind, chosen teacher layers, LoRA on
     every linear layer, served as int8 ONNX, and rebuilt from its shipped delta."""
     monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
-    project = _project(tmp_path / "project")
-    eval_dir = _eval_set(tmp_path / "eval")
+    project = write_distill_project(tmp_path / "project")
+    eval_dir = write_distill_eval_set(tmp_path / "eval")
 
-    from codequest import students
     from codequest.distill import cli
     from codequest.distill.data import prepare
     from codequest.distill.train import SPECS, TrainOptions, replace, train_student
-    from codequest.encoders import open_query_artifact
+    from codequest.encoders import open_query_artifact, students
 
     teacher, resolved, tokenizer = cli.load_teacher(str(tiny_teacher), threads=1)
     data = prepare(
@@ -348,7 +224,8 @@ def test_kept_layers_lora_int8_student(
     assert students.shipped_student_dir(resolved.identity, name="missing") is None
     # The queryEncoder setting takes a shipped student's name as well as a folder.
     from codequest.config import Config
-    from codequest.encoders import EncoderError, load_query_encoder
+    from codequest.encoders import load_query_encoder
+    from codequest.errors import EncoderError
 
     config = Config(model=str(tiny_teacher), query_encoder="kept")
     by_name = load_query_encoder(config, resolved.identity)
@@ -393,7 +270,7 @@ def test_static_encoder_matches_numpy_map(tmp_path: Path) -> None:
 
 def test_learning_rate_schedules() -> None:
     """Constant is flat; cosine warms up linearly, peaks at 1 and decays to zero."""
-    from codequest.distill.train import SPECS, TrainOptions
+    from codequest.distill.specs import SPECS, TrainOptions
 
     assert TrainOptions().lr_factor(7, 100) == 1.0
     cosine = TrainOptions(schedule="cosine", warmup=0.1)
@@ -412,9 +289,9 @@ def test_a_retrain_on_other_packages_says_why_its_weights_differ(
 ):
     """The default sources include site-packages, so another machine mines other pairs;
     `codequest distill` says so instead of leaving a silent mismatch with the shipped card."""
-    import codequest.students as students
     from codequest.distill.data import compare_with_shipped, pairs_digest
     from codequest.distill.mine import Pair
+    from codequest.encoders import students
 
     pairs = [Pair("read a json file", "def load(p): ...", "doc", "python", "x.py:1")]
     same = pairs_digest(pairs)
@@ -452,148 +329,3 @@ def test_the_quantizer_advice_is_dropped_and_other_root_records_are_kept(
         logging.warning("Please consider to run pre-processing before quantization. ...")
         logging.warning("something else")
     assert [r.getMessage() for r in caplog.records] == ["something else"]
-
-
-def test_fused_int8_export_computes_what_the_plain_export_computes(
-    tmp_path: Path, tiny_teacher: Path, monkeypatch: Any
-) -> None:
-    """Attention fusion changes the graph, not the function: the fused int8 student agrees
-    with the plain fp32 export, and a graph whose attention does not fuse (torch's
-    scaled-dot-product export) is quantised unfused instead of failing."""
-    import onnx
-    import torch
-    from transformers import AutoTokenizer
-
-    from codequest.encoders import student_graph
-    from codequest.encoders.onnx_query import OnnxQueryEncoder, write_card
-    from codequest.encoders.student_graph import CutStudent, Map, cut_teacher
-    from codequest.encoders.student_graph import export_student as export_onnx
-
-    teacher_path = str(tiny_teacher)  # what build_artifact gets: the sentence-transformers folder
-
-    vectors: dict[str, np.ndarray] = {}
-    for name, attention, int8 in (
-        ("fp32", "eager", False),
-        ("fused", "eager", True),
-        ("sdpa", "sdpa", True),
-    ):
-        folder = tmp_path / name
-        folder.mkdir()
-        transformer = cut_teacher(teacher_path, 2, (0, 2), attention=attention)
-        torch.manual_seed(0)  # the same map for all three
-        mapping = Map(32, 32, "linear")
-        export_onnx(CutStudent(transformer, mapping), folder / "model.onnx", int8=int8)
-        AutoTokenizer.from_pretrained(teacher_path).backend_tokenizer.save(
-            str(folder / "tokenizer.json")
-        )
-        write_card(folder, {"teacher": "tiny", "name": name, "dim": 32})
-        ops = {n.op_type for n in onnx.load(str(folder / "model.onnx")).graph.node}
-        if name == "fused":
-            assert "QAttention" in ops
-        else:
-            assert "QAttention" not in ops and "Attention" not in ops
-        encoder = OnnxQueryEncoder(folder)
-        texts = [" ".join(WORDS[i : i + 1 + i % 5]) for i in range(0, 24, 3)]
-        vectors[name] = np.stack([encoder.encode_query(t) for t in texts])
-    assert float(np.ptp(vectors["fp32"], axis=0).max()) > 0.05  # the inputs differ
-    for name in ("fused", "sdpa"):
-        agreement = (vectors[name] * vectors["fp32"]).sum(axis=1)
-        assert agreement.min() > 0.98, (name, agreement)
-    # A fusion that changed what the graph computes is thrown away, not shipped.
-    monkeypatch.setattr(student_graph, "same_function", lambda *args: False)
-    transformer = cut_teacher(teacher_path, 2, (0, 2), attention="eager")
-    export_onnx(CutStudent(transformer, Map(32, 32)), tmp_path / "checked.onnx", int8=True)
-    ops = {n.op_type for n in onnx.load(str(tmp_path / "checked.onnx")).graph.node}
-    assert "QAttention" not in ops and "MatMulInteger" in ops
-    assert not list(tmp_path.glob("checked.*.onnx"))  # no intermediate files left behind
-
-
-def test_a_new_build_recipe_names_a_new_built_folder(tmp_path: Path, monkeypatch: Any) -> None:
-    """Students built by an older recipe are not served: the recipe is in the folder name."""
-    from codequest.encoders import build
-
-    (tmp_path / "card.json").write_text(json.dumps({"name": "s"}))
-    (tmp_path / build.DELTA_FILE).write_bytes(b"weights")
-    now = build.delta_digest(tmp_path)
-    assert build.delta_digest(tmp_path) == now  # stable
-    monkeypatch.setattr(build, "BUILD_RECIPE", build.BUILD_RECIPE + 1)
-    assert build.delta_digest(tmp_path) != now
-
-
-def test_the_lora_merge_computes_what_peft_computes(tiny_teacher: Path) -> None:
-    """Serving merges a shipped delta with ``W += B @ A`` and no peft: the merged cut gives
-    the hidden states that the peft model it was taken from gives."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    from codequest.distill.modules import ALL_LINEAR, lora_delta
-    from codequest.encoders.student_graph import apply_lora_delta, cut_teacher
-
-    torch.manual_seed(0)
-    config = LoraConfig(
-        r=4, lora_alpha=8, target_modules=ALL_LINEAR, bias="none", init_lora_weights=False
-    )
-    peft_model = get_peft_model(cut_teacher(str(tiny_teacher), 2, (0, 2)), config).eval()
-    merged = cut_teacher(str(tiny_teacher), 2, (0, 2))
-    delta = lora_delta(peft_model)
-    assert len(delta) == 2 * 2 * 6  # A and B for six linear layers in each kept block
-    apply_lora_delta(merged, delta)
-    ids = torch.randint(0, merged.config.vocab_size, (3, 11))
-    feed = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-    feed["token_type_ids"] = torch.zeros_like(ids)  # as the exported student is fed
-    with torch.no_grad():
-        expected = peft_model(**feed).last_hidden_state
-        got = merged(**feed).last_hidden_state
-        plain = cut_teacher(str(tiny_teacher), 2, (0, 2))(**feed).last_hidden_state
-    assert not torch.allclose(plain, expected, atol=1e-3)  # the LoRA factors change it
-    assert torch.allclose(got, expected, atol=1e-5)
-
-
-def test_auto_falls_back_to_the_int8_teacher_with_one_line_saying_why(
-    tmp_path: Path, tiny_teacher: Path, monkeypatch: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A shipped default that cannot be built: ``auto`` serves the int8 teacher, never
-    fp32, and says so once, naming the encoder in use and the default it replaces."""
-    import logging
-
-    from codequest import students
-    from codequest.config import Config
-    from codequest.distill.artifact import write_delta
-    from codequest.encoders import EncoderError, load_query_encoder
-    from codequest.models import resolve_model
-
-    monkeypatch.setenv("CODEQUEST_HOME", str(tmp_path / "home"))
-    resolved = resolve_model(str(tiny_teacher))
-    card = {
-        "name": "broken",
-        "default": True,
-        "teacher": resolved.identity,
-        "teacher_name": str(tiny_teacher),
-        "dim": 32,
-        "map": "linear",
-        "base": {"kind": "cut", "dim": 32, "layers": 2, "keep": [0, 2], "precision": "int8"},
-    }
-    rng = np.random.default_rng(0)
-    arrays = {
-        "map.W": rng.normal(size=(32, 32)),
-        "map.b": np.zeros(32),
-        "lora.no.such.module.A": rng.normal(size=(2, 32)),
-        "lora.no.such.module.B": rng.normal(size=(32, 2)),
-    }
-    write_delta(tmp_path / "shipped" / "broken", card, arrays)
-    monkeypatch.setattr(students, "SHIPPED", tmp_path / "shipped")
-
-    config = Config(model=str(tiny_teacher))
-    with caplog.at_level(logging.WARNING, logger="codequest"):
-        encoder = load_query_encoder(config, resolved.identity)
-    assert encoder.name == "teacher-int8"
-    assert json.loads((encoder.folder / "card.json").read_text())["precision"] == "int8"
-    (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    line = record.getMessage()
-    assert "\n" not in line and line == encoder.note
-    assert line.startswith("query encoder teacher-int8 answers queries, not the default broken")
-    assert "no.such.module" in line and "--debug" in line
-    # Asked for by name, the same student is an error, not a silent substitute.
-    with pytest.raises(EncoderError, match="broken cannot be built"):
-        by_name = Config(model=str(tiny_teacher), query_encoder="broken")
-        load_query_encoder(by_name, resolved.identity)

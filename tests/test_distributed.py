@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from codequest.config import Config
-from codequest.store import Store
+from codequest.index.store import Store
 from codequest.types import SearchResult
 from codequest.workspace import Workspace
-from conftest import SAMPLE_PROJECT, write_tree
+from helpers import SAMPLE_PROJECT, write_tree
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'codequest[cluster]')")
 

@@ -11,12 +11,13 @@ from typing import Any
 import msgpack
 import pytest
 
-from codequest import store as store_mod
 from codequest import workspace as workspace_mod
 from codequest.config import Config
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder, document_text
-from codequest.indexer import index_workspace
-from codequest.store import DIGEST_SIZE, META_FILE, META_MAGIC, Store
+from codequest.index import persist
+from codequest.index.indexer import index_workspace
+from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC
+from codequest.index.store import Store
 from codequest.types import Chunk
 from codequest.workspace import Workspace
 
@@ -33,7 +34,7 @@ def read_meta(directory: Path) -> dict[str, Any]:
 
 def write_meta(directory: Path, payload: dict[str, Any]) -> None:
     body = msgpack.packb(payload, use_bin_type=True)
-    (directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (directory / META_FILE).write_bytes(persist.encode_meta(body))
 
 
 def no_encoder() -> Any:
@@ -139,9 +140,7 @@ def test_renamed_file_reuses_its_vectors(
 def test_changing_the_model_rebuilds_with_a_reason(project: Path, make_workspace: MakeWs):
     make_workspace(project).index()
     other = HashingEncoder(dim=64, seed=7)
-    ws = Workspace(
-        project, Config(model="hashing"), document_encoder=other, query_encoder=other
-    )
+    ws = Workspace(project, Config(model="hashing"), document_encoder=other, query_encoder=other)
     assert ws.status()["problem"]
     report = ws.index()
     assert report.rebuilt
@@ -162,9 +161,7 @@ def test_document_text_puts_path_and_name_in_front_of_the_code():
     assert document_text(no_path) == "startsWith\nbody"
 
 
-def test_indexer_embeds_the_recipe_text(
-    make_project: Callable[..., Path], make_workspace: MakeWs
-):
+def test_indexer_embeds_the_recipe_text(make_project: Callable[..., Path], make_workspace: MakeWs):
     seen: list[str] = []
 
     class Recording(HashingEncoder):
@@ -290,9 +287,7 @@ def test_file_that_becomes_unreadable_is_dropped(
     assert all(r.path != "cmd/hash.go" for r in ws.search("ComputeSha256"))
 
 
-def test_two_workspaces_in_one_process_see_each_others_saves(
-    project: Path, make_workspace: MakeWs
-):
+def test_two_workspaces_in_one_process_see_each_others_saves(project: Path, make_workspace: MakeWs):
     a = make_workspace(project)
     b = make_workspace(project)
     a.index()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codequest.lexical import K1, B, LexicalIndex, chunk_terms, path_terms
+from codequest.index.lexical import K1, B, LexicalIndex, chunk_terms, path_terms
 
 
 def build(docs: list[dict[int, int]], vocab: int) -> LexicalIndex:
@@ -47,8 +47,9 @@ docs_strategy = st.lists(
 @given(docs_strategy, st.lists(st.integers(0, 11), max_size=5))
 def test_scores_match_the_reference(docs: list[dict[int, int]], query: list[int]):
     index = build(docs, 12)
-    np.testing.assert_allclose(index.scores(query), reference_bm25(docs, query), rtol=1e-4,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        index.scores(query), reference_bm25(docs, query), rtol=1e-4, atol=1e-6
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -109,8 +110,10 @@ def test_chunk_terms_count_text_symbol_and_path():
 @pytest.mark.parametrize(
     ("path", "terms"),
     [
-        ("src/http_client/RetryPolicy.java", ["src", "http_client", "http", "client",
-                                              "retrypolicy", "retry", "policy"]),
+        (
+            "src/http_client/RetryPolicy.java",
+            ["src", "http_client", "http", "client", "retrypolicy", "retry", "policy"],
+        ),
         ("a b/c.d.e.py", ["b", "c", "d", "e"]),
         ("Makefile", ["makefile"]),
     ],
@@ -120,7 +123,7 @@ def test_path_terms(path: str, terms: list[str]):
 
 
 def test_counts_beyond_uint16_are_clipped_by_the_store(tmp_path):
-    from codequest.store import Store
+    from codequest.index.store import Store
 
     store = Store(tmp_path, "m", 4)
     ids, tfs = store.term_ids(Counter({"x": 70_000, "y": 3}))

@@ -20,13 +20,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sentence_transformers")
 
-from codequest.encoders import EncoderError  # noqa: E402
+from codequest.encoders.models import load_sentence_transformer, resolve_model  # noqa: E402
 from codequest.encoders.teacher import SentenceTransformerEncoder  # noqa: E402
-from codequest.models import (  # noqa: E402
-    UnsafeModelError,
-    load_sentence_transformer,
-    resolve_model,
-)
+from codequest.errors import EncoderError, UnsafeModelError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "server" / "codequest", ROOT / "benchmarks"]
@@ -170,7 +166,7 @@ def train() -> Any:
     """codequest.distill.train, which needs the train extra."""
     pytest.importorskip("peft")
     pytest.importorskip("model2vec")
-    from codequest.distill import train
+    from codequest.distill import checkpoint as train
 
     return train
 

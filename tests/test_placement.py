@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from codequest import placement as placement_mod
-from codequest.placement import HelperPlacement
+from codequest.search import helper as placement_mod
+from codequest.search.helper import HelperPlacement
 
 
 class _Affinity:

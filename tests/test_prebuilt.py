@@ -18,18 +18,13 @@ import pytest
 from codequest.cli import main as cli_main
 from codequest.config import Config
 from codequest.encoders import HashingEncoder
-from codequest.prebuilt import (
-    OVERLAY_ID_OFFSET,
-    LayeredStore,
-    LayeredWorkspace,
-    build_prebuilt,
-    open_workspace,
-)
+from codequest.index.layered import OVERLAY_ID_OFFSET, LayeredStore
+from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC, encode_meta
+from codequest.prebuilt import LayeredWorkspace, build_prebuilt, open_workspace
 from codequest.search import RankingOptions, Searcher
-from codequest.store import DIGEST_SIZE, META_FILE, META_MAGIC, _digest
 from codequest.types import SearchFilters, SearchResult
 from codequest.workspace import Workspace
-from conftest import SAMPLE_PROJECT, write_tree
+from helpers import SAMPLE_PROJECT, write_tree
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -106,7 +101,7 @@ def test_build_records_commit_model_and_relative_paths(repo: Path, prebuilt: Pat
 
 
 def test_build_refuses_a_folder_without_git(tmp_path: Path) -> None:
-    from codequest.prebuilt import PrebuiltError
+    from codequest.errors import PrebuiltError
 
     write_tree(tmp_path / "plain", {"a.py": "def f():\n    return 1\n"})
     with pytest.raises(PrebuiltError, match="not a git checkout"):
@@ -261,7 +256,7 @@ def _rewrite_meta(index: Path, change: Callable[[dict], None]) -> None:
     payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], strict_map_key=False)
     change(payload)
     body = msgpack.packb(payload, use_bin_type=True)
-    (index / META_FILE).write_bytes(META_MAGIC + _digest(body) + body)
+    (index / META_FILE).write_bytes(encode_meta(body))
 
 
 def _assert_falls_back(ws: Workspace, *needles: str) -> None:

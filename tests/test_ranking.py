@@ -16,17 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from codequest.chunking import line_units
-from codequest.search import (
-    QUERY_IDENTIFIER,
-    QUERY_NATURAL,
-    QUERY_QUESTION,
-    RankingOptions,
-    SymbolTable,
-    classify_query,
-    name_similarity,
-)
-from codequest.store import ChunkRecord
+from codequest.index.records import ChunkRecord
+from codequest.search import RankingOptions, classify_query
+from codequest.search.options import QueryClass
+from codequest.search.symbols import SymbolTable, name_similarity
+from codequest.text import line_units
 from codequest.tokens import normalize_symbol, split_identifier, stem, variants
 from codequest.types import SearchFilters
 
@@ -145,19 +139,19 @@ def first_symbol(searcher: Any, query: str, options: RankingOptions = SHIPPED) -
 @pytest.mark.parametrize(
     ("query", "kind"),
     [
-        ("JSONDecodeError", QUERY_IDENTIFIER),
-        ("make_archive", QUERY_IDENTIFIER),
-        ("Condition.wait_for", QUERY_IDENTIFIER),
-        ("fmt::format", QUERY_IDENTIFIER),
-        ("parseHTTP()", QUERY_IDENTIFIER),
-        ("iterdump", QUERY_IDENTIFIER),
-        ("Popen.wait timeout_s", QUERY_IDENTIFIER),
-        ("parse an email address into name and address", QUERY_NATURAL),
-        ("Popen communicate", QUERY_NATURAL),
-        ("how does the event loop schedule callbacks", QUERY_QUESTION),
-        ("Where is the config parsed", QUERY_QUESTION),
-        ("config parsing?", QUERY_QUESTION),
-        ("", QUERY_NATURAL),
+        ("JSONDecodeError", QueryClass.IDENTIFIER),
+        ("make_archive", QueryClass.IDENTIFIER),
+        ("Condition.wait_for", QueryClass.IDENTIFIER),
+        ("fmt::format", QueryClass.IDENTIFIER),
+        ("parseHTTP()", QueryClass.IDENTIFIER),
+        ("iterdump", QueryClass.IDENTIFIER),
+        ("Popen.wait timeout_s", QueryClass.IDENTIFIER),
+        ("parse an email address into name and address", QueryClass.NATURAL),
+        ("Popen communicate", QueryClass.NATURAL),
+        ("how does the event loop schedule callbacks", QueryClass.QUESTION),
+        ("Where is the config parsed", QueryClass.QUESTION),
+        ("config parsing?", QueryClass.QUESTION),
+        ("", QueryClass.NATURAL),
     ],
 )
 def test_classify_query(query: str, kind: str) -> None:
@@ -310,11 +304,11 @@ def test_rrf_fusion_still_available(searcher: Any) -> None:
 )
 def test_task_requests_are_natural_language_not_architecture_questions(query: str) -> None:
     # "how to X" asks for code that does X; only "how does/is/where ..." ask about the codebase.
-    assert classify_query(query) == QUERY_NATURAL
+    assert classify_query(query) == QueryClass.NATURAL
 
 
 def test_how_does_questions_stay_questions() -> None:
-    assert classify_query("how does the event loop schedule callbacks") == QUERY_QUESTION
+    assert classify_query("how does the event loop schedule callbacks") == QueryClass.QUESTION
 
 
 def test_cv_folds_are_seeded_and_balanced() -> None:

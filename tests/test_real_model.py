@@ -21,9 +21,10 @@ import pytest
 
 from codequest.config import Config
 from codequest.encoders import DocumentEncoder, QueryEncoder
-from codequest.store import META_FILE
+from codequest.index.persist import META_FILE
 from codequest.types import SearchResult
 from codequest.workspace import Workspace
+from helpers import write_tree
 
 pytestmark = pytest.mark.slow
 
@@ -170,11 +171,7 @@ class RealModel:
 
 
 def write_project(root: Path) -> Path:
-    for rel, text in PROJECT.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
+    return write_tree(root, PROJECT, dedent=False)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from codequest.search import InvalidQuery, RankingOptions, _position_table, _understand
+from codequest.errors import InvalidQuery
+from codequest.search import RankingOptions
+from codequest.search.query import understand
+from codequest.search.snapshot import position_table
 from codequest.types import SearchFilters
 from codequest.workspace import Workspace
 
@@ -165,7 +168,7 @@ class _ThreadRecordingEncoder:
 
         self.threads.append(threading.current_thread().name)
         if self.fail:
-            from codequest.encoders import EncoderError
+            from codequest.errors import EncoderError
 
             raise EncoderError("the query encoder broke")
         return self.inner.encode_query(text)
@@ -176,13 +179,13 @@ def test_query_encoding_overlaps_lexical_work_with_the_same_results(
 ):
     import threading
 
-    from codequest import search as search_mod
-    from codequest.encoders import EncoderError
+    from codequest.errors import EncoderError
+    from codequest.search import helper
 
     searcher = ws.searcher()
     queries = ["cache lookup", "parse email address", "CACHE.get"]
     before = [[(r.path, r.start_line, r.score) for r in ws.search(q)] for q in queries]
-    monkeypatch.setattr(search_mod, "_CPUS", 4)  # the overlap needs two cores or more
+    monkeypatch.setattr(helper, "CPUS", 4)  # the overlap needs two cores or more
     wrapped = _ThreadRecordingEncoder(searcher.query_encoder)
     monkeypatch.setattr(searcher, "query_encoder", wrapped)
     lexical_threads: list[str] = []
@@ -201,7 +204,7 @@ def test_query_encoding_overlaps_lexical_work_with_the_same_results(
     assert len(lexical_threads) == len(queries)
     assert all(t.startswith("codequest-lexical") for t in lexical_threads)
     # On Linux with two CPUs or more, that helper was kept off the searching thread's CPU.
-    placement = search_mod._SIDE_PLACEMENT
+    placement = helper.PLACEMENT
     if sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) > 1:
         helper = placement.helper_thread
         avoided = placement.keep_off_caller()
@@ -235,35 +238,50 @@ def test_snapshot_maps_chunk_ids_to_positions_and_drops_unknown_ids(ws: Workspac
     assert snap.position_table is not None
     sparse = dataclasses.replace(snap, position_table=None)
     assert sparse.positions_of(picked, sims)[0].tolist() == positions.tolist()
-    assert _position_table(np.array([5, 10**9], np.int64)) is None
+    assert position_table(np.array([5, 10**9], np.int64)) is None
 
 
 def test_lexical_candidates_get_their_exact_dense_similarity(ws: Workspace):
     """Candidates that only BM25 found are scored with their stored vector, whether it was
     fetched while the query was being encoded (prefetched) or afterwards."""
+    from codequest.search.candidates import DenseHits, LexicalSide, candidate_vectors, gather
+    from codequest.search.query import SearchPlan, query_terms
+
     searcher = ws.searcher()
     snap = searcher.snapshot()
     opts = RankingOptions()
-    q = _understand("cache lookup", SearchFilters())
+    q = understand("cache lookup", SearchFilters())
     vector = searcher.query_encoder.encode_query("cache lookup")
-    lex_all = snap.lexical.scores_weighted(searcher._query_terms(snap, q, opts))
+    lex_all = snap.lexical.scores_weighted(query_terms(snap.vocab_ids, q, opts.query_expansion))
     lex_top = snap.lexical.top_of(lex_all, 100)
     assert len(lex_top) >= 3
     # Dense neighbours: only the first chunk, so every other candidate is lexical-only.
-    dense_ids = snap.ids[:1].astype(np.int64)
-    dense_sims = np.array([0.5], np.float32)
+    dense = DenseHits(snap.ids[:1].astype(np.int64), np.array([0.5], np.float32))
     exact = {
         int(pos): float(ws.store.vectors.get(int(snap.ids[pos]), dtype=np.float32) @ vector)
         for pos in lex_top.tolist()
     }
-    prefetched = searcher._candidate_vectors(snap, lex_top, {})
+    plan = SearchPlan(
+        text="cache lookup",
+        options=opts,
+        filters=SearchFilters(),
+        spec=None,
+        limit=10,
+        pool=100,
+        max_per_file=10,
+        explain=True,
+        use_lexical=True,
+        restrictive=False,
+    )
+    prefetched = candidate_vectors(ws.store, snap, lex_top, {})
     for fetched in (None, prefetched):
-        _, parts = searcher._weighted(
-            snap, q, opts, vector, dense_ids, dense_sims, lex_all, lex_top, {}, True, fetched
-        )
+        side = LexicalSide(q, lex_all, lex_top, {}, fetched)
+        cands = gather(ws.store, snap, plan, vector, dense, side)
+        assert cands is not None
+        dense_of = dict(zip(cands.positions.tolist(), cands.dense.tolist(), strict=True))
         for pos, value in exact.items():
             if pos != 0:
-                assert parts[pos]["dense"] == pytest.approx(value, abs=1e-5)
+                assert dense_of[pos] == pytest.approx(value, abs=1e-5)
     # A candidate without a stored vector keeps dense 0 instead of failing.
     found, matrix = ws.store.vectors_of(np.array([snap.ids[1], 987654321], np.int64))
     assert found.tolist() == [True, False] and matrix.shape == (1, ws.store.dim)

@@ -9,20 +9,14 @@ import msgpack
 import numpy as np
 import pytest
 
-from codequest import store as store_mod
-from codequest.chunking import line_units
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
-from codequest.lexical import chunk_terms
-from codequest.store import (
-    DIGEST_SIZE,
-    META_FILE,
-    META_MAGIC,
-    ChunkRecord,
-    FileRecord,
-    Store,
-    StoreError,
-    writer_lock,
-)
+from codequest.errors import StoreError
+from codequest.index import persist
+from codequest.index.lexical import chunk_terms
+from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC
+from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.store import Store
+from codequest.text import line_units
 
 FILES = {
     "a.py": [("read_json_file", "def read_json_file(path):\n    return json.load(path)")],
@@ -38,9 +32,18 @@ def fill(store: Store, encoder: HashingEncoder, files=FILES) -> None:
     for path, defs in files.items():
         records = []
         for i, (symbol, text) in enumerate(defs):
-            record = ChunkRecord(0, path, "python", "function", symbol, 1 + i * 5, 3 + i * 5,
-                                 f"hash-{path}-{symbol}", text.splitlines()[0],
-                                 line_units(text.splitlines()[-1]))
+            record = ChunkRecord(
+                0,
+                path,
+                "python",
+                "function",
+                symbol,
+                1 + i * 5,
+                3 + i * 5,
+                f"hash-{path}-{symbol}",
+                text.splitlines()[0],
+                line_units(text.splitlines()[-1]),
+            )
             records.append((record, chunk_terms(path, symbol, text)))
         vectors = encoder.encode_documents([text for _, text in defs])
         store.put_file(FileRecord(path, "python", f"fh-{path}", 10, 20, ()), records, vectors)
@@ -66,7 +69,7 @@ def rewrite_meta(directory: Path, **changes: object) -> None:
     payload = msgpack.unpackb(body, raw=False, strict_map_key=False)
     payload.update(changes)
     body = msgpack.packb(payload, use_bin_type=True)
-    (directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (directory / META_FILE).write_bytes(persist.encode_meta(body))
 
 
 def vectors_file(directory: Path) -> Path:
@@ -192,11 +195,11 @@ def test_one_flipped_byte_in_meta_is_detected(saved: Store, where: str):
 
 def test_meta_with_a_valid_checksum_but_garbage_payload(saved: Store):
     body = b"\xc1\xc1\xc1"  # 0xc1 is never used in msgpack
-    (saved.directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (saved.directory / META_FILE).write_bytes(persist.encode_meta(body))
     with pytest.raises(StoreError, match="cannot be decoded"):
         Store.load(saved.directory)
     body = msgpack.packb([1, 2, 3])
-    (saved.directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (saved.directory / META_FILE).write_bytes(persist.encode_meta(body))
     with pytest.raises(StoreError, match="does not hold an index record"):
         Store.load(saved.directory)
 
@@ -288,7 +291,7 @@ def test_store_from_before_the_recipe_field_counts_as_recipe_1(saved: Store):
     payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)
     del payload["recipe"]
     body = msgpack.packb(payload, use_bin_type=True)
-    (saved.directory / META_FILE).write_bytes(META_MAGIC + store_mod._digest(body) + body)
+    (saved.directory / META_FILE).write_bytes(persist.encode_meta(body))
     with pytest.raises(StoreError, match="document recipe 1, this CodeQuest embeds"):
         Store.load(saved.directory, recipe=DOCUMENT_RECIPE)
 
@@ -330,7 +333,7 @@ def test_a_failed_vectors_write_leaves_the_previous_store(
     def fail(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_mod, "atomic_write_bytes", fail)
+    monkeypatch.setattr(persist, "atomic_write_bytes", fail)
     with pytest.raises(OSError):
         saved.save()
     assert (saved.directory / META_FILE).read_bytes() == before
@@ -349,179 +352,9 @@ def test_a_new_store_never_overwrites_the_vectors_an_old_meta_names(
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # stands in for a kill between vectors and meta
 
-    monkeypatch.setattr(store_mod, "atomic_write_bytes", crash)
+    monkeypatch.setattr(persist, "atomic_write_bytes", crash)
     with pytest.raises(KeyboardInterrupt):
         fresh.save()
     monkeypatch.undo()
     loaded = Store.load(saved.directory)
     assert loaded.model == encoder.identity and len(loaded.chunks) == 4
-
-
-# -- read-only view -----------------------------------------------------------------------
-
-
-def test_read_only_view_searches_and_refuses_writes(saved: Store, encoder: HashingEncoder):
-    view = Store.load(saved.directory, read_only=True)
-    assert view.read_only
-    assert nearest(view, encoder, "parse email address") == nearest(
-        saved, encoder, "parse email address"
-    )
-    with pytest.raises(StoreError, match="read-only"):
-        view.save()
-    with pytest.raises(StoreError, match="read-only"):
-        view.remove_file("a.py")
-    with pytest.raises(StoreError, match="read-only"):
-        fill(view, encoder, {"q.py": [("q", "def q(): pass")]})
-    assert len(view.chunks) == 4
-
-
-# -- lock ---------------------------------------------------------------------------------
-
-
-def test_writer_lock_is_exclusive(tmp_path: Path):
-    with writer_lock(tmp_path / "idx") as got:
-        assert got is True
-        # flock locks belong to the open file description: a second open conflicts.
-        with writer_lock(tmp_path / "idx", wait=False) as second:
-            assert second is False
-    with writer_lock(tmp_path / "idx", wait=False) as again:
-        assert again is True
-
-
-# -- churn --------------------------------------------------------------------------------
-
-CHURN_SCRIPT = """
-import sys
-import numpy as np
-from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
-from codequest.store import ChunkRecord, FileRecord, Store
-
-enc = HashingEncoder(dim=32, seed=3)
-store = Store(sys.argv[1], enc.identity, enc.dim)
-rng = np.random.default_rng(0)
-
-def put(path, count, tag):
-    records = [
-        (ChunkRecord(0, path, "python", "function", f"f{tag}_{i}", i, i, f"{path}-{tag}-{i}", "p"),
-         {f"f{tag}": 1})
-        for i in range(count)
-    ]
-    texts = [f"def f{tag}_{i}(): return {i}" for i in range(count)]
-    store.put_file(FileRecord(path, "python", str(tag), 1, 1, ()), records,
-                   enc.encode_documents(texts))
-
-for f in range(40):
-    put(f"f{f}.py", 4, 0)
-for cycle in range(1, int(sys.argv[2]) + 1):
-    put(f"f{int(rng.integers(40))}.py", int(rng.integers(1, 7)), cycle)
-    if cycle % 500 == 0:
-        store.save()
-        store = Store.load(sys.argv[1])
-assert len(store.vectors) == len(store.chunks), (len(store.vectors), len(store.chunks))
-ids = np.fromiter(store.chunks, dtype=np.uint64)
-assert all(v is not None for v in store.vectors.get(ids, dtype=np.float32))
-found, _ = store.search_vectors(enc.encode_query("f1"), len(store.chunks))
-assert set(found.tolist()) <= set(store.chunks)
-print("OK", len(store.chunks))
-"""
-
-
-def test_a_long_edit_session_neither_hangs_nor_loses_vectors(tmp_path: Path):
-    """usearch < 2.26 spins forever in remove() (or stops finding live keys) once its key
-    table is full of tombstones, after about as many removals as its capacity; an editor
-    session re-embedding one small project for an hour gets there. The store rebuilds the
-    vector index before that point."""
-    import subprocess
-    import sys
-
-    script = tmp_path / "churn.py"
-    script.write_text(CHURN_SCRIPT)
-    try:
-        done = subprocess.run(
-            [sys.executable, str(script), str(tmp_path / "idx"), "3000"],
-            capture_output=True, text=True, timeout=120,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("the store hung while files were replaced over and over")
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("OK")
-
-
-def test_search_breadth_grows_with_the_index(saved: Store, encoder: HashingEncoder):
-    # Large graphs need a wider HNSW search for the same recall; small ones stay cheap.
-    assert store_mod.expansion_for(100_000) == store_mod.EXPANSION_SEARCH
-    assert store_mod.expansion_for(1_000_000) == store_mod.EXPANSION_SEARCH_LARGE
-    assert store_mod.EXPANSION_SEARCH < store_mod.EXPANSION_SEARCH_LARGE
-    saved.vectors.expansion_search = 7  # whatever it was, a search sets the breadth it needs
-    keys, _ = saved.search_vectors(encoder.encode_query("parse config"), 3)
-    assert len(keys) == 3
-    assert saved.vectors.expansion_search == store_mod.expansion_for(len(saved.vectors))
-
-
-def test_vectors_of_returns_the_found_rows_in_order(saved: Store):
-    ids = np.array([*sorted(saved.chunks)[:2][::-1], 10**9], np.int64)
-    found, matrix = saved.vectors_of(ids)
-    assert found.tolist() == [True, True, False] and matrix.shape == (2, saved.dim)
-    expected = np.vstack([saved.vectors.get(int(i), dtype=np.float32) for i in ids[:2]])
-    # Widening the stored f16 rows is exact, so this is the same as usearch's own cast.
-    assert matrix.dtype == np.float32 and np.array_equal(matrix, expected)
-    none_found, empty = saved.vectors_of(np.array([10**9, 10**9 + 1], np.int64))
-    assert not none_found.any() and empty.shape == (0, saved.dim)
-    assert saved.vectors_of(np.zeros(0, np.int64))[1].shape == (0, saved.dim)
-
-
-@pytest.mark.parametrize("dtype", ["f16", "bf16"])
-def test_either_vector_precision_round_trips_and_searches(
-    tmp_path: Path, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch, dtype: str
-):
-    monkeypatch.setattr(store_mod, "preferred_vector_dtype", lambda: dtype)
-    store = Store(tmp_path / "idx", encoder.identity, encoder.dim)
-    fill(store, encoder)
-    store.save()
-    loaded = Store.load(tmp_path / "idx", model=encoder.identity)
-    assert str(loaded.vectors.dtype).lower().endswith(dtype)
-    ids = np.array(sorted(loaded.chunks), np.int64)
-    found, matrix = loaded.vectors_of(ids)
-    expected = np.vstack([loaded.vectors.get(int(i), dtype=np.float32) for i in ids])
-    assert found.all() and np.array_equal(matrix, expected)
-    # Two bytes a dimension keep the vectors to within bf16's rounding of the originals.
-    originals = encoder.encode_documents([text for defs in FILES.values() for _, text in defs])
-    assert np.abs(matrix - originals).max() < 0.01
-    assert nearest(loaded, encoder, "parse email address", 1) == nearest(
-        store, encoder, "parse email address", 1
-    )
-    # A rebuild (after many removals) keeps the precision the index was built with.
-    other = "f16" if dtype == "bf16" else "bf16"
-    monkeypatch.setattr(store_mod, "preferred_vector_dtype", lambda: other)
-    loaded._rebuild_vectors()
-    assert str(loaded.vectors.dtype).lower().endswith(dtype)
-
-
-def test_bf16_is_preferred_only_with_a_native_kernel(monkeypatch: pytest.MonkeyPatch):
-    import usearch.index
-
-    class FakeIndex:
-        kernel = "genoa"
-
-        def __init__(self, **_: object) -> None:
-            self.hardware_acceleration = FakeIndex.kernel
-
-    monkeypatch.setattr(usearch.index, "Index", FakeIndex)
-    for kernel, expected in (("genoa", "bf16"), ("skylake", "f16"), ("serial", "f16")):
-        FakeIndex.kernel = kernel
-        store_mod.preferred_vector_dtype.cache_clear()
-        assert store_mod.preferred_vector_dtype() == expected
-    store_mod.preferred_vector_dtype.cache_clear()
-
-
-def test_vectors_of_reads_a_float32_index_too(saved: Store):
-    from usearch.index import Index
-
-    ids = np.array(sorted(saved.chunks)[:3], np.int64)
-    rows = np.vstack([saved.vectors.get(int(i), dtype=np.float32) for i in ids])
-    wide = Index(ndim=saved.dim, metric="cos", dtype="f32")
-    wide.add(ids.astype(np.uint64), rows)
-    saved.vectors = wide
-    found, matrix = saved.vectors_of(ids[::-1])
-    assert found.all() and matrix.dtype == np.float32
-    assert np.array_equal(matrix, rows[::-1])

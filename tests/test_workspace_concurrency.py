@@ -71,8 +71,11 @@ def call_soon(fn: Callable[[], Any]) -> Any:
 
 
 def test_search_is_answered_while_indexing(paused: PausedRun):
-    results = call_soon(lambda: paused.ws.search("handler request value"))
-    assert isinstance(results, list)  # whatever is stored so far; it must not wait
+    stored = set(call_soon(lambda: list(paused.ws.store.files)))
+    results = call_soon(lambda: paused.ws.search("handler request value", limit=50))
+    # Answered from what is stored so far (the run is held mid-way), without waiting.
+    assert 0 < len(stored) < 300
+    assert results and {r.path for r in results} <= stored
     report = paused.finish()
     assert report.files == 300
     assert any(r.symbol.startswith("handler_") for r in paused.ws.search("handler_150"))
@@ -81,8 +84,15 @@ def test_search_is_answered_while_indexing(paused: PausedRun):
 def test_status_and_removal_while_indexing(paused: PausedRun):
     status = call_soon(paused.ws.status)
     assert status["root"] == str(paused.ws.root)
-    call_soon(lambda: paused.ws.remove_paths(["pkg/mod_000.py"]))
-    paused.finish()
+    assert 0 < status["files"] < 300
+    # The first file is stored (files go in name order); removing it takes effect at once.
+    assert call_soon(lambda: paused.ws.remove_paths(["pkg/mod_000.py"])) == 1
+    found = call_soon(lambda: paused.ws.search("handler_000", limit=50))
+    assert "pkg/mod_000.py" not in {r.path for r in found}
+    report = paused.finish()
+    # The run went on past it and does not bring it back; its next run would (the file is
+    # still on disk: removals are for deletions an editor reports).
+    assert report.files == 299 and "pkg/mod_000.py" not in paused.ws.store.files
 
 
 def test_cancelled_run_keeps_what_it_stored(paused: PausedRun):
@@ -116,9 +126,9 @@ def test_ready_to_search_says_when_a_search_would_not_wait(
     make_workspace: MakeWs,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    from codequest import search as search_module
     from codequest.config import Config
     from codequest.encoders import HashingEncoder
+    from codequest.search import searcher as search_module
 
     class LoadingEncoder(HashingEncoder):
         loaded = False  # as the server's shared encoder says while it loads

@@ -5,7 +5,8 @@ searches one folder, and the frozen records it returns. The engine never imports
 the language server in :mod:`codequest.lsp` is a thin layer on top of it.
 """
 
-from codequest.config import Config, ConfigError
+from codequest.config import Config
+from codequest.errors import ConfigError
 from codequest.types import Chunk, IndexReport, SearchFilters, SearchResult
 
 __all__ = [

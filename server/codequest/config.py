@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, get_type_hints
+
+from codequest.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-class ConfigError(ValueError):
-    """A setting has an invalid value."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +35,7 @@ class Config:
     max_results: int = 20
     # Where the index lives; empty means "<workspace>/.codequest".
     cache_dir: str = ""
-    # Chosen by 5-fold cross-validation on stdlib-bench (docs/ranking.md); was 3.
+    # Chosen by 5-fold cross-validation on stdlib-bench (docs/ranking.md).
     max_chunks_per_file: int = 10
     max_files: int = 200_000
     max_chunks: int = 2_000_000
@@ -116,25 +114,44 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _coerce(name: str, value: Any) -> Any:
-    expected = {f.name: f.type for f in fields(Config)}[name]
-    if expected == "tuple[str, ...]":
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{_camel(name)} must be a list of strings, got {value!r:.80}")
-        return tuple(value)
-    if expected == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{_camel(name)} must be true or false, got {value!r:.80}")
-        return value
-    if expected == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{_camel(name)} must be an integer, got {value!r:.80}")
-        return value
+def _strings(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{_camel(name)} must be a list of strings, got {value!r:.80}")
+    return tuple(value)
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{_camel(name)} must be true or false, got {value!r:.80}")
+    return value
+
+
+def _int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{_camel(name)} must be an integer, got {value!r:.80}")
+    return value
+
+
+def _str(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{_camel(name)} must be a string, got {value!r:.80}")
     return value
+
+
+# One parser per field type, keyed by the resolved annotation (not its spelling).
+_PARSERS: dict[Any, Callable[[str, Any], Any]] = {
+    tuple[str, ...]: _strings,
+    bool: _bool,
+    int: _int,
+    str: _str,
+}
+_FIELD_PARSERS = {name: _PARSERS[hint] for name, hint in get_type_hints(Config).items()}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    return _FIELD_PARSERS[name](name, value)
 
 
 def _validate(name: str, value: Any) -> None:

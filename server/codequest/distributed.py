@@ -34,10 +34,12 @@ import numpy as np
 
 from codequest.chunking import chunk_source
 from codequest.config import Config
+from codequest.discovery import discover, read_source
 from codequest.encoders import DocumentEncoder, document_text, load_document_encoder
-from codequest.files import discover, read_source
-from codequest.indexer import ProgressFn, file_hash, index_workspace
-from codequest.store import Store
+from codequest.errors import ClusterError
+from codequest.index.indexer import ProgressFn, index_workspace
+from codequest.index.store import Store
+from codequest.text import file_hash
 from codequest.types import IndexReport
 
 # Rows per map_batches call; an actor embeds one batch at a time.
@@ -45,10 +47,6 @@ RAY_BATCH = 128
 # Environment variable naming a flag file: an actor that finds it deletes it and exits, once.
 # Used by tests (and chaos drills) to check that a dying worker loses no chunks.
 CRASH_FLAG_ENV = "CODEQUEST_RAY_CRASH_ONCE"
-
-
-class ClusterError(RuntimeError):
-    """Ray is missing or the cluster cannot run the embedding stage."""
 
 
 def _import_ray() -> Any:
@@ -251,10 +249,10 @@ def index_workspace_on_ray(
     progress: ProgressFn | None = None,
 ) -> IndexReport:
     """Index a :class:`~codequest.workspace.Workspace` with embedding on Ray."""
-    from codequest.store import writer_lock
+    from codequest.index.persist import writer_lock
 
     with writer_lock(ws.cache_dir):
-        if getattr(ws, "uses_prebuilt", False):
+        if ws.uses_prebuilt:
             raise ClusterError("the Ray executor builds full indexes; drop --index")
         store = ws.local_store()
         return index_with_ray(

@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
-# Chunk kinds. Definitions come from tree-sitter; windows are the line-based fallback.
-KIND_FUNCTION = "function"
-KIND_METHOD = "method"
-KIND_CLASS = "class"
-KIND_INTERFACE = "interface"
-KIND_STRUCT = "struct"
-KIND_ENUM = "enum"
-KIND_TRAIT = "trait"
-KIND_TYPE = "type"
-KIND_MODULE = "module"  # a Ruby module, an Elixir defmodule: a container of functions
-KIND_WINDOW = "window"
-DEFINITION_KINDS = frozenset(
-    {
-        KIND_FUNCTION,
-        KIND_METHOD,
-        KIND_CLASS,
-        KIND_INTERFACE,
-        KIND_STRUCT,
-        KIND_ENUM,
-        KIND_TRAIT,
-        KIND_TYPE,
-        KIND_MODULE,
-    }
-)
+
+class StrEnum(str, Enum):
+    """An enum whose members are their string values wherever a string is expected
+    (``str()``, f-strings, JSON, msgpack, dict keys), like Python 3.11's ``enum.StrEnum``."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class ChunkKind(StrEnum):
+    """What a chunk is. Definitions come from tree-sitter; windows are the line-based
+    fallback. Stores and replies carry the values (``"function"``)."""
+
+    FUNCTION = "function"
+    METHOD = "method"
+    CLASS = "class"
+    INTERFACE = "interface"
+    STRUCT = "struct"
+    ENUM = "enum"
+    TRAIT = "trait"
+    TYPE = "type"
+    MODULE = "module"  # a Ruby module, an Elixir defmodule: a container of functions
+    WINDOW = "window"
+
+
+DEFINITION_KINDS = frozenset(ChunkKind) - {ChunkKind.WINDOW}
+# Definitions that are types (or hold members), as opposed to functions and methods.
+TYPE_KINDS = DEFINITION_KINDS - {ChunkKind.FUNCTION, ChunkKind.METHOD}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class Chunk:
 
     path: str
     language: str
-    kind: str
+    kind: str  # a ChunkKind value (benchmarks build chunks from plain strings)
     symbol: str
     start_line: int
     end_line: int

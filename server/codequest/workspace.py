@@ -12,19 +12,22 @@ from typing import Any
 from codequest.config import Config
 from codequest.encoders import (
     DOCUMENT_RECIPE,
+    BasicQueryEncoder,
     DocumentEncoder,
-    EncoderError,
     HashingEncoder,
     QueryEncoder,
+    declared,
     document_encoder_identity,
     load_document_encoder,
     load_query_encoder,
 )
-from codequest.indexer import ProgressFn, index_workspace
-from codequest.models import resolve_model
+from codequest.encoders.models import resolve_model
+from codequest.errors import EncoderError, StoreError
+from codequest.index.indexer import ProgressFn, index_workspace
+from codequest.index.persist import META_FILE, writer_lock
+from codequest.index.store import Store
+from codequest.index.view import StoreView
 from codequest.search import Searcher
-from codequest.store import META_FILE, Store, StoreError, writer_lock
-from codequest.store_view import StoreView
 from codequest.types import IndexReport, SearchFilters, SearchResult
 
 log = logging.getLogger(__name__)
@@ -56,13 +59,16 @@ def model_dim(config: Config) -> int | None:
 class Workspace:
     """Indexes and searches one folder. Thread-safe for one indexer plus many searchers."""
 
+    # Why a configured prebuilt index is not used (one line; prebuilt.LayeredWorkspace).
+    fallback_reason = ""
+
     def __init__(
         self,
         root: str | os.PathLike[str],
         config: Config | None = None,
         *,
         document_encoder: DocumentEncoder | None = None,
-        query_encoder: QueryEncoder | None = None,
+        query_encoder: BasicQueryEncoder | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -70,7 +76,7 @@ class Workspace:
         self.config = config or Config()
         self.cache_dir = default_cache_dir(self.root, self.config)
         self._document_encoder = document_encoder
-        self._query_encoder = query_encoder
+        self._query_encoder = declared(query_encoder) if query_encoder is not None else None
         self.model_identity = (
             document_encoder.identity
             if document_encoder
@@ -88,6 +94,11 @@ class Workspace:
         self._query_lock = threading.Lock()
         self.problem = ""  # why the stored index was discarded, if it was
         self._unsaved = False  # remove_paths changed the store; the next index() saves it
+
+    @property
+    def uses_prebuilt(self) -> bool:
+        """Whether searches read a prebuilt base (prebuilt.LayeredWorkspace)."""
+        return False
 
     # -- store ---------------------------------------------------------------------------
     @property
@@ -203,7 +214,7 @@ class Workspace:
         (a shared encoder that loads in the background says so with ``loaded``), and no
         search snapshot to build, as after an index run or every second during one."""
         encoder = self._query_encoder
-        if encoder is None or not getattr(encoder, "loaded", True):
+        if encoder is None or not encoder.loaded:
             return False
         store, searcher = self._loaded_store(), self._searcher
         return (

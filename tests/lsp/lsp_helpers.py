@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import textwrap
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,8 +31,11 @@ from pytest_lsp import (
 from pytest_lsp.client import register_lsp_features
 
 from codequest.lsp.protocol import plain_converter
+from helpers import write_tree
 
 SERVER_COMMAND = [sys.executable, "-m", "codequest", "serve"]
+# The same server, its index runs slowed down (seconds per file follow).
+SLOW_SERVER = [sys.executable, str(Path(__file__).with_name("slow_server.py"))]
 WAIT = 30.0  # seconds; generous for a loaded CI machine, a passing run takes far less
 
 ALPHA = "alpha proj"  # a space
@@ -102,14 +104,6 @@ BETA_FILES: dict[str, str] = {
 }
 
 
-def write_tree(root: Path, files: Mapping[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
 def make_project(base: Path) -> dict[str, Path]:
     return {
         ALPHA: write_tree(base / ALPHA, ALPHA_FILES),
@@ -157,11 +151,14 @@ async def start(
     *,
     env: Mapping[str, str] | None = None,
     capabilities: types.ClientCapabilities | None = None,
+    index_delay: float = 0.0,
 ) -> Client:
-    """Start a server, initialize it on these folders, return the client."""
+    """Start a server, initialize it on these folders, return the client. ``index_delay``
+    (seconds per file) slows its index runs down, so a test can act while one runs."""
     server_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    command = [*SLOW_SERVER, str(index_delay)] if index_delay else SERVER_COMMAND
     config = ClientServerConfig(
-        server_command=SERVER_COMMAND, client_factory=make_client, server_env=server_env
+        server_command=command, client_factory=make_client, server_env=server_env
     )
     client = await config.start()
     assert isinstance(client, Client)

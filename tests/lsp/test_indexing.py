@@ -1,12 +1,12 @@
 """Servers of their own: indexing in the background, cancelling, staying current, settings.
 
-``CODEQUEST_TEST_INDEX_DELAY`` slows the server's index runs down (seconds per file) so a
-test can talk to it while it indexes, without racing a fast machine.
+``index_delay`` starts a server whose index runs are slowed down (seconds per file,
+``slow_server.py``) so a test can talk to it while it indexes, without racing a fast
+machine.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from lsprotocol import types
 
 pytestmark = pytest.mark.filterwarnings("error::pytest_lsp.LspSpecificationWarning")
 
-SLOW = {"CODEQUEST_TEST_INDEX_DELAY": "0.015"}  # 240 files: 3.6 s a run
+SLOW = 0.015  # seconds a file: 240 files take 3.6 s a run
 
 
 def handlers(count: int) -> dict[str, str]:
@@ -63,11 +63,20 @@ def names(reply: dict[str, Any]) -> list[str]:
     return [r["name"] for r in reply["results"]]
 
 
+def runs_of(client: Client, folder: str) -> int:
+    """Index runs of a folder that reported work-done progress (their begin names it)."""
+    return sum(
+        1
+        for values in client.progress_reports.values()
+        if values and f"indexing {folder}" in getattr(values[0], "title", "")
+    )
+
+
 async def test_search_while_indexing_then_cancel_then_reindex(
     tmp_path: Path, clients: Callable[..., Any]
 ):
     root = write_tree(tmp_path / "big project", handlers(240))
-    client = await clients({"big": root}, hashing_options(tmp_path / "cache"), env=SLOW)
+    client = await clients({"big": root}, hashing_options(tmp_path / "cache"), index_delay=SLOW)
 
     async def indexed_at_least(count: int) -> bool:
         return any(
@@ -123,7 +132,7 @@ async def test_changes_saves_and_deletes_keep_results_current(
     await wait_ready(client)
     alpha = folders[ALPHA]
 
-    runs = len(client.progress_reports)
+    alpha_runs = runs_of(client, ALPHA)
     meta = alpha / ".cq" / "meta.msgpack"
     assert meta.is_file()
     client.workspace_did_change_watched_files(
@@ -134,8 +143,18 @@ async def test_changes_saves_and_deletes_keep_results_current(
             ]
         )
     )
-    await asyncio.sleep(0.6)  # twice the debounce
-    assert len(client.progress_reports) == runs
+    # A real change in the other folder, reported after those: its run is queued after any
+    # run they had scheduled (the same debounce; runs go in request order), so once it has
+    # ended, a run of alpha would have begun before it.
+    barrier = folders[BETA] / "lib" / "barrier.py"
+    barrier.write_text("def barrier_after_the_ignored_events():\n    return 0\n")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=barrier.as_uri(), type=types.FileChangeType.Created)]
+        )
+    )
+    await wait_logged(client, f"CodeQuest: indexed {BETA}:", count=2)
+    assert runs_of(client, BETA) == 2 and runs_of(client, ALPHA) == alpha_runs
 
     # A new file, reported by the file watcher.
     new = alpha / "app" / "retry.py"
@@ -197,7 +216,7 @@ async def test_changes_saves_and_deletes_keep_results_current(
 
     await eventually(settled, what="the re-index after the deletions")
     counts = {f["uri"]: f["indexedFiles"] for f in (await status(client))["folders"]}
-    assert counts == {alpha.as_uri(): 3, folders[BETA].as_uri(): 1}
+    assert counts == {alpha.as_uri(): 3, folders[BETA].as_uri(): 2}  # naïve_parse, barrier
 
 
 async def test_invalid_settings_are_shown_and_defaults_used(
@@ -315,8 +334,9 @@ async def test_restart_reuses_the_index_and_logs_without_progress_support(tmp_pa
 
     # Again, from a client without work-done progress: log messages instead.
     no_progress = vscode_capabilities(progress=False)
-    slow = {"CODEQUEST_TEST_INDEX_DELAY": "0.2"}  # this run takes 6 x 0.2 s
-    client = await start(folders, options, capabilities=no_progress, env=slow)
+    client = await start(
+        folders, options, capabilities=no_progress, index_delay=0.2
+    )  # 6 files, 1.2 s
     try:
         # Right away, before the run is done: answered from the index the first server stored.
         reply = await search(client, {"query": "HashPassword", "limit": 1})

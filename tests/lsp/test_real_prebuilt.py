@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from lsp_helpers import eventually, search, start, status, stop, wait_logged
 
-from codequest.students import default_student_name
+from codequest.encoders.students import default_student_name
 
 pytestmark = [
     pytest.mark.slow,
@@ -57,7 +57,7 @@ QUERIES = {
         "call_until_it_works",
     ),
     "write bytes to a temporary file, sync it to disk and rename it over the target": (
-        "codequest/store.py",
+        "codequest/index/persist.py",
         "atomic_write_bytes",
     ),
     "encode a query into a vector with onnx runtime": (

@@ -10,16 +10,17 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from codequest.config import Config
-from codequest.lsp.config import folder_config, needs_reindex, parse_settings
+from codequest.lsp.config import (
+    INDEX_SETTINGS,
+    QUERY_ENCODER_SETTINGS,
+    changed_settings,
+    folder_config,
+    parse_settings,
+)
 from codequest.lsp.indexing import IndexStatus, combine
 from codequest.lsp.progress import Throttle, percent
-from codequest.lsp.search import (
-    FileLines,
-    line_length,
-    parse_params,
-    position_encoding,
-    result_range,
-)
+from codequest.lsp.ranges import FileLines, line_length, position_encoding, result_range
+from codequest.lsp.search import parse_params
 from codequest.lsp.symbols import symbol_kind
 from codequest.types import SearchFilters
 
@@ -184,11 +185,20 @@ def test_parse_settings_section_flat_and_problems():
     assert parse_settings({"exclude": ["x/"]}, base=base)[0].model == "hashing"
 
 
-def test_which_changes_need_a_reindex():
+def test_which_changes_need_a_reindex_or_a_new_query_encoder():
     base = Config(model="hashing")
-    assert needs_reindex(base, Config(model="hashing", exclude=("build2/",)))
-    assert needs_reindex(base, Config(model="other"))
-    assert not needs_reindex(base, Config(model="hashing", max_results=3, hybrid=False))
+    changed = changed_settings(base, Config(model="hashing", exclude=("build2/",)))
+    assert changed == {"exclude"} and changed & INDEX_SETTINGS
+    changed = changed_settings(base, Config(model="other"))
+    assert changed & INDEX_SETTINGS and changed & QUERY_ENCODER_SETTINGS
+    changed = changed_settings(base, Config(model="hashing", max_results=3, hybrid=False))
+    assert changed == {"max_results", "hybrid"}
+    assert not changed & INDEX_SETTINGS and not changed & QUERY_ENCODER_SETTINGS
+    assert (
+        changed_settings(base, Config(model="hashing", query_encoder="teacher-int8"))
+        == {"query_encoder"}
+        <= QUERY_ENCODER_SETTINGS
+    )
 
 
 def test_folder_config_keeps_absolute_cache_dirs_apart(tmp_path: Path):
@@ -227,7 +237,7 @@ def test_throttle_and_percent():
 
 
 def test_workspace_folders_then_root_uri_then_root_path():
-    from codequest.lsp.server import _folders_from
+    from codequest.lsp.lifecycle import _folders_from
 
     caps = types.ClientCapabilities()
     folders = [types.WorkspaceFolder(uri="file:///a", name="a")]
@@ -317,7 +327,7 @@ def test_file_uris_are_what_pathlib_writes(root: str, relpath: str):
 
 
 def test_result_range_reads_the_file_only_without_recorded_lengths(tmp_path: Path):
-    from codequest.lsp.search import needs_file
+    from codequest.lsp.ranges import needs_file
 
     assert not needs_file("utf-16", (3, 3, 3))
     assert needs_file("utf-16", None)

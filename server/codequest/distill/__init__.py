@@ -7,6 +7,8 @@ evaluation sets and metrics (``mine``, ``evalsets``) need no torch.
 
 from __future__ import annotations
 
+import sys
+
 TRAIN_HINT = "distillation needs the training extra: pip install 'codequest[train]'"
 
 
@@ -20,3 +22,8 @@ def require_training_deps() -> None:
             missing.append(module)
     if missing:
         raise ImportError(f"{TRAIN_HINT} (missing: {', '.join(missing)})")
+
+
+def say(message: str) -> None:
+    """One line of training progress, on stderr."""
+    print(message, file=sys.stderr, flush=True)

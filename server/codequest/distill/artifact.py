@@ -76,7 +76,7 @@ def build_artifact(
     mapping, _ = split_delta({k: np.asarray(v, np.float32) for k, v in arrays.items()})
     with staged_folder(target, replace=True) as work:
         if static_table is None:
-            from codequest.distill.train import distilled_table
+            from codequest.distill.bases import distilled_table
 
             static_table, static_tokenizer = distilled_table(teacher_path, int(base["pca_dims"]))
         np.save(work / "table.npy", np.asarray(static_table, np.float32))

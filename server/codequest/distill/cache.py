@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from codequest.models import codequest_home, slug
+from codequest.encoders.models import codequest_home, slug
 
 
 def cache_dir() -> Path:

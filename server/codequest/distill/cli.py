@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from codequest.distill import TRAIN_HINT
 
     try:
-        from codequest.distill.train import SPECS
+        from codequest.distill.specs import SPECS
     except ImportError as err:
         print(f"codequest distill: {err}", file=sys.stderr)
         return 2
@@ -114,13 +114,10 @@ def _eval_dir(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace, names: list[str]) -> int:
-    from codequest.distill.train import (
-        SPECS,
-        Interrupted,
-        TrainOptions,
-        say,
-        train_student,
-    )
+    from codequest.distill import say
+    from codequest.distill.specs import SPECS, TrainOptions
+    from codequest.distill.train import train_student
+    from codequest.errors import TrainingInterrupted
 
     started = time.monotonic()
     teacher, resolved, tokenizer = load_teacher(args.model, args.threads)
@@ -164,7 +161,7 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
     options = TrainOptions(
         epochs=args.epochs or 5, batch_size=args.batch_size, seed=args.seed, threads=args.threads
     )
-    from codequest.models import codequest_home, slug
+    from codequest.encoders.models import codequest_home, slug
 
     out_root = Path(args.out) if args.out else codequest_home() / "distill" / "students"
     for name in names:
@@ -189,7 +186,7 @@ def _run(args: argparse.Namespace, names: list[str]) -> int:
                 work_dir=work,
                 tokenizer=tokenizer,
             )
-        except Interrupted as err:
+        except TrainingInterrupted as err:
             say(f"[distill] {err}")
             return 130
         folder = write_result(result, resolved, data.summary, out_root / name)
@@ -210,8 +207,8 @@ def load_teacher(model: str, threads: int) -> tuple[Any, Any, Any]:
     require_training_deps()
     import torch
 
+    from codequest.encoders.models import load_sentence_transformer, resolve_model
     from codequest.encoders.teacher import quiet_model_loading
-    from codequest.models import load_sentence_transformer, resolve_model
 
     torch.set_num_threads(threads)
     quiet_model_loading()
@@ -221,9 +218,10 @@ def load_teacher(model: str, threads: int) -> tuple[Any, Any, Any]:
 
 
 def load_dev(teacher: Any, identity: str, eval_dir: Path) -> Any:
+    from codequest.distill import say
     from codequest.distill.cache import cached_embeddings
     from codequest.distill.evalsets import load_beir
-    from codequest.distill.train import DevSet, say
+    from codequest.distill.specs import DevSet
 
     cosqa = load_beir(eval_dir / "cosqa", "dev")
     say(f"[distill] teacher embeds the CoSQA corpus ({len(cosqa.doc_texts)} docs, cached) ...")
@@ -286,7 +284,8 @@ def write_result(result: Any, resolved: Any, summary: dict[str, Any], folder: Pa
 
 def write_compact(resolved: Any, dev: Any, folder: Path) -> Path:
     """The int8 teacher as a student: export (cached), score on CoSQA dev, write its card."""
-    from codequest.distill.train import dev_ndcg, say
+    from codequest.distill import say
+    from codequest.distill.dev import dev_ndcg
     from codequest.encoders.export import export_teacher
     from codequest.encoders.onnx_query import OnnxQueryEncoder, write_card
 
@@ -316,7 +315,7 @@ def ship(folder: Path, *, default: bool = True) -> Path:
     default student; ``default=False`` adds it beside the current default."""
     import shutil
 
-    import codequest.students as students
+    from codequest.encoders import students
 
     target = students.SHIPPED / json.loads((folder / "delta" / "card.json").read_text())["name"]
     if default:

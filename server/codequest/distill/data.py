@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from codequest.distill import say
 from codequest.distill.cache import cached_embeddings
 from codequest.distill.mine import (
     Pair,
@@ -30,7 +30,7 @@ from codequest.distill.mine import (
     save_pairs,
     texts_key_of_roots,
 )
-from codequest.models import codequest_home, slug
+from codequest.encoders.models import codequest_home, slug
 
 
 @dataclass
@@ -81,10 +81,6 @@ def select_pairs(
     return chosen
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def prepare(
     teacher: Any,
     identity: str,
@@ -117,7 +113,7 @@ def prepare(
     if pairs_path.is_file() and summary_path.is_file():
         pairs = load_pairs(pairs_path)
         summary = json.loads(summary_path.read_text())
-        _say(f"[distill] reusing {len(pairs)} mined pairs from {pairs_path}")
+        say(f"[distill] reusing {len(pairs)} mined pairs from {pairs_path}")
     else:
         excluded = default_excluded()
         codes: set[str] = set()
@@ -126,7 +122,7 @@ def prepare(
             c, q = load_eval_guards(root)
             codes |= c
             queries |= q
-        _say("[distill] mining pairs with tree-sitter ...")
+        say("[distill] mining pairs with tree-sitter ...")
         pairs, summary = mine_pairs(
             roots,
             max_codes=max_codes,
@@ -135,11 +131,11 @@ def prepare(
             banned_code=codes,
             banned_queries=queries,
             max_files=max_files,
-            progress=lambda n, f: _say(f"[distill]   {n} pairs from {f} files"),
+            progress=lambda n, f: say(f"[distill]   {n} pairs from {f} files"),
         )
         save_pairs(pairs, pairs_path)
         summary_path.write_text(json.dumps(summary, indent=2))
-        _say(f"[distill] mined {len(pairs)} pairs ({summary.get('codes')} code texts)")
+        say(f"[distill] mined {len(pairs)} pairs ({summary.get('codes')} code texts)")
     if pairs_limit is not None:
         pairs = select_pairs(
             pairs, pairs_limit, kind_shares or {"doc": 1, "comment": 1, "name": 1}, seed
@@ -152,7 +148,7 @@ def prepare(
             "kinds": dict(Counter(p.kind for p in pairs)),
             "languages": dict(Counter(p.language for p in pairs)),
         }
-        _say(f"[distill] selected {len(pairs)} pairs by kind: {summary['kinds']}")
+        say(f"[distill] selected {len(pairs)} pairs by kind: {summary['kinds']}")
 
     summary = {**summary, "pairs_digest": pairs_digest(pairs)}
     distinct: dict[str, int] = {}
@@ -162,22 +158,22 @@ def prepare(
     code_index = np.asarray(
         [i if (i := distinct[p.code]) < len(code_texts) else -1 for p in pairs], dtype=np.int64
     )
-    _say(f"[distill] teacher embeds {len(pairs)} queries (cached after the first run) ...")
+    say(f"[distill] teacher embeds {len(pairs)} queries (cached after the first run) ...")
     query_vectors = cached_embeddings(
         teacher,
         identity,
         [p.query for p in pairs],
         tag="train-queries",
-        progress=lambda d, n: _say(f"[distill]   queries {d}/{n}"),
+        progress=lambda d, n: say(f"[distill]   queries {d}/{n}"),
     )
-    _say(f"[distill] teacher embeds {len(code_texts)} code texts (the slow part, cached) ...")
+    say(f"[distill] teacher embeds {len(code_texts)} code texts (the slow part, cached) ...")
     code_vectors = cached_embeddings(
         teacher,
         identity,
         code_texts,
         tag="train-code",
         max_seq_length=code_max_tokens,
-        progress=lambda d, n: _say(f"[distill]   code {d}/{n}"),
+        progress=lambda d, n: say(f"[distill]   code {d}/{n}"),
     )
     summary = {
         **summary,
@@ -185,7 +181,7 @@ def prepare(
         "embedded_codes": len(code_texts),
         "contrastive_pairs": int((code_index >= 0).sum()),
     }
-    _say(f"[distill] training data ready in {time.monotonic() - started:.0f}s")
+    say(f"[distill] training data ready in {time.monotonic() - started:.0f}s")
     return TrainingData(pairs, query_vectors, code_vectors, code_index, summary)
 
 
@@ -204,7 +200,7 @@ def compare_with_shipped(name: str, summary: Mapping[str, Any]) -> str | None:
 
     None when the shipped card has no record to compare with or the data match.
     """
-    from codequest.students import shipped_cards
+    from codequest.encoders.students import shipped_cards
 
     for _, card in shipped_cards():
         if card.get("name") != name:

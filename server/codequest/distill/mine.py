@@ -28,7 +28,7 @@ from pathlib import Path
 
 from codequest.chunking import chunk_source
 from codequest.config import Config
-from codequest.files import discover, is_test_path, read_source
+from codequest.discovery import discover, is_test_path, read_source
 from codequest.tokens import split_identifier
 from codequest.types import SourceFile
 

@@ -24,6 +24,7 @@ from codequest.distill import require_training_deps
 
 require_training_deps()
 
+from codequest.distill.specs import ALL_LINEAR, LORA_TARGETS  # noqa: E402
 from codequest.encoders.student_graph import (  # noqa: E402
     CutStudent,
     Map,
@@ -47,11 +48,6 @@ __all__ = [
     "mean_pool",
     "ridge_init",
 ]
-
-LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense"]
-# Every linear layer of a BERT block (``output.dense`` matches both the attention output and
-# the feed-forward output; the unused pooler is left out).
-ALL_LINEAR = ["query", "key", "value", "output.dense", "intermediate.dense"]
 
 
 def ridge_init(

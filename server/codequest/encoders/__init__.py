@@ -8,21 +8,24 @@ from pathlib import Path
 from codequest.config import Config
 from codequest.encoders.base import (
     DOCUMENT_RECIPE,
+    BasicQueryEncoder,
     DocumentEncoder,
-    EncoderError,
     QueryEncoder,
+    declared,
     document_text,
     normalize_rows,
 )
 from codequest.encoders.hashing import HashingEncoder
-from codequest.models import ModelNotFoundError, resolve_model
+from codequest.encoders.models import resolve_model
+from codequest.errors import EncoderError, ModelNotFoundError, StudentBuildError
 
 __all__ = [
     "DOCUMENT_RECIPE",
     "DocumentEncoder",
-    "EncoderError",
     "HashingEncoder",
+    "BasicQueryEncoder",
     "QueryEncoder",
+    "declared",
     "document_encoder_identity",
     "document_text",
     "load_document_encoder",
@@ -94,7 +97,7 @@ def load_query_encoder(config: Config, teacher_identity: str) -> QueryEncoder:
     """The resident query encoder for an index built by ``teacher_identity``.
 
     ``auto`` serves the shipped default student for this teacher (built once from its
-    delta, see :mod:`codequest.students`). When that student cannot be built, or none was
+    delta, see :mod:`codequest.encoders.students`). When that student cannot be built, or none was
     trained for this teacher, it serves the teacher's int8 ONNX export (``teacher-int8``,
     exported once, with torch, then cached); the first case is logged as one warning that
     names the encoder in use and what would bring the default back, and the encoder's
@@ -113,7 +116,7 @@ def load_query_encoder(config: Config, teacher_identity: str) -> QueryEncoder:
         return _teacher_export(config, teacher_identity, int8=choice == "teacher-int8")
     if choice != "auto":
         return _check_teacher(_named(choice, teacher_identity), repr(choice), teacher_identity)
-    from codequest.students import StudentBuildError, shipped_student_dir
+    from codequest.encoders.students import shipped_student_dir
 
     try:
         student = shipped_student_dir(teacher_identity)
@@ -134,7 +137,7 @@ def _named(choice: str, teacher_identity: str) -> QueryEncoder:
     """An artifact folder, or the name of a student shipped beside the default."""
     folder = Path(choice).expanduser()
     if not folder.exists() and "/" not in choice:
-        from codequest.students import StudentBuildError, shipped_student_dir
+        from codequest.encoders.students import shipped_student_dir
 
         try:
             named = shipped_student_dir(teacher_identity, choice)

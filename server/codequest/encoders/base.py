@@ -28,8 +28,9 @@ class DocumentEncoder(Protocol):
         ...
 
 
-@runtime_checkable
-class QueryEncoder(Protocol):
+class BasicQueryEncoder(Protocol):
+    """What every query encoder provides: a name, a shape, and one query at a time."""
+
     @property
     def teacher_identity(self) -> str:
         """The document encoder whose space this lands in."""
@@ -46,8 +47,64 @@ class QueryEncoder(Protocol):
         ...
 
 
-class EncoderError(RuntimeError):
-    """An encoder could not be loaded or does not match the index."""
+class QueryEncoder(BasicQueryEncoder, Protocol):
+    """A query encoder that declares its capabilities (every encoder in this package)."""
+
+    @property
+    def releases_gil(self) -> bool:
+        """Whether :meth:`encode_query` runs without the GIL, so a search can do its lexical
+        side on another thread meanwhile (ONNX Runtime does; Python and torch do not)."""
+        ...
+
+    @property
+    def loaded(self) -> bool:
+        """Whether :meth:`encode_query` answers without waiting for a model to load."""
+        ...
+
+    @property
+    def note(self) -> str:
+        """Why this encoder answers instead of the one configured; empty when it is that one."""
+        ...
+
+
+# What an encoder written against BasicQueryEncoder alone is taken to declare.
+_CAPABILITY_DEFAULTS = {"releases_gil": False, "loaded": True, "note": ""}
+
+
+class _WithDefaults:
+    """A BasicQueryEncoder that declares the default capabilities."""
+
+    releases_gil = False
+    loaded = True
+    note = ""
+
+    def __init__(self, inner: BasicQueryEncoder) -> None:
+        self.inner = inner
+
+    @property
+    def teacher_identity(self) -> str:
+        return self.inner.teacher_identity
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.inner.encode_query(text)
+
+
+def declared(encoder: BasicQueryEncoder | QueryEncoder) -> QueryEncoder:
+    """``encoder`` itself when it declares the capabilities; else a wrapper that declares
+    the defaults (holds the GIL, loaded, no note): encoders from outside this package, such
+    as the benchmarks' precomputed vectors, may implement :class:`BasicQueryEncoder` only.
+    Called once, where an encoder enters a Searcher or a Workspace."""
+    if all(hasattr(encoder, name) for name in _CAPABILITY_DEFAULTS):
+        return encoder  # type: ignore[return-value]
+    return _WithDefaults(encoder)
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:

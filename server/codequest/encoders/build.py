@@ -119,9 +119,7 @@ def build_cut_artifact(
         module_map.load_numpy(mapping)
         int8 = base.get("precision") == "int8"
         export_student(CutStudent(transformer, module_map), work / "model.onnx", int8=int8)
-        AutoTokenizer.from_pretrained(
-            teacher_path, trust_remote_code=False
-        ).backend_tokenizer.save(
+        AutoTokenizer.from_pretrained(teacher_path, trust_remote_code=False).backend_tokenizer.save(
             str(work / "tokenizer.json")
         )
         extra = {

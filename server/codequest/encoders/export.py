@@ -14,12 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from codequest.encoders.models import ResolvedModel, codequest_home, load_sentence_transformer, slug
 from codequest.encoders.onnx_query import write_card
-from codequest.models import ResolvedModel, codequest_home, load_sentence_transformer, slug
 
 # The int8 export quantises each output channel of a weight on its own scale: query vectors
-# at cosine 0.995 to the fp32 teacher's (CoSQA queries), against 0.975 with one scale per
-# tensor, at the same speed. Its own folder name, so per-tensor exports are not reused.
+# closer to the fp32 teacher's than with one scale per tensor, at the same speed
+# (docs/measurements.md). Its own folder name, so per-tensor exports are not reused.
 INT8_FOLDER = "teacher-int8-pc"
 
 

@@ -24,6 +24,11 @@ def _bucket(token: str, dim: int, seed: int) -> tuple[int, float]:
 class HashingEncoder:
     """Both a document and a query encoder; identity ``hashing-<dim>-<seed>``."""
 
+    # QueryEncoder capabilities: pure Python, so it holds the GIL.
+    releases_gil = False
+    loaded = True
+    note = ""
+
     def __init__(self, dim: int = 256, seed: int = 0) -> None:
         self.dim = dim
         self.seed = seed

@@ -2,8 +2,8 @@
 
 This module must not import torch: it is the query path. The graph takes ``input_ids``,
 ``attention_mask`` and ``token_type_ids`` and returns the pooled, L2-normalised sentence
-embedding, so the Python side only tokenizes and runs one session call (about 3 ms for
-MiniLM-L6 on this CPU, against 13 ms under torch).
+embedding, so the Python side only tokenizes and runs one session call (a few times faster
+than the same model under torch, docs/measurements.md).
 
 An artifact folder holds ``model.onnx``, ``tokenizer.json`` and ``card.json`` (teacher
 identity, shape, how it was made). The teacher's own export (the "compact" adaptation) and
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from codequest.encoders.base import EncoderError
+from codequest.errors import EncoderError
 
 CARD_VERSION = 1
 
@@ -29,8 +29,7 @@ def default_threads() -> int:
     # One thread. A search encodes the query on one core while BM25 and the symbol table run
     # on another (codequest.search), so a second ONNX Runtime thread only competes with
     # them; and its pool thread either spins between queries (doubling the server's CPU per
-    # search under load) or pays a wake-up per query. End to end at 100k chunks on this
-    # 2-core machine, one thread measured 5.3 ms a search against 5.9 with two, no spinning.
+    # search under load) or pays a wake-up per query (docs/measurements.md).
     return 1
 
 
@@ -40,6 +39,7 @@ class OnnxQueryEncoder:
     # ONNX Runtime runs the graph without the GIL, so while a search encodes the query,
     # another thread can score BM25 and the symbol table (codequest.search).
     releases_gil = True
+    loaded = True
 
     def __init__(
         self,
@@ -83,8 +83,8 @@ class OnnxQueryEncoder:
         options.intra_op_num_threads = threads or default_threads()
         # ONNX Runtime's pool threads spin for a while after each call by default. Queries
         # arrive one at a time, seconds apart, on a machine that is also running the editor
-        # and the indexer: spinning burns a core for nothing and, under load, measured
-        # 11-15 ms of server CPU per search instead of 7-9.
+        # and the indexer: spinning burns a core for nothing and, under load, costs more
+        # server CPU per search than it saves (docs/measurements.md).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -108,7 +108,7 @@ class OnnxQueryEncoder:
         (output,) = self._session.run(None, feed)
         # The graph L2-normalises already (export.py); normalising again guards artifacts
         # made elsewhere. One vector: a dot product, not np.linalg.norm's general path,
-        # which cost 20-40 us on the search's critical path.
+        # which is slower, on the search's critical path.
         vector = np.asarray(output, dtype=np.float32).reshape(-1)
         norm = math.sqrt(float(vector @ vector))
         return vector / norm if norm > 1e-12 else vector

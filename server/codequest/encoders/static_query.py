@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from codequest.encoders.base import EncoderError, normalize_rows
+from codequest.encoders.base import normalize_rows
+from codequest.errors import EncoderError
 
 
 def apply_map(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -42,6 +43,11 @@ def static_features(tokenizer: Any, table: np.ndarray, texts: list[str]) -> np.n
 
 class StaticQueryEncoder:
     """Implements :class:`~codequest.encoders.base.QueryEncoder` without torch or ONNX."""
+
+    # Numpy releases the GIL only inside its larger kernels; these are tiny.
+    releases_gil = False
+    loaded = True
+    note = ""
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         from tokenizers import Tokenizer

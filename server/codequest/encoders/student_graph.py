@@ -88,7 +88,7 @@ def cut_teacher(
     from transformers import AutoModel
 
     extra = {"attn_implementation": attention} if attention else {}
-    # Never code or pickles from the folder: see codequest.models.load_sentence_transformer.
+    # Never code or pickles from the folder: see encoders.models.load_sentence_transformer.
     model = AutoModel.from_pretrained(
         teacher_path, trust_remote_code=False, use_safetensors=True, **extra
     )

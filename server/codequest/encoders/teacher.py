@@ -2,7 +2,7 @@
 
 Imported only for indexing, never on the query path. Picks the best device (cuda → mps →
 cpu) and, on CPUs with bf16 matrix units (AMX or AVX512-BF16), runs under bf16 autocast:
-about 2x the throughput at cosine 0.9999 to fp32.
+much higher throughput at vectors all but equal to fp32 (docs/measurements.md).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from codequest.encoders.base import EncoderError, normalize_rows
-from codequest.models import ModelNotFoundError, load_sentence_transformer, resolve_model
+from codequest.encoders.base import normalize_rows
+from codequest.encoders.models import load_sentence_transformer, resolve_model
+from codequest.errors import EncoderError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,14 @@ def pick_device(requested: str = "auto") -> str:
 
 
 class SentenceTransformerEncoder:
-    """Embeds documents with a sentence-transformers model, batched by token length."""
+    """Embeds documents with a sentence-transformers model, batched by token length.
+
+    As a query encoder (``queryEncoder: teacher``) it holds the GIL: torch's small calls
+    leave no room for a second thread."""
+
+    releases_gil = False
+    loaded = True
+    note = ""
 
     def __init__(
         self, model: str, *, device: str = "auto", batch_size: int = 32, bf16: bool | None = None

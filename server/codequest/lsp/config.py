@@ -75,11 +75,3 @@ def folder_config(config: Config, folder: Path) -> Config:
 
 def changed_settings(old: Config, new: Config) -> set[str]:
     return {f.name for f in fields(Config) if getattr(old, f.name) != getattr(new, f.name)}
-
-
-def needs_reindex(old: Config, new: Config) -> bool:
-    return bool(changed_settings(old, new) & INDEX_SETTINGS)
-
-
-def needs_new_query_encoder(old: Config, new: Config) -> bool:
-    return bool(changed_settings(old, new) & QUERY_ENCODER_SETTINGS)

@@ -18,11 +18,11 @@ import numpy as np
 
 from codequest.config import Config
 from codequest.encoders import (
-    EncoderError,
     QueryEncoder,
     document_encoder_identity,
     load_query_encoder,
 )
+from codequest.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,8 @@ class SharedQueryEncoder:
         encoder = self._encoder
         if encoder is None:
             return f"CodeQuest: {self.error}", True
-        note = str(getattr(encoder, "note", ""))
-        if note:
-            return f"CodeQuest: {note}", True
+        if encoder.note:
+            return f"CodeQuest: {encoder.note}", True
         return (
             f"CodeQuest: query encoder {encoder.name} (loaded in {self.load_seconds:.1f} s)",
             False,
@@ -120,7 +119,12 @@ class SharedQueryEncoder:
     @property
     def releases_gil(self) -> bool:
         encoder = self._encoder if self.ready else None
-        return bool(getattr(encoder, "releases_gil", False))
+        return encoder is not None and encoder.releases_gil
+
+    @property
+    def note(self) -> str:
+        encoder = self._encoder if self.ready else None
+        return encoder.note if encoder is not None else ""
 
     @property
     def dim(self) -> int:

@@ -29,6 +29,7 @@ from codequest.workspace import Workspace
 
 if TYPE_CHECKING:
     from codequest.lsp.server import CodeQuestServer
+    from codequest.lsp.symbols import NameTable
     from codequest.types import IndexReport
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class FolderIndex:
         self.problem = ""
         # Settings changed: the next run opens a new Workspace; searches use the old one until.
         self.outdated = False
-        self.name_table: Any = None  # workspace/symbol's cache (codequest.lsp.symbols)
+        self.name_table: NameTable | None = None  # workspace/symbol's cache
 
     def contains(self, path: Path) -> bool:
         return self.relpath(path) is not None
@@ -148,9 +149,9 @@ def _uri_prefix(root: Path) -> str | None:
 def file_uri(root: Path, relpath: str) -> str:
     """The file URI of a stored (POSIX, relative) path, as ``Path.as_uri`` writes it.
 
-    Every search result needs one. pathlib parses, joins and quotes the whole path (~10 us
-    warm; on a search's cold caches 20 results cost ~0.2 ms); on POSIX the folder's URI
-    is computed once and the relative path is percent-encoded onto it, byte for byte as
+    Every search result needs one, and pathlib parses, joins and quotes the whole path each
+    time, a visible share of a round trip on cold caches. On POSIX the folder's URI is
+    computed once and the relative path is percent-encoded onto it, byte for byte as
     ``as_uri`` does (``quote_from_bytes`` of the file system encoding, "/" kept).
     """
     prefix = _uri_prefix(root)

@@ -6,15 +6,11 @@ created with ``window/workDoneProgress/create`` *before* anything is reported on
 Reports are throttled to about ten a second; the first and the last are always sent.
 Cancelling from the client sets the run's ``cancel`` event, which the engine checks
 between files. A client without progress support gets ``window/logMessage`` lines instead.
-
-``CODEQUEST_TEST_INDEX_DELAY`` (seconds per file, tests only) slows a run down so tests
-can observe the server while it indexes.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -28,17 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TEST_DELAY_ENV = "CODEQUEST_TEST_INDEX_DELAY"
 REPORT_INTERVAL = 0.1  # seconds between progress reports (and indexStatus notifications)
 LOG_INTERVAL = 5.0  # seconds between log lines when the client shows no progress
-
-
-def test_delay() -> float:
-    """Seconds to sleep per indexed file; 0 unless a test sets CODEQUEST_TEST_INDEX_DELAY."""
-    try:
-        return max(0.0, float(os.environ.get(TEST_DELAY_ENV, "0") or 0))
-    except ValueError:
-        return 0.0
 
 
 def percent(done: int, total: int) -> int:
@@ -80,8 +67,6 @@ class IndexProgress:
         self.token: str | None = None
         self._reports = Throttle(REPORT_INTERVAL)
         self._logs = Throttle(LOG_INTERVAL)
-        self._delay = test_delay()
-        self._last_done = 0
 
     def begin(self) -> None:
         token = f"codequest-index-{uuid.uuid4().hex[:12]}"
@@ -103,9 +88,6 @@ class IndexProgress:
             self.ls.log(f"{self.title}: finding files")
 
     def __call__(self, done: int, total: int, message: str) -> None:
-        if self._delay:
-            time.sleep(self._delay * max(0, done - self._last_done))
-        self._last_done = done
         self.on_step(done, total)
         last = done in (0, total)
         if self.token is not None:

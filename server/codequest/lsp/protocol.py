@@ -28,7 +28,7 @@ from pygls.protocol import (
 
 log = logging.getLogger(__name__)
 
-try:  # a C JSON encoder: 7 us for a 20-result search reply, against ~100 us for json.dumps
+try:  # a C JSON encoder: an order of magnitude faster than json.dumps on a search reply
     import orjson
 except ImportError:  # pragma: no cover - a dependency; json.dumps does the same job slower
     orjson = None  # type: ignore[assignment]

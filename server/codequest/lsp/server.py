@@ -21,7 +21,7 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,10 @@ from pygls.lsp.server import LanguageServer
 
 from codequest import __version__
 from codequest.config import Config
-from codequest.lsp import commands, search, symbols, transport, watching
+from codequest.lsp import commands, inline, lifecycle, search, symbols, transport, watching
 from codequest.lsp.config import (
     INDEX_SETTINGS,
     QUERY_ENCODER_SETTINGS,
-    SECTION,
     changed_settings,
     folder_config,
     parse_settings,
@@ -113,7 +112,7 @@ class CodeQuestServer(LanguageServer):
                 transport.FrameReader(transport.blocking_reader(stdin)),
                 loop,
                 deliver=self.deliver,
-                answer_inline=functools.partial(search.answer_inline, self),
+                answer_inline=functools.partial(inline.answer_inline, self),
                 on_end=end,
             ).start()
             await ended
@@ -308,90 +307,17 @@ class CodeQuestServer(LanguageServer):
         warm_search(ws)
         folder.workspace = ws
         folder.outdated = False
-        folder.problem = ws.problem or getattr(ws, "fallback_reason", "")
+        folder.problem = ws.problem or ws.fallback_reason
         if folder.problem:
             self.log(f"CodeQuest: {folder.name}: {folder.problem}", types.MessageType.Warning)
         folder.set_status(IndexStatus(IDLE, stored, stored))
         self.publish_status(force=True)
 
 
-def _folders_from(params: types.InitializeParams) -> list[tuple[str, str]]:
-    if params.workspace_folders:
-        return [(f.uri, f.name) for f in params.workspace_folders]
-    if params.root_uri:
-        return [(params.root_uri, "")]
-    if params.root_path:
-        return [(uris.from_fs_path(params.root_path) or params.root_path, "")]
-    return []
-
-
 def create_server() -> CodeQuestServer:
+    """A server with every feature registered, one module each."""
     server = CodeQuestServer()
-
-    @server.feature(types.INITIALIZE)
-    def initialize(ls: CodeQuestServer, params: types.InitializeParams) -> None:
-        ls.loop = asyncio.get_running_loop()
-        ls._loop_thread = threading.get_ident()
-        ls.base_config, ls.setting_problems = parse_settings(params.initialization_options)
-        ls.config = ls.base_config
-        ls.add_folders(_folders_from(params))
-
-    @server.feature(types.INITIALIZED)
-    async def initialized(ls: CodeQuestServer, params: types.InitializedParams) -> None:
-        if ls.setting_problems:
-            ls.show(
-                "CodeQuest settings: " + "; ".join(ls.setting_problems), types.MessageType.Warning
-            )
-        if not ls.folders:
-            ls.log("CodeQuest: no workspace folder is open; nothing to index")
-        ls.ensure_query_encoder()
-        ls.indexer.start()
-        ls.indexer.request(list(ls.folders))
-        await ls.watcher.register()
-
-    @server.feature(types.SHUTDOWN)
-    async def shutdown(ls: CodeQuestServer, params: None) -> None:
-        ls.watcher.close()
-        await asyncio.get_running_loop().run_in_executor(None, ls.indexer.stop)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(
-        ls: CodeQuestServer, params: types.DidChangeConfigurationParams
-    ) -> None:
-        settings = params.settings
-        if isinstance(settings, Mapping) and SECTION in settings:
-            raw = settings[SECTION]
-        elif isinstance(settings, Mapping) and settings:
-            raw = settings
-        elif ls.client_supports("workspace.configuration"):
-            # No settings in the notification: pull them (the LSP 3.6+ way).
-            reply = await ls.workspace_configuration_async(
-                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
-            )
-            raw = reply[0] if reply else None
-            if raw is None:
-                return
-        else:
-            return
-        ls.apply_settings(raw)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def did_change_folders(
-        ls: CodeQuestServer, params: types.DidChangeWorkspaceFoldersParams
-    ) -> None:
-        ls.remove_folders([f.uri for f in params.event.removed])
-        added = ls.add_folders([(f.uri, f.name) for f in params.event.added])
-        for uri in added:  # load stored indexes now, not after the run in progress
-            ls.thread_pool.submit(ls.open_folder, ls.folders[uri])
-        ls.indexer.request(added)
-
-    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
-    def cancel_progress(ls: CodeQuestServer, params: types.WorkDoneProgressCancelParams) -> None:
-        cancel = ls.progress_cancels.get(params.token)
-        if cancel is not None:
-            ls.log("CodeQuest: indexing cancelled by the user")
-            cancel.set()
-
+    lifecycle.register(server)
     search.register(server)
     symbols.register(server)
     commands.register(server)

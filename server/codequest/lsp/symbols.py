@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from codequest.encoders import EncoderError
-from codequest.lsp.search import OPEN_WAIT, folder_range, position_encoding
-from codequest.store import ChunkRecord
-from codequest.store_view import StoreView
-from codequest.types import SearchResult
+from codequest.errors import EncoderError
+from codequest.index.records import ChunkRecord
+from codequest.index.view import StoreView
+from codequest.lsp.ranges import folder_range, position_encoding
+from codequest.lsp.search import OPEN_WAIT
+from codequest.types import TYPE_KINDS, ChunkKind, SearchResult
 
 if TYPE_CHECKING:
     from codequest.lsp.indexing import FolderIndex
@@ -36,28 +37,23 @@ MAX_SYMBOLS = 100
 SEMANTIC_RESULTS = 20
 REBUILD_AFTER = 1.0  # seconds a stale table may be used while the store keeps changing
 
-SYMBOL_KINDS = {
-    "function": types.SymbolKind.Function,
-    "method": types.SymbolKind.Method,
-    "class": types.SymbolKind.Class,
-    "interface": types.SymbolKind.Interface,
-    "struct": types.SymbolKind.Struct,
-    "enum": types.SymbolKind.Enum,
-    "trait": types.SymbolKind.Interface,
-    "type": types.SymbolKind.TypeParameter,
-    "module": types.SymbolKind.Module,
+# The LSP kind of each definition kind (windows have no name and are never symbols).
+SYMBOL_KINDS: dict[str, types.SymbolKind] = {
+    ChunkKind.FUNCTION: types.SymbolKind.Function,
+    ChunkKind.METHOD: types.SymbolKind.Method,
+    ChunkKind.CLASS: types.SymbolKind.Class,
+    ChunkKind.INTERFACE: types.SymbolKind.Interface,
+    ChunkKind.STRUCT: types.SymbolKind.Struct,
+    ChunkKind.ENUM: types.SymbolKind.Enum,
+    ChunkKind.TRAIT: types.SymbolKind.Interface,
+    ChunkKind.TYPE: types.SymbolKind.TypeParameter,
+    ChunkKind.MODULE: types.SymbolKind.Module,
 }
 # Order among equally good name matches: types, then functions, then methods.
-_KIND_RANK = {
-    "class": 0,
-    "struct": 0,
-    "interface": 0,
-    "trait": 0,
-    "enum": 0,
-    "type": 0,
-    "module": 0,
-    "function": 1,
-    "method": 2,
+_KIND_RANK: dict[str, int] = {
+    **dict.fromkeys(TYPE_KINDS, 0),
+    ChunkKind.FUNCTION: 1,
+    ChunkKind.METHOD: 2,
 }
 
 
@@ -127,7 +123,7 @@ def last_part(symbol: str) -> str:
 
 def name_table(folder: FolderIndex, store: StoreView) -> NameTable:
     table = folder.name_table
-    if not isinstance(table, NameTable) or not table.fresh_for(store):
+    if table is None or not table.fresh_for(store):
         table = NameTable.build(store)
         folder.name_table = table
     return table

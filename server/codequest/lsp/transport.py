@@ -8,7 +8,7 @@ being woken), and the search is only a few milliseconds. Here one thread,
 
 - A ``codequest/search`` request is answered on that thread, when nothing read before
   it is still waiting for the loop and the search cannot block (see
-  :func:`codequest.lsp.search.answer_inline`): one wake-up per search instead of two.
+  :func:`codequest.lsp.inline.answer_inline`): one wake-up per search instead of two.
 - Every other message goes to the loop, in order, exactly as pygls' own reader would
   hand it over. A search that arrives while earlier messages are still queued for the
   loop goes the same way, so it sees the file changes and settings sent before it.

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls import uris
 
-from codequest.files import DEFAULT_IGNORED_DIRS, IGNORE_FILE_NAMES
-from codequest.languages import detect_language
+from codequest.discovery import DEFAULT_IGNORED_DIRS, IGNORE_FILE_NAMES
+from codequest.discovery.languages import detect_language
 
 if TYPE_CHECKING:
     from codequest.lsp.indexing import FolderIndex

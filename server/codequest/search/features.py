@@ -1,0 +1,114 @@
+"""Per-candidate features for weighted fusion, each a pure function over explicit arrays.
+
+Every feature is a float array with one value per candidate, in 0..1 unless said
+otherwise; :func:`~.scoring.weighted` combines them with the query class's weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codequest.search.options import Demotion, FusionWeights, QueryClass, RankingOptions
+from codequest.search.snapshot import Snapshot
+from codequest.search.symbols import SymbolTable
+
+# The demotions a query may lift, as the plain ints the snapshot stores.
+_DEMOTIONS = tuple((int(d), d) for d in Demotion if d is not Demotion.NONE)
+
+
+def minmax(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled to 0..1 within the pool (all ones when they are equal and positive)."""
+    if len(values) == 0:
+        return values
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 1e-9:
+        return np.ones_like(values) if hi > 0 else np.zeros_like(values)
+    return (values - lo) / (hi - lo)
+
+
+def scaled_by_max(values: np.ndarray) -> np.ndarray:
+    """``values`` divided by their maximum (BM25 scores are >= 0), unchanged when all zero."""
+    high = float(values.max()) if len(values) else 0.0
+    return values / high if high > 0 else values
+
+
+def name_match(
+    snap: Snapshot,
+    kind: QueryClass,
+    words: set[str],
+    positions: np.ndarray,
+    names: dict[int, float],
+    options: RankingOptions,
+    weights: FusionWeights,
+) -> np.ndarray:
+    """How well each candidate's name matches: the symbol-table similarity for identifier
+    queries, else the share of its name's words the query mentions."""
+    if options.symbol_match and options.name_feature and weights.name:
+        if kind is QueryClass.IDENTIFIER:
+            return np.fromiter(
+                (names.get(p, 0.0) for p in positions.tolist()), np.float32, len(positions)
+            )
+        if words:
+            return name_coverage(snap.symbols, positions, words)
+    return np.zeros(len(positions), np.float32)
+
+
+def name_coverage(symbols: SymbolTable, positions: np.ndarray, qwords: set[str]) -> np.ndarray:
+    """Share of a definition name's words that the query mentions (stemmed, prefix-aware)."""
+    words_of = symbols.words
+    # A name word counts when it is a query word or a 3+ letter prefix of one.
+    known = set(qwords)
+    for x in qwords:
+        known.update(x[:i] for i in range(3, len(x)))
+    # One computation per distinct name, not per chunk.
+    uniq, inverse = np.unique(symbols.name_id[positions], return_inverse=True)
+    values = np.zeros(len(uniq), np.float32)
+    for j, nid in enumerate(uniq.tolist()):
+        if nid >= 0:
+            words = words_of[nid]
+            if words:
+                values[j] = sum(1 for w in words if w in known) / len(words)
+    return values[inverse.reshape(-1)]
+
+
+def path_match(
+    snap: Snapshot,
+    words: set[str],
+    positions: np.ndarray,
+    options: RankingOptions,
+    weights: FusionWeights,
+) -> np.ndarray:
+    """Share of the query's words that each candidate's file path holds."""
+    if options.path_feature and words and weights.path:
+        files = snap.file_of[positions]
+        cover = {f: len(words & snap.file_words[f]) / len(words) for f in set(files.tolist())}
+        return np.fromiter((cover[f] for f in files.tolist()), np.float32, len(positions))
+    return np.zeros(len(positions), np.float32)
+
+
+def definition_prior(snap: Snapshot, positions: np.ndarray, prior: float) -> np.ndarray:
+    """``prior`` for definitions, 0 for windows."""
+    return prior * snap.is_definition[positions]
+
+
+def file_scores(files: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """A file's strength: its best chunk plus half its second best, normalised to 0..1."""
+    order = np.lexsort((-score, files))
+    f_sorted, s_sorted = files[order], score[order]
+    first = np.flatnonzero(np.r_[True, f_sorted[1:] != f_sorted[:-1]])
+    nxt = np.minimum(first + 1, len(f_sorted) - 1)
+    has_second = (nxt != first) & (f_sorted[nxt] == f_sorted[first])
+    value = s_sorted[first] + 0.5 * np.where(has_second, s_sorted[nxt], 0.0)
+    per_chunk = value[np.searchsorted(f_sorted[first], files)]
+    high = float(value.max())
+    return (per_chunk / high if high > 0 else per_chunk).astype(np.float32)
+
+
+def demotion_factors(flags: np.ndarray, allowed: frozenset[Demotion], factor: float) -> np.ndarray:
+    """Per candidate, ``factor`` when its file is demoted and the query does not lift that
+    demotion, else 1."""
+    demote = np.ones(len(flags), np.float32)
+    for flag, demotion in _DEMOTIONS:
+        if demotion not in allowed:
+            demote[flags == flag] = factor
+    return demote
