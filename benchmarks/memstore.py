@@ -90,6 +90,8 @@ def build_store(
             chash,
             preview_line(item.text),
             line_units(item.text.rsplit("\n", 1)[-1]),  # items hold whole lines
+            # A whole document (a function of a BEIR set) defines the name it carries.
+            (item.symbol,) if item.symbol and item.kind != "window" else (),
         )
         if term_arrays is not None:
             store.terms[cid] = term_arrays(store, i)

@@ -224,7 +224,9 @@ def beir_store(
         path = f"docs/{doc.id}.{_EXT.get(doc.language, 'txt')}"
         doc_of[path] = doc.id
         lines = doc.text.count("\n") + 1
-        record = ChunkRecord(0, path, doc.language, "function", doc.title, 1, lines, "", "")
+        record = ChunkRecord(
+            0, path, doc.language, "function", doc.title, 1, lines, "", "", None, (doc.title,)
+        )
         counts = chunk_terms("", record.symbol, doc.text)
         store.put_file(
             FileRecord(path, record.language, "", 0, 0, ()), [(record, counts)], vec[None]
@@ -387,7 +389,17 @@ def synthetic_store(chunks: int = 100_000, dim: int = 384, seed: int = 0) -> Sto
             text = " ".join(words[int(t)] for t in zipf[i * 40 : i * 40 + 40])
             cid = i + 1
             store.chunks[cid] = ChunkRecord(
-                cid, path, "python", kind, symbol, j * 20 + 1, j * 20 + 20, str(cid), ""
+                cid,
+                path,
+                "python",
+                kind,
+                symbol,
+                j * 20 + 1,
+                j * 20 + 20,
+                str(cid),
+                "",
+                None,
+                (symbol,),
             )
             store.terms[cid] = store.term_ids(chunk_terms(path, symbol, text))
             chunk_ids.append(cid)

@@ -51,6 +51,9 @@ class Chunk:
     end_line: int
     text: str
     content_hash: str
+    # The qualified names of the definitions whose own line (``def``, ``class``) lies in
+    # this chunk: what a search for one of those names should find first.
+    defines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,7 @@ class _Run:
                         c.content_hash,
                         preview_line(c.text),
                         units,
+                        c.defines,
                     ),
                     chunk_terms(c.path, c.symbol, c.text),
                 )

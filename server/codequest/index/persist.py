@@ -3,7 +3,8 @@
 * ``meta.msgpack`` is the commit point: magic, a blake2b digest, then a msgpack payload
   with the format version, the model identity, the document recipe (the text embedded per
   chunk, ``encoders.base.DOCUMENT_RECIPE``), chunk records (with the lengths of each
-  chunk's end line, for editors' ranges) and file records, the lexical vocabulary and the
+  chunk's end line, for editors' ranges, and since format 3 the names the chunk defines)
+  and file records, the lexical vocabulary and the
   name, size and digest of the vectors file it belongs to.
 * ``vectors-<generation>.usearch`` is written completely before the meta that names it is
   renamed into place. A process killed at any moment leaves the previous pair intact.
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 
 # 2: each chunk record carries the lengths of its end line (``ChunkRecord.end_units``).
 # Format-1 stores are still read (their records have no end lengths) and saved as 2.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 META_MAGIC = b"CQMETA\x00\x01"
 META_FILE = "meta.msgpack"
 LOCK_FILE = "lock"
@@ -199,6 +200,7 @@ def restore(store: Store, payload: dict[str, Any], data: bytes | None, *, read_o
     for row in payload["chunks"]:
         cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row[:11]
         units = row[11] if len(row) > 11 and row[11] is not None else None
+        defines = tuple(row[12]) if len(row) > 12 and row[12] else ()
         store.chunks[cid] = ChunkRecord(
             cid,
             path,
@@ -210,6 +212,7 @@ def restore(store: Store, payload: dict[str, Any], data: bytes | None, *, read_o
             chash,
             preview,
             (int(units[0]), int(units[1]), int(units[2])) if units is not None else None,
+            defines,
         )
         store.terms[cid] = (
             np.frombuffer(term_ids, dtype=np.uint32),
@@ -276,6 +279,7 @@ def payload_of(
             store.terms[r.id][0].astype(np.uint32).tobytes(),
             store.terms[r.id][1].astype(np.uint16).tobytes(),
             list(r.end_units) if r.end_units is not None else None,
+            list(r.defines),
         ]
         for r in store.chunks.values()
     ]

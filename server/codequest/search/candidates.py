@@ -37,6 +37,9 @@ class LexicalSide:
     lex_top: np.ndarray  # the best BM25 positions, best first
     names: dict[int, float]  # symbol-table matches: position -> name similarity
     prefetched: Vectors | None
+    # Chunks that define a name the query mentions: position -> tier (1, or 1.5 when the
+    # file is named after it)
+    defining: dict[int, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class Candidates:
     dense: np.ndarray  # exact cosine similarity, float32 (0 where no vector is known)
     lexical: np.ndarray  # BM25 score
     names: dict[int, float]  # symbol-table matches: position -> name similarity
+    defining: dict[int, float]  # definitions of the query's names: position -> tier
 
 
 def lexical_side(store: StoreView, snap: Snapshot, plan: SearchPlan, prefetch: bool) -> LexicalSide:
@@ -75,10 +79,46 @@ def lexical_side(store: StoreView, snap: Snapshot, plan: SearchPlan, prefetch: b
         lex_top = snap.lexical.top_of(lex_all, plan.pool)
     if opts.symbol_match and q.kind is QueryClass.IDENTIFIER:
         names = symbol_matches(snap.symbols, q)
+    defining: dict[int, float] = {}
+    if opts.definition_boost and q.names and opts.weights[q.kind].definition:
+        defining = definitions_of(snap, q.names)
     prefetched = None
     if prefetch and opts.dense and opts.weights[q.kind].dense:
-        prefetched = candidate_vectors(store, snap, lex_top, names)
-    return LexicalSide(q, lex_all, lex_top, names, prefetched)
+        prefetched = candidate_vectors(store, snap, lex_top, {**names, **defining})
+    return LexicalSide(q, lex_all, lex_top, names, prefetched, defining)
+
+
+# Definitions of one name taken into the pool, at most: a name defined everywhere (``get``,
+# ``run``) says little about which one is meant, and the pool must stay small.
+DEFINITIONS_PER_NAME = 40
+
+
+def definitions_of(snap: Snapshot, names: tuple[str, ...]) -> dict[int, float]:
+    """Positions of chunks that define one of ``names`` (as written), with their tier: 1.5
+    when the file is named after the name (``Builder`` in ``builder.rb``), else 1. Those in
+    files named after it come first when a name is defined too often to take them all."""
+    out: dict[int, float] = {}
+    for name in names:
+        positions = snap.symbols.exact.get(name, ())
+        lower = name.lower()
+        tiers = [
+            (1.5 if stem_names(snap.file_stems[int(snap.file_of[p])], lower) else 1.0, p)
+            for p in positions
+        ]
+        if len(tiers) > DEFINITIONS_PER_NAME:
+            tiers.sort(key=lambda t: -t[0])
+            tiers = tiers[:DEFINITIONS_PER_NAME]
+        for tier, pos in tiers:
+            if tier > out.get(pos, 0.0):
+                out[pos] = tier
+    return out
+
+
+def stem_names(stem: str, name: str) -> bool:
+    """Whether a file stem is named after ``name`` (both lower case): ``builder`` or
+    ``builders`` for ``builder``, ``type_map`` for ``typemap``."""
+    joined = stem.replace("_", "")
+    return name in (stem, joined, stem.rstrip("s"), joined.rstrip("s"))
 
 
 def candidate_vectors(
@@ -123,7 +163,12 @@ def gather(
     names = side.names
     dense_pos, dense_sims = snap.positions_of(dense.ids, dense.sims)
     everything = np.concatenate(
-        [dense_pos, side.lex_top, np.fromiter(names, np.int64, count=len(names))]
+        [
+            dense_pos,
+            side.lex_top,
+            np.fromiter(names, np.int64, count=len(names)),
+            np.fromiter(side.defining, np.int64, count=len(side.defining)),
+        ]
     )
     if not len(everything):
         return None
@@ -152,4 +197,4 @@ def gather(
             exact[n_dense:][hit] = known.matrix[at[hit]] @ vector
     lex_all = side.lex_all
     lexical = lex_all[positions] if lex_all is not None else np.zeros(len(positions), np.float32)
-    return Candidates(q, positions, exact, lexical, names)
+    return Candidates(q, positions, exact, lexical, names, side.defining)

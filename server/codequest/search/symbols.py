@@ -30,36 +30,40 @@ class SymbolTable:
     parts: dict[str, tuple[str, ...]]  # "waitfor" -> ("wait", "for")
     subwords: dict[str, list[str]]  # "wait" -> last names holding that part
     sorted_subwords: list[str]
-    name_id: np.ndarray  # int32 per position: index into ``words``, -1 without a symbol
+    name_id: np.ndarray  # int32 per position: index into ``words``, -1 without a name
     words: list[tuple[str, ...]]  # stemmed words of each distinct last name
+    exact: dict[str, list[int]]  # "wait_for" (as written) -> positions that define it
 
     @classmethod
     def build(cls, records: tuple[ChunkRecord, ...]) -> SymbolTable:
+        """The names each record defines (``ChunkRecord.defines``)."""
         full: dict[str, list[int]] = {}
         last: dict[str, list[int]] = {}
+        exact: dict[str, list[int]] = {}
         parts: dict[str, tuple[str, ...]] = {}
         ids: dict[str, int] = {}
         words: list[tuple[str, ...]] = []
         name_id = np.full(len(records), -1, dtype=np.int32)
         for pos, record in enumerate(records):
-            if not record.symbol:
-                continue
-            pieces = [normalize_symbol(p) for p in record.symbol.split(".")]
-            full.setdefault(".".join(pieces), []).append(pos)
-            tail = record.symbol.rsplit(".", 1)[-1]
-            key = pieces[-1]
-            if key not in last:
-                last[key] = []
-                parts[key] = split_identifier(tail)
-                ids[key] = len(words)
-                words.append(tuple(stem(w) for w in parts[key] if len(w) > 1))
-            last[key].append(pos)
-            name_id[pos] = ids[key]
+            for symbol in record.defines:
+                pieces = [normalize_symbol(p) for p in symbol.split(".")]
+                full.setdefault(".".join(pieces), []).append(pos)
+                tail = symbol.rsplit(".", 1)[-1]
+                exact.setdefault(tail, []).append(pos)
+                key = pieces[-1]
+                if key not in last:
+                    last[key] = []
+                    parts[key] = split_identifier(tail)
+                    ids[key] = len(words)
+                    words.append(tuple(stem(w) for w in parts[key] if len(w) > 1))
+                last[key].append(pos)
+                if name_id[pos] < 0:
+                    name_id[pos] = ids[key]
         subwords: dict[str, list[str]] = {}
         for key, split in parts.items():
             for word in set(split) | {key}:
                 subwords.setdefault(word, []).append(key)
-        return cls(full, last, parts, subwords, sorted(subwords), name_id, words)
+        return cls(full, last, parts, subwords, sorted(subwords), name_id, words, exact)
 
     def shortlist(self, words: tuple[str, ...], key: str, cap: int = 400) -> list[str]:
         """Names sharing a subword (or a prefix of one, 3+ letters) with the query."""
