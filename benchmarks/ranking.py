@@ -59,7 +59,7 @@ from codequest.search import (
     Searcher,
     classify_query,
 )
-from codequest.types import Chunk
+from codequest.types import Chunk, DefinedName
 
 # The fusion that shipped before this ranking (weighted RRF, weights per query class).
 PREVIOUS_RRF = {
@@ -225,7 +225,17 @@ def beir_store(
         doc_of[path] = doc.id
         lines = doc.text.count("\n") + 1
         record = ChunkRecord(
-            0, path, doc.language, "function", doc.title, 1, lines, "", "", None, (doc.title,)
+            0,
+            path,
+            doc.language,
+            "function",
+            doc.title,
+            1,
+            lines,
+            "",
+            "",
+            None,
+            (DefinedName(doc.title, "function", 1),),
         )
         counts = chunk_terms("", record.symbol, doc.text)
         store.put_file(
@@ -399,7 +409,7 @@ def synthetic_store(chunks: int = 100_000, dim: int = 384, seed: int = 0) -> Sto
                 str(cid),
                 "",
                 None,
-                (symbol,),
+                (DefinedName(symbol, kind, j * 20 + 1),),
             )
             store.terms[cid] = store.term_ids(chunk_terms(path, symbol, text))
             chunk_ids.append(cid)

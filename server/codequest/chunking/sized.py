@@ -18,7 +18,7 @@ from codequest.chunking.definitions import Definition, DefinitionWalker
 from codequest.chunking.parsers import RULES, grammar, parser
 from codequest.chunking.pieces import Span, line_pieces, node_spans, pack
 from codequest.chunking.windows import MAX_CHUNK_CHARS, Emitter, is_blank
-from codequest.types import Chunk, ChunkKind
+from codequest.types import Chunk, ChunkKind, DefinedName
 
 # About 200 tokens of code: the teacher reads 256 at most, and a result this size points at
 # the place in the code. Chosen on the real-repository set (docs/ranking.md).
@@ -69,12 +69,12 @@ def chunk_source(path: str, language: str, text: str, *, budget: int = CHUNK_CHA
 
 def annotate(
     spans: list[Span], definitions: list[Definition], lines: list[str]
-) -> list[tuple[int, int, str, str, tuple[str, ...]]]:
+) -> list[tuple[int, int, str, str, tuple[DefinedName, ...]]]:
     """Each piece without its blank edge lines, with its kind, symbol and the names it
     defines; blank pieces are dropped. ``spans`` are disjoint and in order."""
     by_head = sorted(definitions, key=lambda d: d.head)
     by_start = sorted(definitions, key=lambda d: (d.start, -d.end))
-    out: list[tuple[int, int, str, str, tuple[str, ...]]] = []
+    out: list[tuple[int, int, str, str, tuple[DefinedName, ...]]] = []
     h = s = 0
     open_defs: list[Definition] = []  # definitions around the current piece, outermost first
     for start, end in spans:
@@ -97,5 +97,6 @@ def annotate(
         owner = heads[0] if heads else (open_defs[-1] if open_defs else None)
         kind = owner.kind if owner is not None else ChunkKind.WINDOW
         symbol = owner.symbol if owner is not None else ""
-        out.append((start, end, kind, symbol, tuple(d.symbol for d in heads)))
+        defines = tuple(DefinedName(d.symbol, d.kind, d.head + 1) for d in heads)
+        out.append((start, end, kind, symbol, defines))
     return out

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 from codequest.text import content_hash
-from codequest.types import Chunk
+from codequest.types import Chunk, DefinedName
 
 # A chunk's text is truncated to this many characters (its line range is not).
 MAX_CHUNK_CHARS = 20_000
@@ -70,7 +70,7 @@ class Emitter:
         return self.source[first : min(last, first + MAX_CHUNK_CHARS)]
 
     def emit(
-        self, start: int, end: int, kind: str, symbol: str, defines: tuple[str, ...] = ()
+        self, start: int, end: int, kind: str, symbol: str, defines: tuple[DefinedName, ...] = ()
     ) -> None:
         text = self.text(start, end)
         if is_blank(text):

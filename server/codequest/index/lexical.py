@@ -2,8 +2,9 @@
 
 A chunk's terms are the tokens of its text, its symbol name and its path (the file's
 name twice, and the names of the three folders above it), so ``json decoder`` finds
-``json/decoder.py`` even where the words are not in the code. Per-posting BM25 weights are precomputed, so a query is a few array gathers
-and one ``bincount``: well under a millisecond at 100k chunks.
+``json/decoder.py`` even where the words are not in the code. Per-posting BM25 weights
+are precomputed, so a query is a few array gathers and one ``bincount``: well under a
+millisecond at 100k chunks.
 """
 
 from __future__ import annotations

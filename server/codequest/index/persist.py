@@ -33,6 +33,7 @@ from codequest.encoders.base import DOCUMENT_RECIPE
 from codequest.errors import StoreError
 from codequest.index.records import ChunkRecord, FileRecord
 from codequest.index.vectors import EXPANSION_SEARCH
+from codequest.types import DefinedName
 
 if TYPE_CHECKING:
     from codequest.index.store import Store
@@ -200,7 +201,11 @@ def restore(store: Store, payload: dict[str, Any], data: bytes | None, *, read_o
     for row in payload["chunks"]:
         cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row[:11]
         units = row[11] if len(row) > 11 and row[11] is not None else None
-        defines = tuple(row[12]) if len(row) > 12 and row[12] else ()
+        defines = (
+            tuple(DefinedName(str(d[0]), str(d[1]), int(d[2])) for d in row[12])
+            if len(row) > 12 and row[12]
+            else ()
+        )
         store.chunks[cid] = ChunkRecord(
             cid,
             path,
@@ -279,7 +284,7 @@ def payload_of(
             store.terms[r.id][0].astype(np.uint32).tobytes(),
             store.terms[r.id][1].astype(np.uint16).tobytes(),
             list(r.end_units) if r.end_units is not None else None,
-            list(r.defines),
+            [[d.symbol, d.kind, d.line] for d in r.defines],
         ]
         for r in store.chunks.values()
     ]

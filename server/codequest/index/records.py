@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from codequest.types import DefinedName
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkRecord:
@@ -21,9 +23,9 @@ class ChunkRecord:
     # Length of the end line in UTF-8 bytes, UTF-16 units and code points, so an editor's
     # range for the chunk needs no file read at query time; None in format-1 stores.
     end_units: tuple[int, int, int] | None = None
-    # Qualified names of the definitions whose own line is in the chunk (``Chunk.defines``);
-    # empty in stores before format 3.
-    defines: tuple[str, ...] = ()
+    # The definitions whose own line is in the chunk (``Chunk.defines``); empty in stores
+    # before format 3.
+    defines: tuple[DefinedName, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,8 @@ class SymbolTable:
         words: list[tuple[str, ...]] = []
         name_id = np.full(len(records), -1, dtype=np.int32)
         for pos, record in enumerate(records):
-            for symbol in record.defines:
+            for defined in record.defines:
+                symbol = defined.symbol
                 pieces = [normalize_symbol(p) for p in symbol.split(".")]
                 full.setdefault(".".join(pieces), []).append(pos)
                 tail = symbol.rsplit(".", 1)[-1]
