@@ -92,7 +92,7 @@ def build_store(
             preview_line(item.text),
             line_units(item.text.rsplit("\n", 1)[-1]),  # items hold whole lines
             # A whole document (a function of a BEIR set) defines the name it carries.
-            (DefinedName(item.symbol, item.kind, item.start_line),)
+            (DefinedName(item.symbol, item.kind, item.start_line, item.end_line),)
             if item.symbol and item.kind != "window"
             else (),
         )

@@ -75,28 +75,31 @@ CAP_GRID = (3, 4, 5, 6, 8, 10, 15, 20)
 
 
 def rows() -> dict[str, RankingOptions]:
-    """The table: baselines, the shipped ranking, and the shipped ranking minus one feature."""
+    """The table: baselines, the shipped ranking, and the shipped ranking minus one stage."""
     shipped = RankingOptions()
     plain = RankingOptions(fusion=Fusion.RRF, query_expansion=False, demote=False)
     return {
         "bm25 (lexical only)": dataclasses.replace(plain, dense=False),
         "dense only": dataclasses.replace(plain, lexical=False),
         "rrf equal k=60": dataclasses.replace(plain, rrf_equal=True),
-        "rrf weighted (previous default)": dataclasses.replace(plain, weights=PREVIOUS_RRF),
+        "rrf weighted (an earlier default)": dataclasses.replace(plain, weights=PREVIOUS_RRF),
         "shipped": shipped,
+        "- definitions of the names a query mentions": dataclasses.replace(
+            shipped, definition_boost=False
+        ),
+        "- file and folder name words": dataclasses.replace(shipped, stem_boost=False),
+        "- file coherence": dataclasses.replace(shipped, coherence_boost=False),
+        "- per-file decay": dataclasses.replace(shipped, decay=1.0),
+        "- demotions (tests, legacy, re-exports, ...)": dataclasses.replace(shipped, demote=False),
         "- symbol table & name": dataclasses.replace(shipped, symbol_match=False),
         "- name feature (keep symbol candidates)": dataclasses.replace(shipped, name_feature=False),
-        "- path feature": dataclasses.replace(shipped, path_feature=False),
-        "- definition prior": dataclasses.replace(shipped, kind_prior=0.0),
-        "- file aggregation": dataclasses.replace(shipped, file_aggregation=False),
-        "- class results": dataclasses.replace(shipped, class_results=False),
-        "class results up to 2000 lines": dataclasses.replace(shipped, class_max_lines=2000),
         "- query expansion": dataclasses.replace(shipped, query_expansion=False),
         "- lexical": dataclasses.replace(shipped, lexical=False),
         "- dense": dataclasses.replace(shipped, dense=False),
-        f"per-file cap {PREVIOUS_CAP} (previous default)": dataclasses.replace(
-            shipped, max_per_file=PREVIOUS_CAP
+        "+ class results for questions": dataclasses.replace(
+            shipped, class_result_queries=(QueryClass.QUESTION,)
         ),
+        f"per-file cap {PREVIOUS_CAP}": dataclasses.replace(shipped, max_per_file=PREVIOUS_CAP),
     }
 
 
@@ -235,7 +238,7 @@ def beir_store(
             "",
             "",
             None,
-            (DefinedName(doc.title, "function", 1),),
+            (DefinedName(doc.title, "function", 1, lines),),
         )
         counts = chunk_terms("", record.symbol, doc.text)
         store.put_file(
@@ -409,7 +412,7 @@ def synthetic_store(chunks: int = 100_000, dim: int = 384, seed: int = 0) -> Sto
                 str(cid),
                 "",
                 None,
-                (DefinedName(symbol, kind, j * 20 + 1),),
+                (DefinedName(symbol, kind, j * 20 + 1, j * 20 + 20),),
             )
             store.terms[cid] = store.term_ids(chunk_terms(path, symbol, text))
             chunk_ids.append(cid)

@@ -128,9 +128,13 @@ def test_deep_nesting_neither_overflows_nor_stalls(language: str, text: str) -> 
 
 def test_definitions_deep_inside_scopes_are_found() -> None:
     text = "#ifdef X\n" * NESTED + "int g(void) { return 0; }\n" + "#endif\n" * NESTED
-    assert ("function", "g", NESTED + 1, NESTED + 1) in chunk_defs(definition_chunks("d.c", "c", text))
+    assert ("function", "g", NESTED + 1, NESTED + 1) in chunk_defs(
+        definition_chunks("d.c", "c", text)
+    )
     text = "namespace a {\n" * 50 + "int h() { return 0; }\n" + "}\n" * 50
-    assert chunk_defs(definition_chunks("d.cpp", "cpp", text)) == [("function", "a." * 50 + "h", 51, 51)]
+    assert chunk_defs(definition_chunks("d.cpp", "cpp", text)) == [
+        ("function", "a." * 50 + "h", 51, 51)
+    ]
 
 
 def test_minified_single_line_file_is_one_capped_chunk(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,8 +23,11 @@ from codequest.workspace import Workspace
 
 MakeWs = Callable[..., Workspace]
 
+# Each function is long enough to be a chunk of its own (two do not fit one chunk).
+_NOTE = "The cache maps keys to the values computed for them before. " * 7
 CACHE_FILE = "".join(
-    f"def cache_lookup_{i}(key):\n    return CACHE.get(key, {i})\n\n\n" for i in range(8)
+    f'def cache_lookup_{i}(key):\n    """{_NOTE.strip()}"""\n    return CACHE.get(key, {i})\n\n\n'
+    for i in range(8)
 )
 
 
@@ -275,7 +278,7 @@ def test_lexical_candidates_get_their_exact_dense_similarity(ws: Workspace):
     )
     prefetched = candidate_vectors(ws.store, snap, lex_top, {})
     for fetched in (None, prefetched):
-        side = LexicalSide(q, lex_all, lex_top, {}, fetched)
+        side = LexicalSide(q, lex_all, lex_top, {}, fetched, {})
         cands = gather(ws.store, snap, plan, vector, dense, side)
         assert cands is not None
         dense_of = dict(zip(cands.positions.tolist(), cands.dense.tolist(), strict=True))

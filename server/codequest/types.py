@@ -42,6 +42,7 @@ class DefinedName:
     symbol: str  # qualified, as ``Chunk.symbol``
     kind: str  # a ChunkKind value
     line: int  # 1-based line of the definition itself, below its comments and decorators
+    end: int  # its last line (past the chunk's end when the definition goes on)
 
 
 @dataclass(frozen=True, slots=True)

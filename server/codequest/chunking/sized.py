@@ -97,6 +97,6 @@ def annotate(
         owner = heads[0] if heads else (open_defs[-1] if open_defs else None)
         kind = owner.kind if owner is not None else ChunkKind.WINDOW
         symbol = owner.symbol if owner is not None else ""
-        defines = tuple(DefinedName(d.symbol, d.kind, d.head + 1) for d in heads)
+        defines = tuple(DefinedName(d.symbol, d.kind, d.head + 1, d.end + 1) for d in heads)
         out.append((start, end, kind, symbol, defines))
     return out

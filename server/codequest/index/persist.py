@@ -202,7 +202,7 @@ def restore(store: Store, payload: dict[str, Any], data: bytes | None, *, read_o
         cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row[:11]
         units = row[11] if len(row) > 11 and row[11] is not None else None
         defines = (
-            tuple(DefinedName(str(d[0]), str(d[1]), int(d[2])) for d in row[12])
+            tuple(DefinedName(str(d[0]), str(d[1]), int(d[2]), int(d[3])) for d in row[12])
             if len(row) > 12 and row[12]
             else ()
         )
@@ -284,7 +284,7 @@ def payload_of(
             store.terms[r.id][0].astype(np.uint32).tobytes(),
             store.terms[r.id][1].astype(np.uint16).tobytes(),
             list(r.end_units) if r.end_units is not None else None,
-            [[d.symbol, d.kind, d.line] for d in r.defines],
+            [[d.symbol, d.kind, d.line, d.end] for d in r.defines],
         ]
         for r in store.chunks.values()
     ]

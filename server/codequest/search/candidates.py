@@ -94,31 +94,23 @@ DEFINITIONS_PER_NAME = 40
 
 
 def definitions_of(snap: Snapshot, names: tuple[str, ...]) -> dict[int, float]:
-    """Positions of chunks that define one of ``names`` (as written), with their tier: 1.5
-    when the file is named after the name (``Builder`` in ``builder.rb``), else 1. Those in
-    files named after it come first when a name is defined too often to take them all."""
+    """Positions of chunks that define one of ``names`` (as written), with their tier
+    (:attr:`~.symbols.SymbolTable.exact`); those in files named after the name first when
+    a name is defined too often to take them all."""
     out: dict[int, float] = {}
     for name in names:
-        positions = snap.symbols.exact.get(name, ())
-        lower = name.lower()
-        tiers = [
-            (1.5 if stem_names(snap.file_stems[int(snap.file_of[p])], lower) else 1.0, p)
-            for p in positions
-        ]
-        if len(tiers) > DEFINITIONS_PER_NAME:
-            tiers.sort(key=lambda t: -t[0])
-            tiers = tiers[:DEFINITIONS_PER_NAME]
-        for tier, pos in tiers:
+        found = snap.symbols.exact.get(name)
+        if found is None:
+            continue
+        positions, tiers = found
+        for pos, tier in zip(
+            positions[:DEFINITIONS_PER_NAME].tolist(),
+            tiers[:DEFINITIONS_PER_NAME].tolist(),
+            strict=True,
+        ):
             if tier > out.get(pos, 0.0):
                 out[pos] = tier
     return out
-
-
-def stem_names(stem: str, name: str) -> bool:
-    """Whether a file stem is named after ``name`` (both lower case): ``builder`` or
-    ``builders`` for ``builder``, ``type_map`` for ``typemap``."""
-    joined = stem.replace("_", "")
-    return name in (stem, joined, stem.rstrip("s"), joined.rstrip("s"))
 
 
 def candidate_vectors(

@@ -90,7 +90,7 @@ class FusionWeights:
 # real-repository set, with CoSQA, csn and stdlib-bench as checks (docs/ranking.md).
 DEFAULT_WEIGHTS: Mapping[QueryClass, FusionWeights] = {
     QueryClass.IDENTIFIER: FusionWeights(
-        dense=0.3, lexical=0.7, coherence=0.2, definition=3.0, stem=0.0
+        dense=0.3, lexical=0.7, name=0.5, coherence=0.2, definition=3.0, stem=0.0
     ),
     QueryClass.NATURAL: FusionWeights(
         dense=0.8, lexical=0.2, coherence=0.2, definition=1.5, stem=1.0

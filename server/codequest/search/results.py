@@ -56,7 +56,7 @@ def collect(
                 comp["class_members"] = float(owners[owner])
             result = class_result(snap, owner, record, effective, comp)
         else:
-            result = to_result(record, effective, comp)
+            result = to_result(record, effective, comp, q.names)
         picked.append((effective, len(picked), result))
         per_file[record.path] = seen + 1
         if len(picked) >= plan.limit:
@@ -161,13 +161,22 @@ def passes(record: ChunkRecord, filters: SearchFilters, spec: pathspec.PathSpec 
     return spec is None or spec.match_file(record.path)
 
 
-def to_result(record: ChunkRecord, score: float, explain: dict[str, float]) -> SearchResult:
+def to_result(
+    record: ChunkRecord, score: float, explain: dict[str, float], names: tuple[str, ...] = ()
+) -> SearchResult:
+    """A result for one chunk, named after the definition in it that the query names, if
+    any (a chunk can hold several small definitions), else after the chunk's own symbol."""
+    symbol, kind = record.symbol, record.kind
+    for defined in record.defines if names else ():
+        if defined.symbol.rsplit(".", 1)[-1] in names:
+            symbol, kind = defined.symbol, defined.kind
+            break
     return SearchResult(
         path=record.path,
         start_line=record.start_line,
         end_line=record.end_line,
-        symbol=record.symbol,
-        kind=record.kind,
+        symbol=symbol,
+        kind=kind,
         language=record.language,
         score=score,
         preview=record.preview,

@@ -25,7 +25,7 @@ from codequest.index.lexical import LexicalIndex
 from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
 from codequest.search.options import Demotion
-from codequest.search.symbols import SymbolTable
+from codequest.search.symbols import SymbolTable, stem_of
 from codequest.tokens import query_words, split_identifier
 from codequest.types import DEFINITION_KINDS, ChunkKind
 
@@ -158,13 +158,6 @@ def demotion_of(path: str) -> Demotion:
         if applies(path):
             flags |= flag
     return flags
-
-
-def stem_of(path: str) -> str:
-    """``src/flask/sessions.py`` -> ``sessions``."""
-    name = path.rsplit("/", 1)[-1]
-    dot = name.find(".", 1)
-    return (name[:dot] if dot > 0 else name).lower()
 
 
 def _words_of_name(name: str) -> set[str]:
