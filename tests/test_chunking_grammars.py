@@ -44,7 +44,7 @@ def test_readme_names_the_parsed_and_the_window_only_languages() -> None:
     section = readme.split("## Languages\n", 1)[1].split("\n## ", 1)[0]
     parsed, windows = (
         set(re.findall(r"`([a-z]+)`", section.split(marker, 1)[1].split("\n- ", 1)[0]))
-        for marker in ("**Definitions**", "**Line windows only**")
+        for marker in ("**Definitions**", "**Lines only**")
     )
     assert parsed == TREE_SITTER_LANGUAGES
     assert windows == ALL_LANGUAGES - TREE_SITTER_LANGUAGES

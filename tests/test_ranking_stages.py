@@ -176,3 +176,34 @@ def test_path_words_and_keyword_matching() -> None:
     parts = name_parts("lib/configuration.py")
     assert keyword_matches(frozenset({"config", "graph"}), parts) == 1  # one starts the other
     assert keyword_matches(frozenset({"co"}), parts) == 0  # too short to count
+
+
+def test_the_inverted_name_words_match_the_definition() -> None:
+    """stem_match's index lookups give what comparing every file with every keyword gives."""
+    import random
+    from types import SimpleNamespace
+
+    from codequest.search.features import STEM_MIN_SHARE, stem_match
+    from codequest.search.snapshot import file_name_words
+
+    rng = random.Random(3)
+    words = ["conf", "config", "configuration", "http", "https", "handler", "xy", "sess", "hand"]
+    paths = tuple(
+        f"{rng.choice(words)}_{rng.choice(words)}/{rng.choice(words)}{rng.choice(words).title()}.py"
+        for _ in range(60)
+    )
+    path_words, offsets, word_ids = file_name_words(paths)
+    snap = SimpleNamespace(
+        file_paths=paths,
+        file_of=np.arange(2 * len(paths), dtype=np.int32) // 2,  # two chunks a file
+        path_words=path_words,
+        file_word_offsets=offsets,
+        file_word_ids=word_ids,
+    )
+    positions = np.array([7, 3, 3, 100, 0, 119, 55], np.int64)
+    for _ in range(50):
+        keywords = frozenset(rng.sample([*words, "configure", "handlers", "zzz"], 3))
+        fast = stem_match(snap, keywords, positions)  # type: ignore[arg-type]
+        for i, path in enumerate(paths[f] for f in snap.file_of[positions].tolist()):
+            share = keyword_matches(keywords, name_parts(path)) / len(keywords)
+            assert fast[i] == pytest.approx(share if share >= STEM_MIN_SHARE else 0.0)

@@ -278,7 +278,7 @@ def test_lexical_candidates_get_their_exact_dense_similarity(ws: Workspace):
     )
     prefetched = candidate_vectors(ws.store, snap, lex_top, {})
     for fetched in (None, prefetched):
-        side = LexicalSide(q, lex_all, lex_top, {}, fetched, {})
+        side = LexicalSide(q, lex_all, lex_top, {}, fetched, {}, ())
         cands = gather(ws.store, snap, plan, vector, dense, side)
         assert cands is not None
         dense_of = dict(zip(cands.positions.tolist(), cands.dense.tolist(), strict=True))

@@ -16,7 +16,7 @@ from codequest.index.view import StoreView
 from codequest.search.options import Fusion, QueryClass
 from codequest.search.query import ParsedQuery, SearchPlan, query_terms, understand
 from codequest.search.snapshot import Snapshot
-from codequest.search.symbols import symbol_matches
+from codequest.search.symbols import stem_of, symbol_matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,9 @@ class LexicalSide:
     # Chunks that define a name the query mentions: position -> tier (1, or 1.5 when the
     # file is named after it)
     defining: dict[int, float]
+    # Those of them that join the pool even if no list found them: where the file is named
+    # after the name (the rest only lift a candidate that is there anyway)
+    joining: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +83,15 @@ def lexical_side(store: StoreView, snap: Snapshot, plan: SearchPlan, prefetch: b
     if opts.symbol_match and q.kind is QueryClass.IDENTIFIER:
         names = symbol_matches(snap.symbols, q)
     defining: dict[int, float] = {}
+    joining: tuple[int, ...] = ()
     if opts.definition_boost and q.names and opts.weights[q.kind].definition:
-        defining = definitions_of(snap, q.names)
+        loose = q.kind is not QueryClass.IDENTIFIER
+        defining, joining = definitions_of(snap, q.names, loose=loose)
     prefetched = None
     if prefetch and opts.dense and opts.weights[q.kind].dense:
-        prefetched = candidate_vectors(store, snap, lex_top, {**names, **defining})
-    return LexicalSide(q, lex_all, lex_top, names, prefetched, defining)
+        extra = {**names, **dict.fromkeys(joining, 0.0)}
+        prefetched = candidate_vectors(store, snap, lex_top, extra)
+    return LexicalSide(q, lex_all, lex_top, names, prefetched, defining, joining)
 
 
 # Definitions of one name taken into the pool, at most: a name defined everywhere (``get``,
@@ -93,24 +99,36 @@ def lexical_side(store: StoreView, snap: Snapshot, plan: SearchPlan, prefetch: b
 DEFINITIONS_PER_NAME = 40
 
 
-def definitions_of(snap: Snapshot, names: tuple[str, ...]) -> dict[int, float]:
-    """Positions of chunks that define one of ``names`` (as written), with their tier
-    (:attr:`~.symbols.SymbolTable.exact`); those in files named after the name first when
-    a name is defined too often to take them all."""
-    out: dict[int, float] = {}
+def definitions_of(
+    snap: Snapshot, names: tuple[str, ...], *, loose: bool
+) -> tuple[dict[int, float], tuple[int, ...]]:
+    """Chunks that define one of ``names`` (as written), with their tier
+    (:attr:`~.symbols.SymbolTable.exact`; those in files named after the name first when a
+    name is defined too often to take them all), and those that join the pool: where the
+    file is named after the name, or with ``loose`` (a name inside a sentence) where the
+    file's name, four letters or more, starts it (``StateManager`` in ``state.ts``)."""
+    tiers: dict[int, float] = {}
+    joining: dict[int, None] = {}
     for name in names:
         found = snap.symbols.exact.get(name)
         if found is None:
             continue
-        positions, tiers = found
+        lower = name.lower()
+        positions, levels = found
         for pos, tier in zip(
             positions[:DEFINITIONS_PER_NAME].tolist(),
-            tiers[:DEFINITIONS_PER_NAME].tolist(),
+            levels[:DEFINITIONS_PER_NAME].tolist(),
             strict=True,
         ):
-            if tier > out.get(pos, 0.0):
-                out[pos] = tier
-    return out
+            tiers[pos] = max(tier, tiers.get(pos, 0.0))
+            if tier > 1.0 or (loose and _starts_name(stem_of(snap.records[pos].path), lower)):
+                joining[pos] = None
+    return tiers, tuple(joining)
+
+
+def _starts_name(stem: str, name: str) -> bool:
+    joined = stem.replace("_", "")
+    return any(len(s) >= 4 and name.startswith(s) for s in (stem, joined))
 
 
 def candidate_vectors(
@@ -159,7 +177,7 @@ def gather(
             dense_pos,
             side.lex_top,
             np.fromiter(names, np.int64, count=len(names)),
-            np.fromiter(side.defining, np.int64, count=len(side.defining)),
+            np.fromiter(side.joining, np.int64, count=len(side.joining)),
         ]
     )
     if not len(everything):

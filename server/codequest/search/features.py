@@ -6,6 +6,7 @@ otherwise; :func:`~.scoring.weighted` combines them with the query class's weigh
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 
 import numpy as np
@@ -145,20 +146,55 @@ def definition_tiers(positions: np.ndarray, defining: dict[int, float]) -> np.nd
 
 def stem_match(snap: Snapshot, keywords: frozenset[str], positions: np.ndarray) -> np.ndarray:
     """Per candidate, the share of the query's keywords found in its file's or folder's
-    name (a keyword and a name word match when one starts the other, 3+ letters: so
-    ``dependency`` finds ``dependencies``); 0 below :data:`STEM_MIN_SHARE`."""
-    if not keywords:
+    name (:func:`keyword_matches` says when they match: so ``config`` finds
+    ``configuration``); 0 below :data:`STEM_MIN_SHARE`. Each keyword's matching words are
+    found once, in the snapshot's sorted name words; the candidates' files are then
+    checked in one array operation per keyword."""
+    if not keywords or not len(positions):
         return np.zeros(len(positions), np.float32)
-    files = snap.file_of[positions]
-    share = {}
-    for f in set(files.tolist()):
-        found = keyword_matches(keywords, snap.file_parts[f]) / len(keywords)
-        share[f] = found if found >= STEM_MIN_SHARE else 0.0
-    return np.fromiter((share[f] for f in files.tolist()), np.float32, len(positions))
+    files, inverse = np.unique(snap.file_of[positions], return_inverse=True)
+    starts = snap.file_word_offsets[files]
+    lengths = snap.file_word_offsets[files + 1] - starts
+    owner = np.repeat(np.arange(len(files)), lengths)
+    first = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    word_ids = snap.file_word_ids[first + np.arange(len(owner))]
+    found = np.zeros(len(files), np.float32)
+    marked = np.zeros(len(snap.path_words), bool)
+    for keyword in keywords:
+        spans = matching_words(snap.path_words, keyword)
+        if not spans:
+            continue
+        marked[:] = False
+        for lo, hi in spans:
+            marked[lo:hi] = True
+        found += np.bincount(owner[marked[word_ids]], minlength=len(files)) > 0
+    share = found[inverse.reshape(-1)] / len(keywords)
+    share[share < STEM_MIN_SHARE] = 0.0
+    return share
+
+
+def matching_words(words: tuple[str, ...], keyword: str) -> list[tuple[int, int]]:
+    """Index ranges of the sorted ``words`` that match ``keyword`` as
+    :func:`keyword_matches` says: the words it starts (3+ letters), and the words of 3+
+    letters that start it."""
+    found: list[tuple[int, int]] = []
+    if len(keyword) >= 3:
+        lo = bisect.bisect_left(words, keyword)
+        found.append((lo, bisect.bisect_left(words, keyword + "\uffff", lo)))
+    else:
+        at = bisect.bisect_left(words, keyword)
+        if at < len(words) and words[at] == keyword:
+            found.append((at, at + 1))
+    for length in range(3, len(keyword)):
+        at = bisect.bisect_left(words, keyword[:length])
+        if at < len(words) and words[at] == keyword[:length]:
+            found.append((at, at + 1))
+    return [(lo, hi) for lo, hi in found if hi > lo]
 
 
 def keyword_matches(keywords: frozenset[str], parts: frozenset[str]) -> int:
-    """How many keywords match a name word: equal, or one a prefix of the other (3+)."""
+    """How many keywords match a name word: equal, or one a prefix of the other (3+).
+    The definition :func:`stem_match` implements with an inverted index."""
     exact = keywords & parts
     count = len(exact)
     for keyword in keywords - exact:

@@ -25,7 +25,7 @@ from codequest.index.lexical import LexicalIndex
 from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
 from codequest.search.options import Demotion
-from codequest.search.symbols import SymbolTable, stem_of
+from codequest.search.symbols import SymbolTable
 from codequest.tokens import query_words, split_identifier
 from codequest.types import DEFINITION_KINDS, ChunkKind
 
@@ -46,10 +46,12 @@ class Snapshot:
     file_of: np.ndarray  # int32 per position -> index into file_paths
     file_paths: tuple[str, ...]
     file_words: tuple[frozenset[str], ...]  # stemmed path words per file
-    file_stems: tuple[str, ...]  # per file: its name without extension, lower case
-    # per file: the words of its name and of its folder's name, lower case, each whole
-    # name too ("handler_stack" -> handler_stack, handler, stack)
-    file_parts: tuple[frozenset[str], ...]
+    # The words of each file's name and of its folder's name, lower case, each whole name
+    # too ("handler_stack" -> handler_stack, handler, stack): every such word in sorted
+    # order, and per file (CSR: offsets into a flat array) the indexes of its words.
+    path_words: tuple[str, ...]
+    file_word_offsets: np.ndarray  # int64, one more than there are files
+    file_word_ids: np.ndarray  # int32
     # (path, class) -> first line, last line, header position, position of the last chunk
     classes: dict[tuple[str, str], tuple[int, int, int, int]]
     owners: tuple[tuple[str, str] | None, ...]  # position -> its split class, if any
@@ -94,8 +96,7 @@ class Snapshot:
         )
         file_paths = tuple(file_index)
         file_words = tuple(frozenset(query_words(p.rsplit(".", 1)[0])) for p in file_paths)
-        file_stems = tuple(stem_of(p) for p in file_paths)
-        file_parts = tuple(name_parts(p) for p in file_paths)
+        path_words, file_word_offsets, file_word_ids = file_name_words(file_paths)
         file_demotion = [demotion_of(p) for p in file_paths]
         demoted = np.asarray([file_demotion[f] for f in file_of.tolist()], dtype=np.int8)
         classes = class_extents(records)
@@ -114,8 +115,9 @@ class Snapshot:
             file_of,
             file_paths,
             file_words,
-            file_stems,
-            file_parts,
+            path_words,
+            file_word_offsets,
+            file_word_ids,
             classes,
             owners,
             id_order,
@@ -162,6 +164,20 @@ def demotion_of(path: str) -> Demotion:
 
 def _words_of_name(name: str) -> set[str]:
     return {name.lower(), *split_identifier(name)}
+
+
+def file_name_words(
+    paths: tuple[str, ...],
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """The sorted words of the files' and folders' names, and per file its words' indexes
+    (offsets and a flat array)."""
+    parts = [sorted(name_parts(p)) for p in paths]
+    words = tuple(sorted({w for ws in parts for w in ws}))
+    index = {w: i for i, w in enumerate(words)}
+    offsets = np.zeros(len(paths) + 1, np.int64)
+    np.cumsum([len(ws) for ws in parts], out=offsets[1:])
+    flat = np.fromiter((index[w] for ws in parts for w in ws), np.int32, int(offsets[-1]))
+    return words, offsets, flat
 
 
 def name_parts(path: str) -> frozenset[str]:
