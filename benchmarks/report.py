@@ -153,6 +153,7 @@ def render(result: dict[str, Any]) -> str:
         _lsp_part,
         _indexing_part,
         _soak_part,
+        _realrepos_part,
         _targets_part,
     ):
         section(result, parts)
@@ -459,6 +460,14 @@ def _soak_part(result: dict[str, Any], parts: list[str]) -> None:
     )
 
 
+def _realrepos_part(result: dict[str, Any], parts: list[str]) -> None:
+    """The real-repository benchmark (benchmarks.realrepos_report)."""
+    if result.get("realrepos"):
+        from benchmarks import realrepos_report
+
+        parts.extend(realrepos_report.render(result["realrepos"]))
+
+
 def _targets_part(result: dict[str, Any], parts: list[str]) -> None:
     """Each target with its value and whether it is met."""
     if result.get("targets"):
@@ -545,6 +554,13 @@ def plot(result: dict[str, Any], out_dir: Path, stem: str) -> list[str]:
         path = out_dir / f"{stem}-quality.png"
         _quality_plot(plt, result, beir, path)
         written.append(str(path))
+    if result.get("realrepos"):
+        from benchmarks import realrepos_report
+
+        path = out_dir / (f"{stem}.png" if stem.endswith("-realrepos") else f"{stem}-realrepos.png")
+        title = f"realrepos NDCG@10 per repository ({result['commit']['short']})"
+        if realrepos_report.plot(result["realrepos"], path, title):
+            written.append(str(path))
     return written
 
 
@@ -679,6 +695,10 @@ def headline_markdown(result: dict[str, Any]) -> str:
                 f"{_fmt(r.get('server_rss_mb'), 0)} |"
             )
         lines.append("")
+    if result.get("realrepos"):
+        from benchmarks import realrepos_report
+
+        lines.append(realrepos_report.markdown(result["realrepos"]))
     return "\n".join(lines)
 
 
