@@ -25,6 +25,7 @@ from urllib.parse import quote_from_bytes
 from lsprotocol import types
 
 from codequest.lsp.progress import IndexProgress, percent
+from codequest.memory import release_free_memory
 from codequest.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -174,6 +175,9 @@ def warm_search(ws: Workspace) -> None:
         log.exception("could not prepare the search snapshot of %s", ws.root)
     gc.collect(1)  # the young generations only: the frozen heap is not scanned again
     gc.freeze()
+    # What loading, indexing and the snapshot build freed goes back to the OS: the server
+    # would otherwise stay at the peak of its last index run all day.
+    release_free_memory()
 
 
 class IndexWorker:
