@@ -292,8 +292,10 @@ class IndexWorker:
     def _finish(
         self, folder: FolderIndex, progress: IndexProgress, report: IndexReport, seconds: float
     ) -> None:
+        started = time.perf_counter()
         if folder.workspace is not None:
             warm_search(folder.workspace)
+        warmed = time.perf_counter() - started
         done = folder.status.indexed_files
         total = folder.status.total_files
         if report.cancelled:
@@ -316,6 +318,14 @@ class IndexWorker:
         self.ls.log(
             f"CodeQuest: indexed {folder.name}: {report.files} files, {report.chunks} chunks, "
             f"{report.embedded} embedded, {report.reused} reused, "
-            f"{report.removed_files} removed in {seconds:.2f} s"
+            f"{report.removed_files} removed in {seconds + warmed:.2f} s"
             + (" (cancelled)" if report.cancelled else "")
+            + _steps(report, warmed)
         )
+
+
+def _steps(report: IndexReport, warmed: float) -> str:
+    """Where a run's time went, for the log: its longer steps, in order."""
+    steps = [(name.replace("_", " "), t) for name, t in report.timings.items() if t >= 0.01]
+    steps.append(("search ready", warmed))
+    return " (" + ", ".join(f"{name} {t:.2f} s" for name, t in steps) + ")"
