@@ -35,7 +35,8 @@ from benchmarks.common import (
 
 SCHEMA = "codequest-bench/1"
 DEFAULT_SECTIONS = ("quality", "stdlib", "latency", "lsp", "indexing")
-ALL_SECTIONS = (*DEFAULT_SECTIONS, "soak")  # the soak runs only when asked for
+# The soak and the edits on a real repository run only when asked for.
+ALL_SECTIONS = (*DEFAULT_SECTIONS, "soak", "edits")
 BEIR_SETS = (
     "cosqa",
     "csn-maxmin-python",
@@ -121,6 +122,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="stdlib subset size for the indexing benchmark (chunks)",
+    )
+    parser.add_argument(
+        "--edits-repo",
+        default="vapor",
+        help="edits section: a real repository, by name under $REALREPOS_CHECKOUTS "
+        "(~/.cache/codequest-realrepos) or a path (default vapor)",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        action="append",
+        default=[],
+        help="edits section: also run it against this source tree first (repeatable)",
     )
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
@@ -468,6 +482,14 @@ class Bench:
         with stage(f"soak: {requests} searches while files change", enabled=self.progress):
             self.result["soak"] = run_soak(target="lsp", requests=requests, files=200)
 
+    def edits(self) -> None:
+        """Edits to searchable and the server's memory on a real repository, over the LSP."""
+        from benchmarks.edits import run_edits
+
+        trees = [*self.args.baseline_tree, REPO_ROOT]
+        with stage(f"edits: {self.args.edits_repo}, {len(trees)} tree(s)", enabled=self.progress):
+            self.result["edits"] = run_edits(self.args.edits_repo, trees=trees, model=self.model)
+
     def memory_summary(self) -> dict[str, Any]:
         """Memory in one place: peak RSS of indexing, resident RSS of a loaded server."""
         out: dict[str, Any] = {}
@@ -497,6 +519,8 @@ class Bench:
             self.indexing()
         if "soak" in self.sections:
             self.soak()
+        if "edits" in self.sections:
+            self.edits()
         self.result["memory"] = self.memory_summary()
         self.result["threads"] = thread_info()
         self.result["load"]["end"] = load_average()
