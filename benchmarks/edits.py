@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO_ROOT, load_average
+from benchmarks.common import REPO_ROOT, children, load_average, maps_torch, mb, proc_status
 from benchmarks.lsp_client import LspClient, LspError
 
 DEFAULT_REPO = "vapor"
@@ -82,43 +82,6 @@ def repo_commit(repo: Path) -> str | None:
         return text
     except OSError:
         return None
-
-
-# -- /proc -------------------------------------------------------------------------------------
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of a process in kB ({} once it is gone)."""
-    out: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    out[line.split(":")[0]] = int(line.split()[1])
-    except (OSError, ValueError):
-        return {}
-    return out
-
-
-def children(pid: int) -> set[int]:
-    found: set[int] = set()
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as fh:
-                found.update(int(p) for p in fh.read().split())
-    except (OSError, ValueError):
-        pass
-    return found
-
-
-def maps_torch(pid: int) -> bool | None:
-    try:
-        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
-            return any("libtorch" in line for line in fh)
-    except OSError:
-        return None
-
-
-def mb(kb: int | None) -> float | None:
-    return None if kb is None else round(kb / 1024, 1)
 
 
 class MemorySampler:

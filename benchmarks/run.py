@@ -124,6 +124,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="stdlib subset size for the indexing benchmark (chunks)",
     )
     parser.add_argument(
+        "--document-encoder",
+        choices=("torch", "onnx", "mixed"),
+        default="torch",
+        help="how documents are embedded: torch (bulk indexing), onnx (the teacher's export, "
+        "as the language server embeds edits), mixed (half each, by text hash)",
+    )
+    parser.add_argument(
         "--edits-repo",
         default="vapor",
         help="edits section: a real repository, by name under $REALREPOS_CHECKOUTS "
@@ -204,6 +211,8 @@ class Bench:
         if set(self.sections) != set(DEFAULT_SECTIONS):
             # A partial run must not overwrite the full run of the same commit.
             self.stem += "-" + "-".join(s for s in ALL_SECTIONS if s in self.sections)
+        if args.document_encoder != "torch":
+            self.stem += f"-docs-{args.document_encoder}"
         self.detail_dir = self.out_dir / self.stem
         self.encoders: dict[str, Any] = {}
         self._doc_encoder: Any = None
@@ -225,6 +234,7 @@ class Bench:
                 "rounds": self.rounds,
                 "index_chunks": self.index_chunks,
                 "sections": self.sections,
+                "document_encoder": args.document_encoder,
                 "eval_root": str(eval_root()),
             },
             "notes": [],
@@ -250,7 +260,9 @@ class Bench:
             from benchmarks.encoders import document_encoder
             from benchmarks.quality import wrap_cache
 
-            self._doc_encoder = wrap_cache(document_encoder(self.model))
+            self._doc_encoder = wrap_cache(
+                document_encoder(self.model, path=self.args.document_encoder)
+            )
         return self._doc_encoder
 
     # -- sections ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from benchmarks.edits import children, maps_torch
+from benchmarks.common import children, maps_torch
 from lsp_helpers import (
     LEAN_SERVER,
     Client,
