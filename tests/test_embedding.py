@@ -150,6 +150,7 @@ def test_a_worker_killed_mid_run_leaves_a_valid_store_and_the_next_run_completes
             wait_until(lambda: bool(embedder.worker_pids()))
             killed.extend(embedder.worker_pids())
             os.kill(killed[0], signal.SIGKILL)
+            os.waitid(os.P_PID, killed[0], os.WEXITED | os.WNOWAIT)  # dead, not yet reaped
 
     with pytest.raises(EncoderError, match="SIGKILL"):
         ws.index(progress=kill_at_40)

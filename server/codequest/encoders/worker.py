@@ -147,7 +147,9 @@ class EmbeddingWorker:
         return self.process.pid
 
     def ready(self) -> bool:
-        """Whether the model has loaded (never waits; raises if the worker failed)."""
+        """Whether the model has loaded (never waits; raises if the worker failed or died)."""
+        if self.process.poll() is not None:
+            raise EncoderError(self._death("while the run went on"))
         if self._hello is None and self._readable(0):
             self._take_hello()
         return self._hello is not None

@@ -232,8 +232,8 @@ class RoutedEncoder:
         bulk = self.embedded_here + count > self.embedder.small_run
         if self.worker is None and (not resident or (bulk and not cancelled)):
             self._start_worker()
-        if self.worker is None or (resident and not self.worker.ready()):
-            return None
+        if self.worker is None or (not self.worker.ready() and resident):
+            return None  # a worker that died raises in ready(): the run fails, saved
         return self.worker
 
     def _start_worker(self) -> None:
