@@ -21,6 +21,7 @@ import atexit
 import functools
 import json
 import os
+import resource
 import sys
 import threading
 import time
@@ -36,6 +37,11 @@ from benchmarks.lsp_client import LspClient
 _now = time.perf_counter
 _records: list[dict[str, float]] = []
 _current: dict[str, float] = {}  # the search being traced (searches run one at a time)
+_usage_at_read: Any = None  # the stdin thread's rusage when it had the message
+
+
+def _thread_usage() -> Any:
+    return resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
 
 
 def _mark(name: str) -> None:
@@ -63,10 +69,12 @@ def install(out: Path) -> None:
     next_body = transport.FrameReader.next_body
 
     def traced_next_body(self: Any) -> bytes | None:
+        global _usage_at_read
         body = next_body(self)
         if threading.current_thread().name == "codequest-stdin":
             _current.clear()
             _current["read"] = _now()
+            _usage_at_read = _thread_usage()
         return body
 
     transport.FrameReader.next_body = traced_next_body  # type: ignore[method-assign]
@@ -77,7 +85,12 @@ def install(out: Path) -> None:
         answered = answer(ls, body, queued)
         if answered and "engine>" in _current:
             _current["done"] = _now()
-            _records.append({**_current, "id": json.loads(body)["id"]})
+            usage = _thread_usage()
+            counts = {
+                f"count:{name}": getattr(usage, name) - getattr(_usage_at_read, name)
+                for name in ("ru_minflt", "ru_majflt", "ru_nvcsw", "ru_nivcsw")
+            }
+            _records.append({**_current, **counts, "id": json.loads(body)["id"]})
         return answered
 
     inline.answer_inline = traced_answer
@@ -124,11 +137,23 @@ STEPS = (
 )
 
 
+COUNTS = (  # per search, on the stdin thread, from getrusage(RUSAGE_THREAD)
+    ("page faults (minor)", "count:ru_minflt"),
+    ("voluntary context switches", "count:ru_nvcsw"),
+    ("involuntary context switches", "count:ru_nivcsw"),
+)
+
+
 def step_medians(records: Sequence[dict[str, float]]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for label, start, end in STEPS:
         spans = [r[end] - r[start] for r in records if start in r and end in r]
         out[label] = round(float(np.median(spans)) * 1000, 3) if spans else None
+    for label, key in COUNTS:
+        values = [r[key] for r in records if key in r]
+        out[label] = round(float(np.mean(values)), 2) if values else None
+    p99 = [r["received"] - r["sent"] for r in records]
+    out["round trip p99"] = round(float(np.percentile(p99, 99)) * 1000, 3) if p99 else None
     return out
 
 
@@ -216,8 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pause_s=args.pause_ms / 1000,
     )
     modes = list(result["medians_ms"])
-    print(f"{'step (median ms)':<36}" + "".join(f"{m:>16}" for m in modes))
-    for label, _, _ in STEPS:
+    print(f"{'step (median ms; counts: mean)':<36}" + "".join(f"{m:>16}" for m in modes))
+    labels = [label for label, _, _ in STEPS] + [label for label, _ in COUNTS]
+    for label in [*labels, "round trip p99"]:
         cells = [result["medians_ms"][m][label] for m in modes]
         print(f"{label:<36}" + "".join(f"{'-' if c is None else c:>16}" for c in cells))
     if args.json:
