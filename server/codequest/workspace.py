@@ -73,7 +73,7 @@ def kept_if_failed(store: Store) -> Iterator[None]:
             try:
                 store.save()
             except Exception:  # noqa: BLE001 - the first error is the one to report
-                log.exception("could not save the index after a failed run")
+                log.debug("could not save the index after a failed run", exc_info=True)
         raise
 
 
