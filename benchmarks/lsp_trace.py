@@ -166,11 +166,14 @@ def run(
     pause_s: float,
     block: int = 25,
     warmup: int = 30,
+    overlap_window_ms: float | None = None,
 ) -> dict[str, Any]:
     trace = Path(os.environ.get("TMPDIR", "/tmp")) / f"lsp-trace-{os.getpid()}.jsonl"
     python_path = os.pathsep.join([str((tree / "server").resolve()), str(REPO_ROOT)])
     env = {**os.environ, "PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "benchmarks.lsp_trace", "serve", "--out", str(trace)]
+    if overlap_window_ms is not None:
+        command += ["--overlap-window-ms", str(overlap_window_ms)]
     client = LspClient(command, cwd=folder, env=env, settings=settings)
     sent: dict[int, tuple[str, float, float]] = {}  # request id -> (mode, sent, received)
     try:
@@ -216,6 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["serve"]:  # the server wrapper
         out = Path(argv[argv.index("--out") + 1])
         install(out)
+        if "--overlap-window-ms" in argv:  # an A/B of lsp.encoder.OVERLAP_WINDOW
+            from codequest.lsp import encoder
+
+            window = float(argv[argv.index("--overlap-window-ms") + 1]) / 1000
+            encoder.OVERLAP_WINDOW = window  # type: ignore[attr-defined]
         from codequest.cli import main as codequest_main
 
         return codequest_main(["serve"])
@@ -226,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--pause-ms", type=float, default=100.0)
+    parser.add_argument(
+        "--overlap-window-ms",
+        type=float,
+        help="override lsp.encoder.OVERLAP_WINDOW in the server (a large value: always overlap)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     from benchmarks.lsp_ab import cosqa_queries
@@ -239,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings,
         cosqa_queries(args.queries),
         pause_s=args.pause_ms / 1000,
+        overlap_window_ms=args.overlap_window_ms,
     )
     modes = list(result["medians_ms"])
     print(f"{'step (median ms; counts: mean)':<36}" + "".join(f"{m:>16}" for m in modes))
