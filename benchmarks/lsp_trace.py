@@ -166,14 +166,11 @@ def run(
     pause_s: float,
     block: int = 25,
     warmup: int = 30,
-    overlap_window_ms: float | None = None,
 ) -> dict[str, Any]:
     trace = Path(os.environ.get("TMPDIR", "/tmp")) / f"lsp-trace-{os.getpid()}.jsonl"
     python_path = os.pathsep.join([str((tree / "server").resolve()), str(REPO_ROOT)])
     env = {**os.environ, "PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "benchmarks.lsp_trace", "serve", "--out", str(trace)]
-    if overlap_window_ms is not None:
-        command += ["--overlap-window-ms", str(overlap_window_ms)]
     client = LspClient(command, cwd=folder, env=env, settings=settings)
     sent: dict[int, tuple[str, float, float]] = {}  # request id -> (mode, sent, received)
     try:
@@ -206,6 +203,7 @@ def run(
             mode, t0, t1 = sent[record["id"]]
             by_mode.setdefault(mode, []).append({**record, "sent": t0, "received": t1})
     return {
+        "records": by_mode,
         "tree": str(tree),
         "pause_ms": round(pause_s * 1000),
         "queries": len(queries),
@@ -219,11 +217,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["serve"]:  # the server wrapper
         out = Path(argv[argv.index("--out") + 1])
         install(out)
-        if "--overlap-window-ms" in argv:  # an A/B of lsp.encoder.OVERLAP_WINDOW
-            from codequest.lsp import encoder
-
-            window = float(argv[argv.index("--overlap-window-ms") + 1]) / 1000
-            encoder.OVERLAP_WINDOW = window  # type: ignore[attr-defined]
         from codequest.cli import main as codequest_main
 
         return codequest_main(["serve"])
@@ -234,11 +227,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--pause-ms", type=float, default=100.0)
-    parser.add_argument(
-        "--overlap-window-ms",
-        type=float,
-        help="override lsp.encoder.OVERLAP_WINDOW in the server (a large value: always overlap)",
-    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     from benchmarks.lsp_ab import cosqa_queries
@@ -252,16 +240,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings,
         cosqa_queries(args.queries),
         pause_s=args.pause_ms / 1000,
-        overlap_window_ms=args.overlap_window_ms,
     )
     modes = list(result["medians_ms"])
+    records = result.pop("records")
+    if args.json:
+        args.json.write_text(json.dumps({**result, "records": records}) + "\n")
     print(f"{'step (median ms; counts: mean)':<36}" + "".join(f"{m:>16}" for m in modes))
     labels = [label for label, _, _ in STEPS] + [label for label, _ in COUNTS]
     for label in [*labels, "round trip p99"]:
         cells = [result["medians_ms"][m][label] for m in modes]
         print(f"{label:<36}" + "".join(f"{'-' if c is None else c:>16}" for c in cells))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

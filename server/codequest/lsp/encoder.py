@@ -32,12 +32,6 @@ WARM_UP_QUERY = "how is the configuration file parsed"
 # How long a search waits for a query encoder that is still loading (a first-time ONNX
 # export of the teacher can take a minute).
 LOAD_WAIT = 180.0
-# A search overlaps its query encode with the helper thread's lexical side only when the
-# last encode ended less than this long ago (seconds). After a pause, such as the
-# extension's 150 ms debounce between keystrokes, the helper's core has gone idle (on a
-# VM its vCPU halts), and waking it took longer than the lexical side itself: the search
-# is faster done in order on one thread (docs/lsp.md, "After a pause").
-OVERLAP_WINDOW = 0.05
 
 
 class SharedQueryEncoder:
@@ -54,7 +48,6 @@ class SharedQueryEncoder:
         self._encoder: QueryEncoder | None = None
         self.error = ""
         self.load_seconds = 0.0
-        self._last_encode = float("-inf")  # time.monotonic() when the last encode ended
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
@@ -131,12 +124,8 @@ class SharedQueryEncoder:
 
     @property
     def releases_gil(self) -> bool:
-        """Whether a search should encode beside its lexical side: the encoder leaves the
-        GIL free, and the helper thread's core is likely awake (see OVERLAP_WINDOW)."""
         encoder = self._encoder if self.ready else None
-        if encoder is None or not encoder.releases_gil:
-            return False
-        return time.monotonic() - self._last_encode < OVERLAP_WINDOW
+        return encoder is not None and encoder.releases_gil
 
     @property
     def note(self) -> str:
@@ -148,7 +137,4 @@ class SharedQueryEncoder:
         return int(self.get().dim)
 
     def encode_query(self, text: str) -> np.ndarray:
-        try:
-            return self.get(LOAD_WAIT).encode_query(text)
-        finally:
-            self._last_encode = time.monotonic()
+        return self.get(LOAD_WAIT).encode_query(text)
