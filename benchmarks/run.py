@@ -35,8 +35,9 @@ from benchmarks.common import (
 
 SCHEMA = "codequest-bench/1"
 DEFAULT_SECTIONS = ("quality", "stdlib", "latency", "lsp", "indexing")
-# The soak and the real-repository benchmark (an hour on 2 cores) run only when asked for.
-ALL_SECTIONS = (*DEFAULT_SECTIONS, "soak", "realrepos")
+# The soak, the edits on a real repository and the real-repository benchmark (an hour on
+# 2 cores) run only when asked for.
+ALL_SECTIONS = (*DEFAULT_SECTIONS, "soak", "edits", "realrepos")
 BEIR_SETS = (
     "cosqa",
     "csn-maxmin-python",
@@ -149,6 +150,26 @@ def register(parser: argparse.ArgumentParser) -> None:
         "results/realrepos-semble-0.7.0-m2v-minilm.json; 'none' to leave it out)",
     )
     realrepos.add_argument("--no-bm25", action="store_true", help="leave out the raw BM25 baseline")
+    parser.add_argument(
+        "--document-encoder",
+        choices=("torch", "onnx", "mixed"),
+        default="torch",
+        help="how documents are embedded: torch (bulk indexing), onnx (the teacher's export, "
+        "as the language server embeds edits), mixed (half each, by text hash)",
+    )
+    parser.add_argument(
+        "--edits-repo",
+        default="vapor",
+        help="edits section: a real repository, by name under $REALREPOS_CHECKOUTS "
+        "(~/.cache/codequest-realrepos) or a path (default vapor)",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        action="append",
+        default=[],
+        help="edits section: also run it against this source tree first (repeatable)",
+    )
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=main)
@@ -222,6 +243,8 @@ class Bench:
         if set(self.sections) != set(DEFAULT_SECTIONS):
             # A partial run must not overwrite the full run of the same commit.
             self.stem += "-" + "-".join(s for s in ALL_SECTIONS if s in self.sections)
+        if args.document_encoder != "torch":
+            self.stem += f"-docs-{args.document_encoder}"
         self.detail_dir = self.out_dir / self.stem
         self.encoders: dict[str, Any] = {}
         self._doc_encoder: Any = None
@@ -243,6 +266,7 @@ class Bench:
                 "rounds": self.rounds,
                 "index_chunks": self.index_chunks,
                 "sections": self.sections,
+                "document_encoder": args.document_encoder,
                 "eval_root": str(eval_root()),
             },
             "notes": [],
@@ -272,7 +296,9 @@ class Bench:
             from benchmarks.encoders import document_encoder
             from benchmarks.quality import wrap_cache
 
-            self._doc_encoder = wrap_cache(document_encoder(self.model))
+            self._doc_encoder = wrap_cache(
+                document_encoder(self.model, path=self.args.document_encoder)
+            )
         return self._doc_encoder
 
     # -- sections ------------------------------------------------------------------------
@@ -525,6 +551,14 @@ class Bench:
         with stage(f"soak: {requests} searches while files change", enabled=self.progress):
             self.result["soak"] = run_soak(target="lsp", requests=requests, files=200)
 
+    def edits(self) -> None:
+        """Edits to searchable and the server's memory on a real repository, over the LSP."""
+        from benchmarks.edits import run_edits
+
+        trees = [*self.args.baseline_tree, REPO_ROOT]
+        with stage(f"edits: {self.args.edits_repo}, {len(trees)} tree(s)", enabled=self.progress):
+            self.result["edits"] = run_edits(self.args.edits_repo, trees=trees, model=self.model)
+
     def memory_summary(self) -> dict[str, Any]:
         """Memory in one place: peak RSS of indexing, resident RSS of a loaded server."""
         out: dict[str, Any] = {}
@@ -556,6 +590,8 @@ class Bench:
             self.soak()
         if "realrepos" in self.sections:
             self.realrepos()
+        if "edits" in self.sections:
+            self.edits()
         self.result["memory"] = self.memory_summary()
         self.result["threads"] = thread_info()
         self.result["load"]["end"] = load_average()
