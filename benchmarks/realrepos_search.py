@@ -167,19 +167,35 @@ class SearchRun:
         self._query = None
 
 
-def run_repo(search: SearchRun, repo: Repo, checkouts: Path) -> RepoRun:
-    """Index (or reuse) and answer every query of ``repo``."""
-    root = repo.bench_dir(checkouts)
+def open_workspace(
+    search: SearchRun, repo: Repo, checkouts: Path
+) -> tuple[Workspace, dict[str, Any]]:
+    """The repository's ``Workspace``, its index brought up to date, and the build's
+    figures. The caller closes it."""
     store_dir = search.index_dir(repo)
     store_dir.mkdir(parents=True, exist_ok=True)
     encoder = _RepoEncoder(search, store_dir.parent)
     config = Config(model=search.config.model, cache_dir=str(store_dir))
     query_encoder = search.query_encoder() if search.via == "inprocess" else None
-    ws = Workspace(root, config, document_encoder=encoder, query_encoder=query_encoder)
+    ws = Workspace(
+        repo.bench_dir(checkouts), config, document_encoder=encoder, query_encoder=query_encoder
+    )
     try:
-        index = _index(ws, encoder, store_dir, search)
+        return ws, _index(ws, encoder, store_dir, search)
+    except BaseException:
+        ws.close()
+        raise
+
+
+def run_repo(search: SearchRun, repo: Repo, checkouts: Path) -> RepoRun:
+    """Index (or reuse) and answer every query of ``repo``."""
+    ws, index = open_workspace(search, repo, checkouts)
+    try:
         if search.via == "lsp":
             ws.close()
+            store_dir = search.index_dir(repo)
+            config = Config(model=search.config.model, cache_dir=str(store_dir))
+            root = repo.bench_dir(checkouts)
             hits, ms = _search_lsp(search, root, store_dir, config, repo, index["chunks"])
         else:
             hits, ms = _search_inprocess(ws, repo)
