@@ -21,6 +21,10 @@ Modules, one concern each:
   ``codequest serve``, and :mod:`benchmarks.soak` drives one with bursts of searches while
   files change.
 * :mod:`benchmarks.indexing` measures cold, warm and one-edit indexing in a child process.
+* :mod:`benchmarks.realrepos` scores semble's annotations on 32 pinned real repositories
+  (:mod:`benchmarks.realrepos_search` runs CodeQuest on one, :mod:`benchmarks.realrepos_bm25`
+  is the set's BM25 baseline, :mod:`benchmarks.realrepos_report` draws it, and
+  :mod:`benchmarks.realrepos_agree` scores a run with the set's own ``eval.py`` too).
 * :mod:`benchmarks.report` prints the table and writes the JSON and plots.
 * :mod:`benchmarks.ranking` and :mod:`benchmarks.distill_report` are the ranking ablations
   and the distilled query encoders' study (scripts of their own).

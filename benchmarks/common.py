@@ -265,3 +265,40 @@ def thread_info() -> dict[str, Any]:
         torch = sys.modules["torch"]
         info["torch_intra_op"] = torch.get_num_threads()
     return info
+
+
+# -- other processes, from /proc (Linux) ------------------------------------------------------
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process in kB ({} once it is gone)."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    out[line.split(":")[0]] = int(line.split()[1])
+    except (OSError, ValueError):
+        return {}
+    return out
+
+
+def children(pid: int) -> set[int]:
+    found: set[int] = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as fh:
+                found.update(int(p) for p in fh.read().split())
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def maps_torch(pid: int) -> bool | None:
+    try:
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
+            return any("libtorch" in line for line in fh)
+    except OSError:
+        return None
+
+
+def mb(kb: int | None) -> float | None:
+    return None if kb is None else round(kb / 1024, 1)

@@ -36,6 +36,10 @@ BM25 = "bm25"
 def precision(encoder: object) -> str:
     if isinstance(encoder, HashingEncoder):
         return "exact"
+    if isinstance(encoder, MixedDocumentEncoder):
+        return encoder.precision
+    if hasattr(encoder, "precision") and hasattr(encoder, "max_seq_length"):  # ONNX export
+        return f"onnx-{encoder.precision}"
     device = str(getattr(encoder, "device", "cpu"))
     if device == "cuda":
         return "fp16"
@@ -128,8 +132,49 @@ class CachingDocumentEncoder:
         return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
 
 
-def document_encoder(model: str, *, device: str = "auto") -> DocumentEncoder:
-    return load_document_encoder(Config(model=model, device=device))
+DOCUMENT_PATHS = ("torch", "onnx", "mixed")
+
+
+def document_encoder(model: str, *, device: str = "auto", path: str = "torch") -> DocumentEncoder:
+    """The teacher as the indexer runs it: ``torch`` (bulk indexing), ``onnx`` (its export
+    under ONNX Runtime, what the language server embeds edits with), or ``mixed`` (each
+    text by one or the other, chosen by its hash: a store that bulk runs and edits filled)."""
+    config = Config(model=model, device=device)
+    if path == "torch" or model == "hashing":
+        return load_document_encoder(config)
+    from codequest.encoders import load_resident_document_encoder, prepare_document_export
+
+    prepare_document_export(config)
+    onnx = load_resident_document_encoder(config)
+    assert onnx is not None
+    if path == "onnx":
+        return onnx
+    return MixedDocumentEncoder(
+        CachingDocumentEncoder(load_document_encoder(config)), CachingDocumentEncoder(onnx)
+    )
+
+
+class MixedDocumentEncoder:
+    """Each text embedded by one of two encoders of the same teacher, by its hash's parity."""
+
+    def __init__(self, first: CachingDocumentEncoder, second: CachingDocumentEncoder) -> None:
+        self.parts = (first, second)
+        self.identity = first.identity
+        self.dim = first.dim
+        self.device = first.device
+        self.precision = f"mixed-{first.precision}-{second.precision}"
+
+    def encode_documents(
+        self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for parity, encoder in enumerate(self.parts):
+            rows = [i for i, t in enumerate(texts) if _text_key(t)[0] % 2 == parity]
+            if rows:
+                out[rows] = encoder.encode_documents([texts[i] for i in rows])
+        if on_batch is not None:
+            on_batch(len(texts))
+        return out
 
 
 def query_encoder(model: str, choice: str, teacher_identity: str) -> QueryEncoder:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.beir import load_beir, unique_queries
-from benchmarks.common import eval_root, latency_stats
+from benchmarks.common import eval_root, latency_stats, mb, proc_status
 from benchmarks.lsp_bench import READY_TIMEOUT
 from benchmarks.lsp_client import LspClient, LspError
 
@@ -110,12 +110,13 @@ def run(
             for query in queries[:warmup]:
                 client.request("codequest/search", {"query": query, "limit": 20})
         timings = interleaved(clients, queries, rounds=rounds, block=block, pause_s=pause_s)
+        memory = [mb(proc_status(client.pid).get("VmRSS")) for client in clients]
     finally:
         for client in clients:
             client.close()
     return [
-        {"tree": str(tree), **latency_stats(seconds), "p90_ms": _p90(seconds)}
-        for tree, seconds in zip(trees, timings, strict=True)
+        {"tree": str(tree), **latency_stats(seconds), "p90_ms": _p90(seconds), "rss_mb": rss}
+        for tree, seconds, rss in zip(trees, timings, memory, strict=True)
     ]
 
 
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in rows:
         print(
             f"{row['tree']:<40} n {row['n']:>5}  p50 {row['p50_ms']:.2f}  "
-            f"p90 {row['p90_ms']:.2f}  p99 {row['p99_ms']:.2f} ms"
+            f"p90 {row['p90_ms']:.2f}  p99 {row['p99_ms']:.2f} ms  RSS {row['rss_mb']} MB"
         )
     if args.json:
         args.json.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")

@@ -266,6 +266,6 @@ def write_per_query(
 
 def wrap_cache(encoder: DocumentEncoder) -> DocumentEncoder:
     """Cache real models' embeddings; the hashing encoder is cheaper than the cache."""
-    if isinstance(encoder, HashingEncoder):
+    if isinstance(encoder, HashingEncoder) or hasattr(encoder, "parts"):  # mixed: cached parts
         return encoder
     return CachingDocumentEncoder(encoder)

@@ -35,7 +35,9 @@ from benchmarks.common import (
 
 SCHEMA = "codequest-bench/1"
 DEFAULT_SECTIONS = ("quality", "stdlib", "latency", "lsp", "indexing")
-ALL_SECTIONS = (*DEFAULT_SECTIONS, "soak")  # the soak runs only when asked for
+# The soak, the edits on a real repository and the real-repository benchmark (an hour on
+# 2 cores) run only when asked for.
+ALL_SECTIONS = (*DEFAULT_SECTIONS, "soak", "edits", "realrepos")
 BEIR_SETS = (
     "cosqa",
     "csn-maxmin-python",
@@ -69,7 +71,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sections",
         default=",".join(DEFAULT_SECTIONS),
-        help=f"comma-separated, from {','.join(ALL_SECTIONS)} (default: all but soak)",
+        help=f"comma-separated, from {','.join(ALL_SECTIONS)} "
+        "(default: all but soak and realrepos)",
     )
     parser.add_argument(
         "--model",
@@ -99,7 +102,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--eval-dir",
         type=Path,
         default=None,
-        help="root of the BEIR sets and stdlib-bench (default ../shared/eval)",
+        help="root of the BEIR sets, stdlib-bench and realrepos-dev (default ../shared/eval)",
     )
     parser.add_argument("--split", default="test")
     parser.add_argument("--max-queries", type=int, default=None)
@@ -121,6 +124,51 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="stdlib subset size for the indexing benchmark (chunks)",
+    )
+    realrepos = parser.add_argument_group("realrepos (semble's annotations on 32 repositories)")
+    realrepos.add_argument(
+        "--realrepos-checkouts",
+        type=Path,
+        default=None,
+        help="the pinned checkouts (default $REALREPOS_CHECKOUTS or ~/.cache/codequest-realrepos)",
+    )
+    realrepos.add_argument(
+        "--realrepos-via",
+        choices=("inprocess", "lsp"),
+        default="inprocess",
+        help="answer the queries with Workspace.search in process, or through a real "
+        "`codequest serve` (default inprocess)",
+    )
+    realrepos.add_argument(
+        "--repos", default=None, help="comma-separated repository names (default: all)"
+    )
+    realrepos.add_argument(
+        "--semble-run",
+        default=None,
+        metavar="FILE",
+        help="semble run here: a tools/eval.py --out file (default the committed "
+        "results/realrepos-semble-0.7.0-m2v-minilm.json; 'none' to leave it out)",
+    )
+    realrepos.add_argument("--no-bm25", action="store_true", help="leave out the raw BM25 baseline")
+    parser.add_argument(
+        "--document-encoder",
+        choices=("torch", "onnx", "mixed"),
+        default="torch",
+        help="how documents are embedded: torch (bulk indexing), onnx (the teacher's export, "
+        "as the language server embeds edits), mixed (half each, by text hash)",
+    )
+    parser.add_argument(
+        "--edits-repo",
+        default="vapor",
+        help="edits section: a real repository, by name under $REALREPOS_CHECKOUTS "
+        "(~/.cache/codequest-realrepos) or a path (default vapor)",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        action="append",
+        default=[],
+        help="edits section: also run it against this source tree first (repeatable)",
     )
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
@@ -163,6 +211,11 @@ class Bench:
         if unknown:
             raise ValueError(f"unknown sections {unknown}; choose from {list(ALL_SECTIONS)}")
         self.progress = not args.no_progress
+        if "realrepos" in self.sections and args.repos:
+            from benchmarks.realrepos import load_set, set_dir
+
+            if (set_dir() / "repos.json").is_file():  # an unknown name is refused up front
+                load_set(set_dir(), [r.strip() for r in args.repos.split(",") if r.strip()])
         default_configs: tuple[str, ...] = (
             QUICK_CONFIGS if self.model == "hashing" else FULL_CONFIGS
         )
@@ -190,6 +243,8 @@ class Bench:
         if set(self.sections) != set(DEFAULT_SECTIONS):
             # A partial run must not overwrite the full run of the same commit.
             self.stem += "-" + "-".join(s for s in ALL_SECTIONS if s in self.sections)
+        if args.document_encoder != "torch":
+            self.stem += f"-docs-{args.document_encoder}"
         self.detail_dir = self.out_dir / self.stem
         self.encoders: dict[str, Any] = {}
         self._doc_encoder: Any = None
@@ -211,6 +266,7 @@ class Bench:
                 "rounds": self.rounds,
                 "index_chunks": self.index_chunks,
                 "sections": self.sections,
+                "document_encoder": args.document_encoder,
                 "eval_root": str(eval_root()),
             },
             "notes": [],
@@ -231,12 +287,18 @@ class Bench:
         if self.progress:
             print(text, file=sys.stderr, flush=True)
 
+    def log_always(self, text: str) -> None:
+        """A line the user must see even without progress (a skipped repository)."""
+        print(text, file=sys.stderr, flush=True)
+
     def doc_encoder(self) -> Any:
         if self._doc_encoder is None:
             from benchmarks.encoders import document_encoder
             from benchmarks.quality import wrap_cache
 
-            self._doc_encoder = wrap_cache(document_encoder(self.model))
+            self._doc_encoder = wrap_cache(
+                document_encoder(self.model, path=self.args.document_encoder)
+            )
         return self._doc_encoder
 
     # -- sections ------------------------------------------------------------------------
@@ -460,6 +522,27 @@ class Bench:
                 return
             self.result["indexing"] = json.loads(out.read_text())
 
+    def realrepos(self) -> None:
+        """semble's annotations on pinned real repositories, CodeQuest beside BM25 and semble."""
+        from benchmarks.realrepos import SEMBLE_REFERENCE, Options, default_checkouts, run_realrepos
+
+        args = self.args
+        semble: Path | None = SEMBLE_REFERENCE
+        if args.semble_run is not None:
+            semble = None if args.semble_run.lower() == "none" else Path(args.semble_run)
+        options = Options(
+            model=self.model,
+            checkouts=args.realrepos_checkouts or default_checkouts(),
+            via=args.realrepos_via,
+            repos=tuple(r.strip() for r in (args.repos or "").split(",") if r.strip()),
+            semble_run=semble,
+            with_bm25=not args.no_bm25,
+            detail_dir=self.detail_dir,
+            progress=self.progress,
+        )
+        with stage(f"realrepos ({options.via})", enabled=self.progress):
+            self.result["realrepos"] = run_realrepos(options, log=self.log_always)
+
     def soak(self) -> None:
         """Thousands of searches in bursts against a real server while files change."""
         from benchmarks.soak import run_soak
@@ -467,6 +550,14 @@ class Bench:
         requests = 400 if self.quick else 3000
         with stage(f"soak: {requests} searches while files change", enabled=self.progress):
             self.result["soak"] = run_soak(target="lsp", requests=requests, files=200)
+
+    def edits(self) -> None:
+        """Edits to searchable and the server's memory on a real repository, over the LSP."""
+        from benchmarks.edits import run_edits
+
+        trees = [*self.args.baseline_tree, REPO_ROOT]
+        with stage(f"edits: {self.args.edits_repo}, {len(trees)} tree(s)", enabled=self.progress):
+            self.result["edits"] = run_edits(self.args.edits_repo, trees=trees, model=self.model)
 
     def memory_summary(self) -> dict[str, Any]:
         """Memory in one place: peak RSS of indexing, resident RSS of a loaded server."""
@@ -497,6 +588,10 @@ class Bench:
             self.indexing()
         if "soak" in self.sections:
             self.soak()
+        if "realrepos" in self.sections:
+            self.realrepos()
+        if "edits" in self.sections:
+            self.edits()
         self.result["memory"] = self.memory_summary()
         self.result["threads"] = thread_info()
         self.result["load"]["end"] = load_average()

@@ -502,3 +502,35 @@ def test_an_installed_copy_without_benchmarks_exits_2_with_one_line(tmp_path: Pa
         "codequest bench: the benchmarks run from a clone of the repository: "
         "python -m benchmarks [--quick] (in the clone's root)"
     ]
+
+
+def test_edits_section_times_edits_over_the_lsp_and_reports_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """benchmarks.edits against the real server (hashing) on a small generated repository;
+    ``--sections edits`` is asked for by name and rendered with its targets."""
+    from benchmarks.run import DEFAULT_SECTIONS, cli
+
+    body = (
+        "def handler_{0}(request):\n    return request.value + {0}\n\n\nclass Model{0}:\n    pass\n"
+    )
+    files = {f"pkg/handler_{i:03d}.py": body.format(i) for i in range(30)}
+    repo = helpers.write_tree(tmp_path / "repo", {**files, "docs/notes.md": "# notes\n"})
+    out = tmp_path / "results"
+    args = ["--quick", "--no-progress", "--no-plots", "--output-dir", str(out)]
+    assert cli([*args, "--sections", "edits", "--edits-repo", str(repo)]) == 0
+    assert "edits" not in DEFAULT_SECTIONS
+    (path,) = out.glob("*-quick-edits.json")
+    edits = json.loads(path.read_text())["edits"]
+    assert edits["status"] == "ok" and edits["repo"] == "repo"
+    (tree,) = edits["trees"]
+    assert tree["status"] == "ok", tree
+    assert tree["full_index"]["chunks"] == 61 and tree["full_index"]["server"]["rss_mb"] > 0
+    assert tree["full_index"]["server"]["torch_mapped"] is False
+    timed = tree["edit_to_searchable"]
+    assert len(timed["edits"]) == 3 and len(timed["later_edits_s"]) == 2
+    assert all(e["server_log"].startswith("CodeQuest: indexed repo:") for e in timed["edits"])
+    assert (repo / "pkg").is_dir() and not list(repo.rglob("*Cqprobe*"))  # a copy was edited
+    printed = capsys.readouterr().out
+    assert "Edits over the LSP on repo" in printed
+    assert "first edit after start to searchable s (repo, " in printed

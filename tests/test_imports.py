@@ -73,6 +73,16 @@ def test_query_path_imports_no_torch():
     assert loaded_after(QUERY_PATH_IMPORTS, HEAVY) == []
 
 
+def test_the_language_servers_embedding_path_imports_no_torch():
+    code = """
+    import codequest.lsp.server
+    import codequest.index.embedding
+    import codequest.encoders.onnx_document
+    import codequest.encoders.worker
+    """
+    assert loaded_after(code, HEAVY) == []
+
+
 def test_a_whole_index_and_search_with_the_cli_imports_no_torch(project: Path):
     code = f"""
     import io, contextlib

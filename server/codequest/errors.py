@@ -80,3 +80,8 @@ class UnsafeModelError(CodeQuestError, ValueError):
 
 class TrainingInterrupted(CodeQuestError, RuntimeError):
     """A distillation run was stopped (Ctrl-C); its checkpoint can be resumed."""
+
+
+class EmbeddingCancelled(CodeQuestError):
+    """An index run was cancelled while its texts were being embedded; they were not, and
+    the run ends as cancelled (the next run indexes those files)."""

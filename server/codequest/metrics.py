@@ -8,6 +8,8 @@ report means the same as in another.
 :func:`ndcg_binary` is the primitive behind sets that mark hits themselves (stdlib-bench,
 semble's real-repository annotations): the caller decides which ranks count as a hit (a
 path match, a line overlap) and how many targets the ideal ranking holds.
+:func:`ndcg_locations` is that decision for semble's annotations: ranked
+``(path, start, end)`` results against ``(path, start, end)`` targets.
 
 Standard library only: the engine imports nothing heavy for this.
 """
@@ -16,6 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+
+# A file location: a POSIX-style path, then the first and last line (1-based, inclusive),
+# both None for the whole file.
+Location = tuple[str, int | None, int | None]
 
 
 def dcg(gains: Sequence[float]) -> float:
@@ -55,3 +61,44 @@ def recall_at_k(ranking: Sequence[str], relevant: Mapping[str, int], k: int) -> 
     if not wanted:
         return 0.0
     return len(wanted.intersection(ranking[:k])) / len(wanted)
+
+
+def paths_match(result_path: str, target_path: str) -> bool:
+    """semble's path rule: equal after ``\\`` -> ``/``, or one ends with ``/`` + the other.
+
+    Both directions, so a result relative to a subfolder (or absolute) still matches a
+    repository-relative target, and the other way round.
+    """
+    a = result_path.replace("\\", "/")
+    b = target_path.replace("\\", "/")
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
+
+
+def location_covers(result: Location, target: Location) -> bool:
+    """Whether a result covers a target: the paths match and, when both carry lines, the
+    result's lines overlap the target's (a result with a start but no end is one line)."""
+    path, start, end = result
+    target_path, target_start, target_end = target
+    if not paths_match(path, target_path):
+        return False
+    if target_start is None or target_end is None or start is None:
+        return True
+    last = end if end is not None else start
+    return not (last < target_start or start > target_end)
+
+
+def ndcg_locations(results: Sequence[Location], targets: Sequence[Location], k: int = 10) -> float:
+    """semble's NDCG@k over ranked locations.
+
+    Every target marks the first result in the top k that covers it; a result marked by
+    several targets counts once (0/1 gains). The ideal ranking holds min(k, targets) hits,
+    targets no result could reach included. 0 when there are no targets.
+    """
+    top = results[:k]
+    gains = [0] * len(top)
+    for target in targets:
+        for rank, result in enumerate(top):
+            if location_covers(result, target):
+                gains[rank] = 1
+                break
+    return ndcg_binary(gains, len(targets), k)

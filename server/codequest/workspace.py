@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codequest.config import Config
 from codequest.encoders import (
@@ -29,6 +31,9 @@ from codequest.index.store import Store
 from codequest.index.view import StoreView
 from codequest.search import Searcher
 from codequest.types import IndexReport, SearchFilters, SearchResult
+
+if TYPE_CHECKING:
+    from codequest.index.embedding import Embedder, RunEncoder
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,22 @@ def model_dim(config: Config) -> int | None:
         return None
 
 
+@contextlib.contextmanager
+def kept_if_failed(store: Store) -> Iterator[None]:
+    """A run that fails halfway (an embedding worker killed, a disk error) saves what it had
+    written: every file in the store is complete, and the next run goes on from there."""
+    version = store.version
+    try:
+        yield
+    except BaseException:
+        if store.version != version and not store.read_only:
+            try:
+                store.save()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                log.debug("could not save the index after a failed run", exc_info=True)
+        raise
+
+
 class Workspace:
     """Indexes and searches one folder. Thread-safe for one indexer plus many searchers."""
 
@@ -69,6 +90,7 @@ class Workspace:
         *,
         document_encoder: DocumentEncoder | None = None,
         query_encoder: BasicQueryEncoder | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -76,6 +98,8 @@ class Workspace:
         self.config = config or Config()
         self.cache_dir = default_cache_dir(self.root, self.config)
         self._document_encoder = document_encoder
+        # Where index runs embed (codequest.index.embedding); None: here, with the model.
+        self.embedder = embedder
         self._query_encoder = declared(query_encoder) if query_encoder is not None else None
         self.model_identity = (
             document_encoder.identity
@@ -145,6 +169,30 @@ class Workspace:
                     )
             return self._document_encoder
 
+    @contextlib.contextmanager
+    def document_encoders(
+        self, dim: int, cancel: threading.Event | None
+    ) -> Iterator[Callable[[], DocumentEncoder]]:
+        """What one index run gets its document encoder from, when it needs one: the
+        workspace's own (loaded once, kept), or one the embedder opens for this run and
+        closes after it (a worker process ends with the run)."""
+        embedder = self.embedder
+        if embedder is None or self._document_encoder is not None:
+            yield self.document_encoder
+            return
+        opened: list[RunEncoder] = []
+
+        def for_this_run() -> DocumentEncoder:
+            if not opened:
+                opened.append(embedder.open_run(self.config, self.model_identity, dim, cancel))
+            return opened[0]
+
+        try:
+            yield for_this_run
+        finally:
+            for encoder in opened:
+                encoder.close()
+
     def _disk_generation(self) -> int | None:
         return Store.peek_generation(self.cache_dir)
 
@@ -172,14 +220,15 @@ class Workspace:
                     store = self.local_store()
             unsaved, self._unsaved = self._unsaved, False
             generation = store.generation
-            report = index_workspace(
-                self.root,
-                self.config,
-                store,
-                self.document_encoder,
-                progress=progress,
-                cancel=cancel,
-            )
+            with self.document_encoders(store.dim, cancel) as encoders, kept_if_failed(store):
+                report = index_workspace(
+                    self.root,
+                    self.config,
+                    store,
+                    encoders,
+                    progress=progress,
+                    cancel=cancel,
+                )
             if unsaved and store.generation == generation:
                 store.save()  # removals made by remove_paths, which the run found done
             with self._lock:

@@ -36,6 +36,8 @@ from helpers import write_tree
 SERVER_COMMAND = [sys.executable, "-m", "codequest", "serve"]
 # The same server, its index runs slowed down (seconds per file follow).
 SLOW_SERVER = [sys.executable, str(Path(__file__).with_name("slow_server.py"))]
+# The same server with the lean-server knobs of lean_server.py (options follow).
+LEAN_SERVER = [sys.executable, str(Path(__file__).with_name("lean_server.py"))]
 WAIT = 30.0  # seconds; generous for a loaded CI machine, a passing run takes far less
 
 ALPHA = "alpha proj"  # a space
@@ -152,11 +154,14 @@ async def start(
     env: Mapping[str, str] | None = None,
     capabilities: types.ClientCapabilities | None = None,
     index_delay: float = 0.0,
+    command: list[str] | None = None,
 ) -> Client:
     """Start a server, initialize it on these folders, return the client. ``index_delay``
-    (seconds per file) slows its index runs down, so a test can act while one runs."""
+    (seconds per file) slows its index runs down, so a test can act while one runs;
+    ``command`` starts another server script (``LEAN_SERVER`` and its options)."""
     server_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    command = [*SLOW_SERVER, str(index_delay)] if index_delay else SERVER_COMMAND
+    if command is None:
+        command = [*SLOW_SERVER, str(index_delay)] if index_delay else SERVER_COMMAND
     config = ClientServerConfig(
         server_command=command, client_factory=make_client, server_env=server_env
     )

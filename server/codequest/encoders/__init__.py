@@ -30,8 +30,12 @@ __all__ = [
     "document_text",
     "load_document_encoder",
     "load_query_encoder",
+    "load_resident_document_encoder",
     "normalize_rows",
     "open_query_artifact",
+    "prepare_document_export",
+    "query_encoder_needs_build",
+    "resident_document_encoder_ready",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,73 @@ def load_document_encoder(config: Config) -> DocumentEncoder:
     return SentenceTransformerEncoder(
         config.model, device=config.device, batch_size=config.batch_size
     )
+
+
+def _document_export_dir(config: Config) -> Path:
+    from codequest.encoders.export import teacher_onnx_dir
+
+    return teacher_onnx_dir(document_encoder_identity(config), int8=False)
+
+
+def resident_document_encoder_ready(config: Config) -> bool:
+    """Whether :func:`load_resident_document_encoder` would load (nothing to export)."""
+    return _is_hashing(config.model) or (_document_export_dir(config) / "card.json").is_file()
+
+
+def load_resident_document_encoder(config: Config) -> DocumentEncoder | None:
+    """The document encoder a long-lived process may hold: no torch (the hashing encoder, or
+    the teacher's fp32 ONNX export under ONNX Runtime, which gives the torch teacher's
+    vectors); None while the export does not exist (:func:`prepare_document_export`)."""
+    if _is_hashing(config.model):
+        return HashingEncoder()
+    folder = _document_export_dir(config)
+    if not (folder / "card.json").is_file():
+        return None
+    from codequest.encoders.onnx_document import OnnxDocumentEncoder
+
+    encoder = OnnxDocumentEncoder(folder)
+    expected = document_encoder_identity(config)
+    if encoder.identity != expected:
+        raise EncoderError(
+            f"the ONNX export at {folder} belongs to {encoder.identity!r}, not {expected!r}"
+        )
+    return encoder
+
+
+def prepare_document_export(config: Config) -> Path | None:
+    """Export the teacher for :func:`load_resident_document_encoder`, once (needs torch)."""
+    if _is_hashing(config.model):
+        return None
+    folder = _document_export_dir(config)
+    if (folder / "card.json").is_file():
+        return folder
+    from codequest.encoders.export import export_teacher
+
+    try:
+        return export_teacher(resolve_model(config.model), int8=False)
+    except ModelNotFoundError as err:
+        raise EncoderError(str(err)) from err
+
+
+def query_encoder_needs_build(config: Config, teacher_identity: str) -> bool:
+    """Whether :func:`load_query_encoder` would first build a student or export the teacher
+    (with torch), so that a process that must not import torch can have it done elsewhere
+    (``codequest.encoders.worker prepare``) before it loads the encoder."""
+    from codequest.encoders.export import teacher_onnx_dir
+    from codequest.encoders.students import needs_build
+
+    if _is_hashing(config.model) or teacher_identity.startswith("hashing-"):
+        return False
+    choice = config.query_encoder
+    if choice in (TEACHER_ONNX, TEACHER_INT8):
+        folder = teacher_onnx_dir(teacher_identity, int8=choice == TEACHER_INT8)
+        return not (folder / "card.json").is_file()
+    if choice == "teacher" or Path(choice).expanduser().exists():
+        return False
+    pending = needs_build(teacher_identity, None if choice == "auto" else choice)
+    if pending is None and choice == "auto":  # no student for this teacher: teacher-int8
+        return not (teacher_onnx_dir(teacher_identity, int8=True) / "card.json").is_file()
+    return bool(pending)
 
 
 def open_query_artifact(folder: Path) -> QueryEncoder:

@@ -65,6 +65,23 @@ def _matching(teacher_identity: str, name: str | None) -> tuple[Path, dict[str, 
     return None
 
 
+def needs_build(teacher_identity: str, name: str | None = None) -> bool | None:
+    """Whether :func:`shipped_student_dir` would build (or export) before it returns; None
+    when no shipped student matches."""
+    match = _matching(teacher_identity, name)
+    if match is None:
+        return None
+    folder, card = match
+    base = card.get("base")
+    if isinstance(base, dict) and base.get("kind") == "teacher-int8":
+        from codequest.encoders.export import teacher_onnx_dir
+
+        target = teacher_onnx_dir(teacher_identity, int8=True)
+    else:
+        target = built_dir(folder)
+    return not (target / "card.json").is_file()
+
+
 def shipped_student_dir(teacher_identity: str, name: str | None = None) -> Path | None:
     """The built artifact of the default shipped student for this teacher, built if need be.
 

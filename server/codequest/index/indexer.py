@@ -20,6 +20,7 @@ from codequest.chunking import chunk_source
 from codequest.config import Config
 from codequest.discovery import discover, read_source
 from codequest.encoders import DocumentEncoder, document_text
+from codequest.errors import EmbeddingCancelled
 from codequest.index.lexical import chunk_terms
 from codequest.index.records import ChunkRecord, FileRecord
 from codequest.index.store import Store
@@ -209,11 +210,12 @@ def index_workspace(
                 f"{total - done + 1} files were not indexed (raise maxChunks to index them)"
             )
             break
-        if run.pending_chunks >= run.batch_limit:
-            run.flush()
+        if run.pending_chunks >= run.batch_limit and not _flushed(run):
+            cancelled = True
+            break
         if progress and (done == total or done % 16 == 0 or run.pending_texts == 0):
             progress(done, total, f"{done} of {total} files")
-    run.flush()
+    cancelled = not _flushed(run) or cancelled  # flushes first, cancelled or not
     removed = 0
     for path in vanished:
         if store.remove_file(path):
@@ -234,6 +236,18 @@ def index_workspace(
         limit_hit=limit_hit,
         timings=dict(run.timings),
     )
+
+
+def _flushed(run: _Run) -> bool:
+    """Embed and write what is pending; False when the run was cancelled while its texts
+    were being embedded (an encoder may stop mid-batch: ``EmbeddingCancelled``). Those
+    files are dropped, and the next run indexes them."""
+    try:
+        run.flush()
+    except EmbeddingCancelled:
+        run.pending.clear()
+        return False
+    return True
 
 
 def _process_file(run: _Run, source: SourceFile, config: Config, skipped: Counter[str]) -> bool:

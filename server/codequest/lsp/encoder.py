@@ -21,7 +21,9 @@ from codequest.encoders import (
     QueryEncoder,
     document_encoder_identity,
     load_query_encoder,
+    query_encoder_needs_build,
 )
+from codequest.encoders.worker import prepare_models
 from codequest.errors import EncoderError
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,10 @@ class SharedQueryEncoder:
         started = time.perf_counter()
         try:
             self.teacher = document_encoder_identity(self.config)
+            if query_encoder_needs_build(self.config, self.teacher):
+                # Built once per machine, with torch: in a child, so this process never
+                # imports it (what it maps stays mapped for the server's whole life).
+                prepare_models(self.config, "query")
             encoder = load_query_encoder(self.config, self.teacher)
             encoder.encode_query(WARM_UP_QUERY)
             self._encoder = encoder

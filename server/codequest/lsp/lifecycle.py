@@ -77,6 +77,7 @@ def register(server: CodeQuestServer) -> None:
     async def shutdown(ls: CodeQuestServer, params: None) -> None:
         ls.watcher.close()
         await asyncio.get_running_loop().run_in_executor(None, ls.indexer.stop)
+        ls.embedder.close()  # an embedding worker still running is killed
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

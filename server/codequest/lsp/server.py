@@ -35,6 +35,7 @@ from pygls.lsp.server import LanguageServer
 
 from codequest import __version__
 from codequest.config import Config
+from codequest.index.embedding import LeanEmbedder
 from codequest.lsp import commands, inline, lifecycle, search, symbols, transport, watching
 from codequest.lsp.config import (
     INDEX_SETTINGS,
@@ -84,6 +85,8 @@ class CodeQuestServer(LanguageServer):
         # Replaced, never mutated, so other threads can iterate over it safely.
         self.folders: dict[str, FolderIndex] = {}
         self.indexer = IndexWorker(self)
+        # Index runs embed without torch here, or in a worker process (index.embedding).
+        self.embedder = LeanEmbedder()
         self.query_encoder: SharedQueryEncoder | None = None
         self._encoder_lock = threading.Lock()
         self.progress_cancels: dict[types.ProgressToken, threading.Event] = {}
@@ -228,8 +231,11 @@ class CodeQuestServer(LanguageServer):
             return self.query_encoder
 
     def _encoder_loaded(self, line: str, warning: bool) -> None:
-        """The start-up log names the encoder that answers queries (or why none does)."""
+        """The start-up log names the encoder that answers queries (or why none does).
+        Then, in the same background thread, the document encoder that embeds edits is
+        exported if it never was, so that the first edit only has to load it."""
         self.log(line, types.MessageType.Warning if warning else types.MessageType.Info)
+        self.embedder.prepare(self.config)
 
     # -- folders -------------------------------------------------------------------------
     def add_folders(self, items: list[tuple[str, str]]) -> list[str]:
@@ -294,6 +300,7 @@ class CodeQuestServer(LanguageServer):
                 folder.path,
                 folder_config(self.config, folder.path),
                 query_encoder=self.ensure_query_encoder(),
+                embedder=self.embedder,
             )
             stored = len(ws.store.files)  # loads the persisted index
         except Exception as err:  # noqa: BLE001 - reported, the other folders go on

@@ -36,7 +36,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEBOUNCE = 0.3  # seconds of quiet before a changed folder is re-indexed
+# Seconds of quiet before a changed folder is re-indexed. Short: it is part of every edit's
+# time to searchable, and VS Code's client already holds file events until 250 ms pass
+# without one, so a checkout arrives as one notification; this only joins what arrives
+# within a moment (a burst of didSave from ``:wa``). A burst that spans longer costs a
+# second run, which is incremental.
+DEBOUNCE = 0.1
 WATCH_GLOB = "**/*"
 SETTLE_TIMEOUT = 5.0  # longest a search waits for a pending removal
 

@@ -8,7 +8,7 @@ import os
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,10 @@ from codequest.prebuilt.base import base_key, open_base
 from codequest.prebuilt.git import git_changed_since
 from codequest.text import file_hash
 from codequest.types import IndexReport, SourceFile
-from codequest.workspace import Workspace
+from codequest.workspace import Workspace, kept_if_failed
+
+if TYPE_CHECKING:
+    from codequest.index.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +96,14 @@ class LayeredWorkspace(Workspace):
         *,
         document_encoder: DocumentEncoder | None = None,
         query_encoder: BasicQueryEncoder | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         super().__init__(
-            root, config, document_encoder=document_encoder, query_encoder=query_encoder
+            root,
+            config,
+            document_encoder=document_encoder,
+            query_encoder=query_encoder,
+            embedder=embedder,
         )
         index_path = Path(os.path.expanduser(self.config.index_path))
         self.index_path = index_path if index_path.is_absolute() else self.root / index_path
@@ -184,15 +192,16 @@ class LayeredWorkspace(Workspace):
                 else git_changed_since(self.root, str(self.prebuilt["commit"]))
             )
             select = _Selector(self.config, base, overlay, hint)
-            report = index_workspace(
-                self.root,
-                self.config,
-                overlay,
-                self.document_encoder,
-                progress=progress,
-                cancel=cancel,
-                select=select,
-            )
+            with self.document_encoders(base.dim, cancel) as encoders, kept_if_failed(overlay):
+                report = index_workspace(
+                    self.root,
+                    self.config,
+                    overlay,
+                    encoders,
+                    progress=progress,
+                    cancel=cancel,
+                    select=select,
+                )
             masked = select.masked()
             if sorted(masked) != sorted(overlay.extra.get("masked", ())):
                 overlay.extra["masked"] = sorted(masked)
@@ -227,7 +236,14 @@ def open_workspace(
     *,
     document_encoder: DocumentEncoder | None = None,
     query_encoder: BasicQueryEncoder | None = None,
+    embedder: Embedder | None = None,
 ) -> Workspace:
     """A :class:`LayeredWorkspace` when ``config.index_path`` is set, else a plain one."""
     cls = LayeredWorkspace if config is not None and config.index_path else Workspace
-    return cls(root, config, document_encoder=document_encoder, query_encoder=query_encoder)
+    return cls(
+        root,
+        config,
+        document_encoder=document_encoder,
+        query_encoder=query_encoder,
+        embedder=embedder,
+    )
