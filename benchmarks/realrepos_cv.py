@@ -81,7 +81,7 @@ class Gathered:
     query: Query
     plan: SearchPlan
     parsed: ParsedQuery
-    candidates: Candidates
+    candidates: Candidates | None  # None: nothing matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +143,15 @@ def prepare(search: SearchRun, repo: Repo, checkouts: Path, base: RankingOptions
 
 def page(prepared: Prepared, item: Gathered, options: RankingOptions) -> list[Location]:
     plan = dataclasses.replace(item.plan, options=options)
-    results = collect(prepared.snapshot, item.parsed, plan, weighted(prepared.snapshot, plan, item.candidates))
+    results = collect(
+        prepared.snapshot, item.parsed, plan, weighted(prepared.snapshot, plan, item.candidates)
+    )
     return [(prepared.repo.repo_path(r.path), r.start_line, r.end_line) for r in results]
 
 
-def scores_under(prepared: Prepared, options: RankingOptions, cls: QueryClass | None = None) -> Iterator[tuple[int, float]]:
+def scores_under(
+    prepared: Prepared, options: RankingOptions, cls: QueryClass | None = None
+) -> Iterator[tuple[int, float]]:
     """(query index, NDCG@10) for the repository's queries of ``cls`` (all when None)."""
     for i, item in enumerate(prepared.queries):
         if cls is None or item.parsed.kind is cls:
@@ -263,7 +267,9 @@ def run(names: Sequence[str], log: Any = print) -> dict[str, Any]:
     folds = []
     for ri, prepared in enumerate(data):
         choice = choose(table, table.repo_of != ri)
-        held_out = np.where(table.repo_of == ri, scored(table, choice, table.repo_of == ri), held_out)
+        held_out = np.where(
+            table.repo_of == ri, scored(table, choice, table.repo_of == ri), held_out
+        )
         folds.append({"held_out": prepared.repo.name, **describe(choice)})
     return {
         "set": "realrepos-dev",
@@ -272,7 +278,10 @@ def run(names: Sequence[str], log: Any = print) -> dict[str, Any]:
         "grid_sizes": {c.value: len(g) for c, g in GRIDS.items()},
         "decays": list(DECAYS),
         "shipped": summary(data, shipped, table),
-        "fitted_on_all": {**describe(fitted), **summary(data, scored(table, fitted, everything), table)},
+        "fitted_on_all": {
+            **describe(fitted),
+            **summary(data, scored(table, fitted, everything), table),
+        },
         "loro": {**summary(data, held_out, table), "folds": folds},
         "ablations": {
             name: summary(data, np.concatenate([p.ablations[name] for p in data]), table)
