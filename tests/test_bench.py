@@ -331,10 +331,11 @@ def test_lsp_ab_times_each_tree_on_the_same_folder(make_project, tmp_path: Path)
     repo = Path(__file__).resolve().parent.parent
     folder = make_project()
     queries = ["parse the config file", "email address", "hash a file", "load json"]
+    settings = {"model": "hashing", "cacheDir": str(tmp_path / "index")}
     rows = lsp_ab.run(
         [repo, repo],
-        folder,
-        {"model": "hashing", "cacheDir": str(tmp_path / "index")},
+        [folder, folder],
+        [settings, settings],
         queries,
         rounds=2,
         block=3,
@@ -348,6 +349,9 @@ def test_lsp_ab_times_each_tree_on_the_same_folder(make_project, tmp_path: Path)
     with pytest.raises(SystemExit):
         lsp_ab.main([str(repo), "--folder", str(folder)])
     assert lsp_ab.main([str(repo), str(tmp_path), "--folder", str(folder)]) == 1
+    # --folder is given once or once per tree.
+    with pytest.raises(SystemExit):
+        lsp_ab.main([str(repo), str(repo), *["--folder", str(folder)] * 3])
 
 
 def test_lsp_ab_takes_turns_and_reverses_the_order_every_block() -> None:
