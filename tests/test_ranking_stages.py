@@ -207,3 +207,29 @@ def test_the_inverted_name_words_match_the_definition() -> None:
         for i, path in enumerate(paths[f] for f in snap.file_of[positions].tolist()):
             share = keyword_matches(keywords, name_parts(path)) / len(keywords)
             assert fast[i] == pytest.approx(share if share >= STEM_MIN_SHARE else 0.0)
+
+
+def test_a_result_is_named_after_the_definition_the_query_describes():
+    """A chunk holding two small functions is named after the one whose name shares the
+    query's words, or the one the query names; otherwise after its first definition."""
+    from codequest.index.records import ChunkRecord
+    from codequest.search.results import to_result
+    from codequest.types import DefinedName
+
+    record = ChunkRecord(
+        1, "store/persist.py", "python", "function", "_fsync_dir", 10, 30, "h", "def _fsync_dir",
+        defines=(
+            DefinedName("_fsync_dir", "function", 10, 17),
+            DefinedName("atomic_write_bytes", "function", 20, 30),
+        ),
+    )  # fmt: skip
+
+    def named(query: str) -> str:
+        q = understand(query, SearchFilters())
+        return to_result(record, 1.0, {}, q.names, q.words).symbol
+
+    assert named("write bytes to a temporary file and rename it over the target") == (
+        "atomic_write_bytes"
+    )
+    assert named("_fsync_dir") == "_fsync_dir"
+    assert named("flush a folder to disk") == "_fsync_dir"  # no name shares a word: the first

@@ -3,6 +3,8 @@ that fills a result list a restrictive filter has starved."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pathspec
 
@@ -13,7 +15,8 @@ from codequest.search.options import Fusion, RankingOptions
 from codequest.search.query import ParsedQuery, SearchPlan
 from codequest.search.scoring import Ranking
 from codequest.search.snapshot import Snapshot
-from codequest.types import ChunkKind, SearchFilters, SearchResult
+from codequest.tokens import split_identifier, stem
+from codequest.types import ChunkKind, DefinedName, SearchFilters, SearchResult
 
 # Rows of the filtered subset that the exact scan looks at, at most.
 FILTERED_SCAN_LIMIT = 50_000
@@ -56,7 +59,7 @@ def collect(
                 comp["class_members"] = float(owners[owner])
             result = class_result(snap, owner, record, effective, comp)
         else:
-            result = to_result(record, effective, comp, q.names)
+            result = to_result(record, effective, comp, q.names, q.words)
         picked.append((effective, len(picked), result))
         per_file[record.path] = seen + 1
         if len(picked) >= plan.limit:
@@ -162,15 +165,20 @@ def passes(record: ChunkRecord, filters: SearchFilters, spec: pathspec.PathSpec 
 
 
 def to_result(
-    record: ChunkRecord, score: float, explain: dict[str, float], names: tuple[str, ...] = ()
+    record: ChunkRecord,
+    score: float,
+    explain: dict[str, float],
+    names: tuple[str, ...] = (),
+    words: Sequence[str] = (),
 ) -> SearchResult:
-    """A result for one chunk, named after the definition in it that the query names, if
-    any (a chunk can hold several small definitions), else after the chunk's own symbol."""
+    """A result for one chunk, named after one of the definitions in it (a chunk can hold
+    several small ones): the one the query names, else the one whose name shares the most
+    of the query's words, else the chunk's own symbol."""
     symbol, kind = record.symbol, record.kind
-    for defined in record.defines if names else ():
-        if defined.symbol.rsplit(".", 1)[-1] in names:
+    if len(record.defines) > 1 or names:
+        defined = _named_definition(record, names, words)
+        if defined is not None:
             symbol, kind = defined.symbol, defined.kind
-            break
     return SearchResult(
         path=record.path,
         start_line=record.start_line,
@@ -183,3 +191,19 @@ def to_result(
         explain=explain,
         end_units=record.end_units,
     )
+
+
+def _named_definition(
+    record: ChunkRecord, names: tuple[str, ...], words: Sequence[str]
+) -> DefinedName | None:
+    for defined in record.defines if names else ():
+        if defined.symbol.rsplit(".", 1)[-1] in names:
+            return defined
+    wanted = frozenset(words)
+    best, best_overlap = None, 0
+    for defined in record.defines if wanted else ():
+        parts = {stem(p) for p in split_identifier(defined.symbol.rsplit(".", 1)[-1])}
+        overlap = len(parts & wanted)
+        if overlap > best_overlap:
+            best, best_overlap = defined, overlap
+    return best
