@@ -233,3 +233,9 @@ def test_a_result_is_named_after_the_definition_the_query_describes():
     )
     assert named("_fsync_dir") == "_fsync_dir"
     assert named("flush a folder to disk") == "_fsync_dir"  # no name shares a word: the first
+
+
+def test_snake_case_names_inside_a_sentence_are_names():
+    q = understand("how bats_pipe chains commands and keeps exit codes", SearchFilters())
+    assert q.names == ("bats_pipe",)
+    assert understand("retry with exponential backoff", SearchFilters()).names == ()

@@ -34,10 +34,11 @@ _QUALIFIER = re.compile(r"\.|::|#|->")
 # One plain lower-case word ("session", "middleware") is a topic, not a name: a name has a
 # capital, an underscore, a digit or a qualifier in it.
 _PLAIN_WORD = re.compile(r"^[a-z]+$")
-# CamelCase or camelCase names inside a sentence ("how does StateManager persist"); plain
-# words and acronyms are not names.
+# CamelCase, camelCase or snake_case names inside a sentence ("how does StateManager
+# persist", "how bats_pipe chains commands"); plain words and acronyms are not names.
 _EMBEDDED_NAME = re.compile(
-    r"\b(?:[A-Z][a-z][a-zA-Z0-9]*[A-Z][a-zA-Z0-9]*|[a-z][a-zA-Z0-9]*[A-Z][a-zA-Z0-9]+)\b"
+    r"\b(?:[A-Z][a-z][a-zA-Z0-9]*[A-Z][a-zA-Z0-9]*|[a-z][a-zA-Z0-9]*[A-Z][a-zA-Z0-9]+"
+    r"|[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)\b"
 )
 _KEYWORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words that say nothing about which file is meant (for the path boost).

@@ -75,6 +75,8 @@ def weighted(snap: Snapshot, plan: SearchPlan, cands: Candidates | None) -> Rank
     if opts.demote:
         flags = snap.demoted[positions]
         demote = features.demotion_factors(flags, q.allowed_demotions, opts.demotion_factors)
+        # A chunk defining a name the query names is what was asked for, test file or not.
+        demote = np.where(tiers > 0, np.float32(1.0), demote)
         score = score * demote
 
     order = np.argsort(-score, kind="stable")
