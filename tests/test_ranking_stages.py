@@ -239,3 +239,20 @@ def test_snake_case_names_inside_a_sentence_are_names():
     q = understand("how bats_pipe chains commands and keeps exit codes", SearchFilters())
     assert q.names == ("bats_pipe",)
     assert understand("retry with exponential backoff", SearchFilters()).names == ()
+
+
+def test_a_definition_the_query_names_is_not_demoted_in_a_test_named_file(
+    make_project: Callable[..., Path], make_workspace: Callable[..., Any]
+) -> None:
+    project = {
+        # A library whose file name looks like a test file's (bats-core has one).
+        "lib/test_functions.py": f'def bats_pipe(cmds):\n    """{_PAD}"""\n    return cmds\n',
+        "lib/runner.py": f'def run_pipe(cmds):\n    """Chains the commands. {_PAD}"""\n',
+    }
+    ws = make_workspace(make_project(project))
+    ws.index()
+    searcher = ws.searcher()
+    top = searcher.search("how bats_pipe chains commands", limit=2, explain=True)[0]
+    assert top.path == "lib/test_functions.py" and top.explain["demote"] == 1.0
+    # Without a name, the file is test code and ranks below.
+    assert paths(searcher, "chains the commands")[0] == "lib/runner.py"
