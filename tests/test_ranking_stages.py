@@ -226,7 +226,7 @@ def test_a_result_is_named_after_the_definition_the_query_describes():
 
     def named(query: str) -> str:
         q = understand(query, SearchFilters())
-        return to_result(record, 1.0, {}, q.names, q.words).symbol
+        return to_result(record, 1.0, {}, q.names, q.keywords).symbol
 
     assert named("write bytes to a temporary file and rename it over the target") == (
         "atomic_write_bytes"

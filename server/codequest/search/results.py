@@ -3,19 +3,18 @@ that fills a result list a restrictive filter has starved."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pathspec
 
 from codequest.discovery import is_test_path
 from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
+from codequest.search.features import keyword_matches
 from codequest.search.options import Fusion, RankingOptions
 from codequest.search.query import ParsedQuery, SearchPlan
 from codequest.search.scoring import Ranking
 from codequest.search.snapshot import Snapshot
-from codequest.tokens import split_identifier, stem
+from codequest.tokens import split_identifier
 from codequest.types import ChunkKind, DefinedName, SearchFilters, SearchResult
 
 # Rows of the filtered subset that the exact scan looks at, at most.
@@ -59,7 +58,7 @@ def collect(
                 comp["class_members"] = float(owners[owner])
             result = class_result(snap, owner, record, effective, comp)
         else:
-            result = to_result(record, effective, comp, q.names, q.words)
+            result = to_result(record, effective, comp, q.names, q.keywords)
         picked.append((effective, len(picked), result))
         per_file[record.path] = seen + 1
         if len(picked) >= plan.limit:
@@ -169,14 +168,15 @@ def to_result(
     score: float,
     explain: dict[str, float],
     names: tuple[str, ...] = (),
-    words: Sequence[str] = (),
+    keywords: frozenset[str] = frozenset(),
 ) -> SearchResult:
     """A result for one chunk, named after one of the definitions in it (a chunk can hold
-    several small ones): the one the query names, else the one whose name shares the most
-    of the query's words, else the chunk's own symbol."""
+    several small ones): the one the query names, else the one whose name matches the most
+    of the query's words (as the path boost matches them: ``slug`` finds ``slugify``), else
+    the chunk's own symbol."""
     symbol, kind = record.symbol, record.kind
     if len(record.defines) > 1 or names:
-        defined = _named_definition(record, names, words)
+        defined = _named_definition(record, names, keywords)
         if defined is not None:
             symbol, kind = defined.symbol, defined.kind
     return SearchResult(
@@ -194,16 +194,15 @@ def to_result(
 
 
 def _named_definition(
-    record: ChunkRecord, names: tuple[str, ...], words: Sequence[str]
+    record: ChunkRecord, names: tuple[str, ...], keywords: frozenset[str]
 ) -> DefinedName | None:
     for defined in record.defines if names else ():
         if defined.symbol.rsplit(".", 1)[-1] in names:
             return defined
-    wanted = frozenset(words)
-    best, best_overlap = None, 0
-    for defined in record.defines if wanted else ():
-        parts = {stem(p) for p in split_identifier(defined.symbol.rsplit(".", 1)[-1])}
-        overlap = len(parts & wanted)
-        if overlap > best_overlap:
-            best, best_overlap = defined, overlap
+    best, best_count = None, 0
+    for defined in record.defines if keywords else ():
+        parts = frozenset(p.lower() for p in split_identifier(defined.symbol.rsplit(".", 1)[-1]))
+        count = keyword_matches(keywords, parts)
+        if count > best_count:
+            best, best_count = defined, count
     return best
