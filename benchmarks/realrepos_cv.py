@@ -51,13 +51,20 @@ from codequest.types import SearchFilters
 
 DECAYS = (0.3, 0.5, 0.7)
 # Per query class, the weights searched (dense + lexical = 1). The shipped defaults are
-# points of these grids.
+# points of these grids. Natural language's dense share is not searched here: it is read
+# on CoSQA dev (``benchmarks.ranking --beir cosqa``), where natural-language queries are
+# nearly all the queries and a lower share costs CoSQA test what the issue forbids.
+NATURAL_DENSE = 0.84
 GRIDS: Mapping[QueryClass, Sequence[Mapping[str, float]]] = {
     QueryClass.NATURAL: [
-        {"dense": d, "lexical": round(1 - d, 2), "stem": st, "coherence": co, "definition": de}
-        for d, st, co, de in itertools.product(
-            (0.7, 0.8, 0.9), (0.5, 1.0, 1.5), (0.1, 0.2, 0.3), (0.75, 1.5)
-        )
+        {
+            "dense": NATURAL_DENSE,
+            "lexical": round(1 - NATURAL_DENSE, 2),
+            "stem": st,
+            "coherence": co,
+            "definition": de,
+        }
+        for st, co, de in itertools.product((0.5, 1.0, 1.5), (0.1, 0.2, 0.3), (0.75, 1.5))
     ],
     QueryClass.QUESTION: [
         {"dense": d, "lexical": round(1 - d, 2), "stem": st, "coherence": co, "definition": de}

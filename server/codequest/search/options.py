@@ -87,16 +87,17 @@ class FusionWeights:
 
 
 # Per query class, chosen by leave-one-repository-out cross-validation on the
-# real-repository set, with CoSQA, csn and stdlib-bench as checks (docs/ranking.md).
+# real-repository set (``benchmarks.realrepos_cv``), but natural language's dense share,
+# read on CoSQA dev; CoSQA, csn and stdlib-bench are the checks (docs/ranking.md).
 DEFAULT_WEIGHTS: Mapping[QueryClass, FusionWeights] = {
     QueryClass.IDENTIFIER: FusionWeights(
-        dense=0.3, lexical=0.7, name=0.5, coherence=0.2, definition=3.0, stem=0.0
+        dense=0.2, lexical=0.8, name=0.5, coherence=0.2, definition=2.0, stem=0.0
     ),
     QueryClass.NATURAL: FusionWeights(
-        dense=0.8, lexical=0.2, coherence=0.2, definition=1.5, stem=1.0
+        dense=0.84, lexical=0.16, coherence=0.2, definition=1.5, stem=1.0
     ),
     QueryClass.QUESTION: FusionWeights(
-        dense=0.6, lexical=0.4, coherence=0.2, definition=1.5, stem=1.0
+        dense=0.6, lexical=0.4, coherence=0.3, definition=0.75, stem=1.0
     ),
 }
 
@@ -135,7 +136,7 @@ class RankingOptions:
     coherence_boost: bool = True  # a file's best chunk, by the file's summed score
     # Per-file saturation: the n-th further result from one file has its score multiplied
     # by ``decay ** n`` when results are picked, so a file does not fill the page.
-    decay: float = 0.5
+    decay: float = 0.3
     candidates: int = CANDIDATES
     # Dense neighbours asked of the vector index (at least twice the limit); None: as
     # many as ``candidates``. Lexical and name candidates outside them still get their exact
