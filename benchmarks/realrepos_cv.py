@@ -49,7 +49,7 @@ from codequest.search.scoring import weighted
 from codequest.search.snapshot import Snapshot
 from codequest.types import SearchFilters
 
-DECAYS = (0.3, 0.5, 0.7)
+DECAYS = (0.3, 0.5, 0.7, 1.0)  # 1.0: no decay, at most max_per_file a file
 # Per query class, the weights searched (dense + lexical = 1). The shipped defaults are
 # points of these grids. Natural language's dense share is not searched here: it is read
 # on CoSQA dev (``benchmarks.ranking --beir cosqa``), where natural-language queries are
@@ -249,7 +249,10 @@ def summary(data: Sequence[Prepared], per_query: np.ndarray, table: Table) -> di
 
 def describe(choice: Choice) -> dict[str, Any]:
     decay, picks = choice
-    return {"decay": decay, "weights": {c.value: dict(GRIDS[c][gi]) for c, gi in picks.items()}}
+    return {
+        "decay": decay,
+        "weights": {c.value: dict(GRIDS[c][gi]) for c, gi in picks.items()},
+    }
 
 
 def run(names: Sequence[str], log: Any = print) -> dict[str, Any]:

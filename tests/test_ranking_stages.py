@@ -256,3 +256,35 @@ def test_a_definition_the_query_names_is_not_demoted_in_a_test_named_file(
     assert top.path == "lib/test_functions.py" and top.explain["demote"] == 1.0
     # Without a name, the file is test code and ranks below.
     assert paths(searcher, "chains the commands")[0] == "lib/runner.py"
+
+
+def test_a_packages_own_code_in_init_is_not_a_reexport(
+    make_project: Callable[..., Path], make_workspace: Callable[..., Any]
+) -> None:
+    """__init__.py is demoted as a re-export file for its import lines only: a package
+    such as json or collections defines its main API there."""
+    imports = "".join(f"from .core import name_{i}\n" for i in range(40))
+    init = (
+        imports
+        + "\n\n"
+        + "".join(
+            f'def helper_{i}(text):\n    """{_PAD}"""\n    return text\n\n\n' for i in range(3)
+        )
+    )
+    ws = make_workspace(
+        make_project({"pkg/__init__.py": init, "pkg/core.py": "def load(): pass\n"})
+    )
+    ws.index()
+    snap = ws.searcher().snapshot()
+    flags = {
+        (r.kind, r.symbol): Demotion(int(snap.demoted[i])) for i, r in enumerate(snap.records)
+        if r.path == "pkg/__init__.py"
+    }  # fmt: skip
+    assert any(Demotion.REEXPORT in f for (kind, _), f in flags.items() if kind == "window")
+    assert all(Demotion.REEXPORT not in f for (kind, _), f in flags.items() if kind != "window")
+
+
+def test_one_plain_word_names_what_is_defined_by_it(searcher: Any) -> None:
+    assert understand("persist", SearchFilters()).names == ("persist",)
+    top = searcher.search("persist", limit=1, explain=True)[0]
+    assert top.path == "state/store.py" and top.explain["defines"] > 0

@@ -143,6 +143,10 @@ def understand(query: str, filters: SearchFilters) -> ParsedQuery:
         names = (tail,)
         if len(pieces) > 1:
             qualifier = ".".join(normalize_symbol(p) for p in pieces)
+    elif _PLAIN_WORD.match(text):
+        # One plain word ("timezone", "copytree") is a topic or a name: where something is
+        # defined by exactly that name, that definition is what was asked for.
+        names = (text,)
     else:
         names = tuple(dict.fromkeys(_EMBEDDED_NAME.findall(text)))
     keywords = frozenset(

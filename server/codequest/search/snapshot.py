@@ -42,7 +42,7 @@ class Snapshot:
     vocab_ids: dict[str, int]
     symbols: SymbolTable
     is_definition: np.ndarray  # bool per position
-    demoted: np.ndarray  # int8 per position: its file's Demotion flags
+    demoted: np.ndarray  # int8 per position: its file's Demotion flags, REEXPORT for no code
     file_of: np.ndarray  # int32 per position -> index into file_paths
     file_paths: tuple[str, ...]
     file_words: tuple[frozenset[str], ...]  # stemmed path words per file
@@ -98,7 +98,16 @@ class Snapshot:
         file_words = tuple(frozenset(query_words(p.rsplit(".", 1)[0])) for p in file_paths)
         path_words, file_word_offsets, file_word_ids = file_name_words(file_paths)
         file_demotion = [demotion_of(p) for p in file_paths]
-        demoted = np.asarray([file_demotion[f] for f in file_of.tolist()], dtype=np.int8)
+        # A re-export file's own code is not a re-export: a package's __init__.py often
+        # holds its main definitions (json, collections), and only its import lines and
+        # other top-level statements point elsewhere.
+        demoted = np.asarray(
+            [
+                file_demotion[f] & ~Demotion.REEXPORT if own else file_demotion[f]
+                for f, own in zip(file_of.tolist(), is_definition.tolist(), strict=True)
+            ],
+            dtype=np.int8,
+        )
         classes = class_extents(records)
         owners = tuple(owner_of(r, classes) for r in records)
         id_order = np.argsort(ids, kind="stable")
