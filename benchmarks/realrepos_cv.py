@@ -166,7 +166,7 @@ def scores_under(
             yield i, ndcg_locations(hits, item.query.targets, K)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Table:
     """Every query's score under every (decay, class, grid point); NaN for other classes."""
 
