@@ -55,8 +55,17 @@ def chunk_record(row: Any, shared: dict[Any, Any]) -> tuple[ChunkRecord, Terms]:
     lengths across the rows that share ``shared``."""
     cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row[:11]
     units = row[11] if len(row) > 11 and row[11] is not None else None
+    # The names are mostly the chunk's own symbol and a handful of kinds: one object each.
     defines = (
-        tuple(DefinedName(str(d[0]), str(d[1]), int(d[2]), int(d[3])) for d in row[12])
+        tuple(
+            DefinedName(
+                symbol if d[0] == symbol else str(d[0]),
+                shared.setdefault(d[1], str(d[1])),
+                int(d[2]),
+                int(d[3]),
+            )
+            for d in row[12]
+        )
         if len(row) > 12 and row[12]
         else ()
     )
