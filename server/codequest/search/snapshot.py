@@ -97,17 +97,14 @@ class Snapshot:
         file_paths = tuple(file_index)
         file_words = tuple(frozenset(query_words(p.rsplit(".", 1)[0])) for p in file_paths)
         path_words, file_word_offsets, file_word_ids = file_name_words(file_paths)
-        file_demotion = [demotion_of(p) for p in file_paths]
+        file_demotion = np.fromiter(
+            (demotion_of(p) for p in file_paths), dtype=np.int8, count=len(file_paths)
+        )
+        demoted = file_demotion[file_of]
         # A re-export file's own code is not a re-export: a package's __init__.py often
         # holds its main definitions (json, collections), and only its import lines and
         # other top-level statements point elsewhere.
-        demoted = np.asarray(
-            [
-                file_demotion[f] & ~Demotion.REEXPORT if own else file_demotion[f]
-                for f, own in zip(file_of.tolist(), is_definition.tolist(), strict=True)
-            ],
-            dtype=np.int8,
-        )
+        demoted[is_definition] &= np.int8(~Demotion.REEXPORT & 0x7F)
         classes = class_extents(records)
         owners = tuple(owner_of(r, classes) for r in records)
         id_order = np.argsort(ids, kind="stable")
