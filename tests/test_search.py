@@ -311,3 +311,21 @@ def test_the_vector_index_is_asked_for_the_dense_candidates_only(
     searcher.search("cache lookup", limit=10, options=RankingOptions(fusion="rrf"))
     searcher.search("cache lookup", limit=10, options=RankingOptions(dense_candidates=None))
     assert asked == [DENSE_CANDIDATES, 60, CANDIDATES, CANDIDATES]
+
+
+def test_the_end_of_an_index_run_asks_for_a_current_snapshot(
+    make_project: Callable[..., Path], make_workspace: Callable[..., Any]
+) -> None:
+    """While the store changes, a young snapshot is reused; ``current=True`` (what the
+    server asks for when a run ends) sees the run's last files at once."""
+    root = make_project({"a.py": "def alpha():\n    return 1\n"})
+    ws = make_workspace(root)
+    ws.index()
+    searcher = ws.searcher()
+    before = searcher.snapshot()
+    (root / "b.py").write_text("def beta_function():\n    return 2\n")
+    ws.index()
+    assert searcher.snapshot() is before  # younger than SNAPSHOT_MAX_AGE: reused
+    fresh = searcher.snapshot(current=True)
+    assert fresh is not before and fresh.version == ws.store.version
+    assert any(r.path == "b.py" for r in fresh.records)
