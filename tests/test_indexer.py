@@ -64,7 +64,8 @@ def test_first_index_counts(
     assert report.removed_files == 0
     assert report.skipped == {"unsupported": 1, "binary": 1, "too_large": 1}
     assert not report.rebuilt and not report.cancelled and not report.limit_hit
-    defined = {d.symbol.rsplit(".", 1)[-1] for r in ws.store.chunks.values() for d in r.defines}
+    records = ws.store.chunks.values()
+    defined = {d.symbol.rsplit(".", 1)[-1] for r in records for d in r.defined_names}
     assert set(sample_symbols) <= defined
     assert ws.has_index()
     assert Store.peek_generation(ws.cache_dir) == ws.store.generation == 1

@@ -142,7 +142,7 @@ def test_overlay_edits_deletions_and_new_files(clone: Path, prebuilt: Path) -> N
     # The small file is one chunk now; the name comes from the definition on line 3.
     assert hits[0].path == "web/email.js" and hits[0].symbol == "splitMailboxZebra"
     record = next(r for r in ws.store.chunks.values() if r.path == "web/email.js")
-    assert [(d.symbol, d.line) for d in record.defines] == [("splitMailboxZebra", 3)]
+    assert [(d.symbol, d.line) for d in record.defined_names] == [("splitMailboxZebra", 3)]
     assert ws.search("quokka_counter", limit=3)[0].path == "lib/quokka.py"
     for query in ("parseEmailAddress", "ComputeSha256 sha256 hex", "email domain match", "x"):
         results = everything(ws, query)

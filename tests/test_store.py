@@ -272,7 +272,7 @@ def test_format_1_store_loads_without_end_line_lengths_and_saves_as_format_3(sav
 
 
 def test_format_2_store_loads_without_defined_names(saved: Store):
-    assert any(r.defines for r in saved.chunks.values())
+    assert any(r.defined_names for r in saved.chunks.values())
     raw = (saved.directory / META_FILE).read_bytes()
     payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)
     rewrite_meta(saved.directory, format=2, chunks=[row[:12] for row in payload["chunks"]])
@@ -284,10 +284,10 @@ def test_format_2_store_loads_without_defined_names(saved: Store):
 
 
 def test_defined_names_round_trip(saved: Store):
-    names = {cid: r.defines for cid, r in saved.chunks.items()}
+    names = {cid: r.defined_names for cid, r in saved.chunks.items()}
     assert any(len(d) > 0 for d in names.values())
     loaded = Store.load(saved.directory)
-    assert {cid: r.defines for cid, r in loaded.chunks.items()} == names
+    assert {cid: r.defined_names for cid, r in loaded.chunks.items()} == names
     first = next(d for d in names.values() if d)[0]
     assert isinstance(first.symbol, str) and isinstance(first.line, int) and first.kind
 
@@ -381,3 +381,20 @@ def test_a_new_store_never_overwrites_the_vectors_an_old_meta_names(
     monkeypatch.undo()
     loaded = Store.load(saved.directory)
     assert loaded.model == encoder.identity and len(loaded.chunks) == 4
+
+
+def test_a_chunk_that_is_one_definition_keeps_no_separate_name():
+    from codequest.index.records import ChunkRecord
+    from codequest.types import DefinedName
+
+    own = DefinedName("Parser.parse", "method", 10, 20)
+    record = ChunkRecord(
+        1, "p.py", "python", "method", "Parser.parse", 10, 20, "h", "", None, (own,)
+    )
+    assert record.defines is None and record.defined_names == (own,)
+    inner = DefinedName("Parser.parse", "method", 10, 40)  # the chunk is a piece of it
+    piece = ChunkRecord(
+        2, "p.py", "python", "method", "Parser.parse", 10, 20, "h", "", None, (inner,)
+    )
+    assert piece.defines == (inner,) and piece.defined_names == (inner,)
+    assert ChunkRecord(3, "p.py", "python", "window", "", 1, 5, "h", "").defined_names == ()

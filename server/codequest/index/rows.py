@@ -35,7 +35,7 @@ def chunk_row(record: ChunkRecord, terms: Terms) -> list[Any]:
         terms[0].astype(np.uint32).tobytes(),
         terms[1].astype(np.uint16).tobytes(),
         list(record.end_units) if record.end_units is not None else None,
-        [[d.symbol, d.kind, d.line, d.end] for d in record.defines],
+        [[d.symbol, d.kind, d.line, d.end] for d in record.defined_names],
     ]
 
 

@@ -75,7 +75,7 @@ Named = tuple[ChunkRecord, DefinedName]
 @dataclass(frozen=True, slots=True)
 class NameTable:
     """Lower-cased names (last part and qualified) in sorted order, with the definitions
-    (``ChunkRecord.defines``) they name."""
+    (``ChunkRecord.defined_names``) they name."""
 
     store: StoreView
     version: int
@@ -88,7 +88,7 @@ class NameTable:
         version, everything = store.records()
         pairs: list[tuple[str, Named]] = []
         for record in everything:
-            for defined in record.defines:
+            for defined in record.defined_names:
                 short = last_part(defined.symbol).lower()
                 pairs.append((short, (record, defined)))
                 if defined.symbol.lower() != short:

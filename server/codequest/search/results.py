@@ -175,7 +175,7 @@ def to_result(
     of the query's words (as the path boost matches them: ``slug`` finds ``slugify``), else
     the chunk's own symbol."""
     symbol, kind = record.symbol, record.kind
-    if len(record.defines) > 1 or names:
+    if names or len(record.defines or ()) > 1:
         defined = _named_definition(record, names, keywords)
         if defined is not None:
             symbol, kind = defined.symbol, defined.kind
@@ -196,11 +196,11 @@ def to_result(
 def _named_definition(
     record: ChunkRecord, names: tuple[str, ...], keywords: frozenset[str]
 ) -> DefinedName | None:
-    for defined in record.defines if names else ():
+    for defined in record.defined_names if names else ():
         if defined.symbol.rsplit(".", 1)[-1] in names:
             return defined
     best, best_count = None, 0
-    for defined in record.defines if keywords else ():
+    for defined in record.defined_names if keywords else ():
         parts = frozenset(p.lower() for p in split_identifier(defined.symbol.rsplit(".", 1)[-1]))
         count = keyword_matches(keywords, parts)
         if count > best_count:

@@ -39,7 +39,7 @@ class SymbolTable:
 
     @classmethod
     def build(cls, records: tuple[ChunkRecord, ...]) -> SymbolTable:
-        """The names each record defines (``ChunkRecord.defines``)."""
+        """The names each record defines (``ChunkRecord.defined_names``)."""
         full: dict[str, list[int]] = {}
         last: dict[str, list[int]] = {}
         exact: dict[str, list[tuple[float, int]]] = {}
@@ -49,7 +49,7 @@ class SymbolTable:
         words: list[tuple[str, ...]] = []
         name_id = np.full(len(records), -1, dtype=np.int32)
         for pos, record in enumerate(records):
-            for defined in record.defines:
+            for defined in record.defined_names:
                 symbol = defined.symbol
                 pieces = [normalize_symbol(p) for p in symbol.split(".")]
                 full.setdefault(".".join(pieces), []).append(pos)
