@@ -24,7 +24,9 @@ Modules, one concern each:
 * :mod:`benchmarks.realrepos` scores semble's annotations on 32 pinned real repositories
   (:mod:`benchmarks.realrepos_search` runs CodeQuest on one, :mod:`benchmarks.realrepos_bm25`
   is the set's BM25 baseline, :mod:`benchmarks.realrepos_report` draws it, and
-  :mod:`benchmarks.realrepos_agree` scores a run with the set's own ``eval.py`` too).
+  :mod:`benchmarks.realrepos_agree` scores a run with the set's own ``eval.py`` too);
+  :mod:`benchmarks.realrepos_cv` chooses the ranking weights on it by leave-one-repository-out
+  cross-validation and prints the ablation rows.
 * :mod:`benchmarks.report` prints the table and writes the JSON and plots.
 * :mod:`benchmarks.ranking` and :mod:`benchmarks.distill_report` are the ranking ablations
   and the distilled query encoders' study (scripts of their own).

@@ -92,8 +92,8 @@ def interleaved(
 
 def run(
     trees: Sequence[Path],
-    folder: Path,
-    settings: Mapping[str, Any],
+    folders: Sequence[Path],
+    settings: Sequence[Mapping[str, Any]],
     queries: Sequence[str],
     *,
     rounds: int = 2,
@@ -101,11 +101,12 @@ def run(
     warmup: int = 30,
     pause_s: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Start a server per tree, warm each, time them interleaved; one stats row per tree."""
+    """Start a server per tree (on its folder, with its settings), warm each, time them
+    interleaved; one stats row per tree."""
     clients: list[LspClient] = []
     try:
-        for tree in trees:
-            clients.append(start_server(tree, folder, settings))
+        for tree, folder, tree_settings in zip(trees, folders, settings, strict=True):
+            clients.append(start_server(tree, folder, tree_settings))
         for client in clients:
             for query in queries[:warmup]:
                 client.request("codequest/search", {"query": query, "limit": 20})
@@ -128,8 +129,19 @@ def _p90(seconds: Sequence[float]) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lsp_ab", description=__doc__)
     parser.add_argument("trees", nargs="+", type=Path, help="source trees (repo roots) to compare")
-    parser.add_argument("--folder", type=Path, required=True, help="folder the servers open")
-    parser.add_argument("--cache-dir", help="its index folder, relative to --folder")
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        action="append",
+        required=True,
+        help="folder the servers open; once per tree when each has its own copy (a store "
+        "format that only one of them reads)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        action="append",
+        help="its index folder, relative to --folder (once, or once per tree)",
+    )
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--query-encoder", default="auto")
     parser.add_argument("--queries", type=int, default=300, help="how many CoSQA queries")
@@ -141,13 +153,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if len(args.trees) < 2:
         parser.error("give at least two source trees to compare")
-    settings: dict[str, Any] = {"model": args.model, "queryEncoder": args.query_encoder}
-    if args.cache_dir:
-        settings["cacheDir"] = args.cache_dir
+    count = len(args.trees)
+    folders = args.folder if len(args.folder) > 1 else args.folder * count
+    cache_dirs = args.cache_dir or [None]
+    cache_dirs = cache_dirs if len(cache_dirs) > 1 else cache_dirs * count
+    if len(folders) != count or len(cache_dirs) != count:
+        parser.error("give --folder and --cache-dir once, or once per tree")
+    settings: list[dict[str, Any]] = []
+    for cache_dir in cache_dirs:
+        one: dict[str, Any] = {"model": args.model, "queryEncoder": args.query_encoder}
+        if cache_dir:
+            one["cacheDir"] = cache_dir
+        settings.append(one)
     try:
         rows = run(
             [t.resolve() for t in args.trees],
-            args.folder.resolve(),
+            [f.resolve() for f in folders],
             settings,
             cosqa_queries(args.queries),
             rounds=args.rounds,
@@ -163,7 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"p90 {row['p90_ms']:.2f}  p99 {row['p99_ms']:.2f} ms  RSS {row['rss_mb']} MB"
         )
     if args.json:
-        args.json.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {"settings": settings, "folders": [str(f) for f in folders], "rows": rows}, indent=2
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -25,6 +25,7 @@ from codequest.index.records import ChunkRecord, FileRecord
 from codequest.index.store import Store
 from codequest.index.vectors import EXACT_SEARCH_LIMIT
 from codequest.text import content_hash, line_units
+from codequest.types import DefinedName
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,10 @@ def build_store(
             chash,
             preview_line(item.text),
             line_units(item.text.rsplit("\n", 1)[-1]),  # items hold whole lines
+            # A whole document (a function of a BEIR set) defines the name it carries.
+            (DefinedName(item.symbol, item.kind, item.start_line, item.end_line),)
+            if item.symbol and item.kind != "window"
+            else (),
         )
         if term_arrays is not None:
             store.terms[cid] = term_arrays(store, i)

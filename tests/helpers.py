@@ -202,7 +202,7 @@ class BuiltStudent:
 
 
 def chunk_counting_nodes(path: str, language: str, text: str) -> tuple[list[Chunk], int]:
-    """``chunk_source``, and how many tree nodes its walk looked at: the walk must stay
+    """``definition_chunks``, and how many tree nodes its walk looked at: the walk must stay
     linear in the code's top levels, never enter function bodies, never loop."""
     from codequest.chunking import chunker
 
@@ -217,7 +217,7 @@ def chunk_counting_nodes(path: str, language: str, text: str) -> tuple[list[Chun
 
     chunker.DefinitionWalker = Counting  # type: ignore[misc]
     try:
-        chunks = chunker.chunk_source(path, language, text)
+        chunks = chunker.definition_chunks(path, language, text)
     finally:
         chunker.DefinitionWalker = walker  # type: ignore[misc]
     return chunks, looked_at

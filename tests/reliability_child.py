@@ -37,12 +37,17 @@ from codequest.workspace import Workspace  # noqa: E402
 CONFIG = Config(model="hashing")
 
 
+# Long enough that two functions never share a chunk: each function is one chunk.
+DOC = "Combine the value with the length of the other one and hand both on. " * 5
+
+
 def module_text(rng: random.Random, functions: int = 6) -> str:
     out = []
     for _ in range(functions):
         name = f"{rng.choice(WORDS)}_{rng.choice(WORDS)}_{rng.randint(0, 99999)}"
         out.append(
             f"def {name}(value, other=None):\n"
+            f'    """{DOC}"""\n'
             f"    total = value * {rng.randint(1, 9)} + len(str(other))\n"
             f"    return {rng.choice(WORDS)}(total, {rng.randint(0, 1000)})\n\n\n"
         )

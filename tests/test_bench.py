@@ -331,10 +331,11 @@ def test_lsp_ab_times_each_tree_on_the_same_folder(make_project, tmp_path: Path)
     repo = Path(__file__).resolve().parent.parent
     folder = make_project()
     queries = ["parse the config file", "email address", "hash a file", "load json"]
+    settings = {"model": "hashing", "cacheDir": str(tmp_path / "index")}
     rows = lsp_ab.run(
         [repo, repo],
-        folder,
-        {"model": "hashing", "cacheDir": str(tmp_path / "index")},
+        [folder, folder],
+        [settings, settings],
         queries,
         rounds=2,
         block=3,
@@ -348,6 +349,9 @@ def test_lsp_ab_times_each_tree_on_the_same_folder(make_project, tmp_path: Path)
     with pytest.raises(SystemExit):
         lsp_ab.main([str(repo), "--folder", str(folder)])
     assert lsp_ab.main([str(repo), str(tmp_path), "--folder", str(folder)]) == 1
+    # --folder is given once or once per tree.
+    with pytest.raises(SystemExit):
+        lsp_ab.main([str(repo), str(repo), *["--folder", str(folder)] * 3])
 
 
 def test_lsp_ab_takes_turns_and_reverses_the_order_every_block() -> None:
@@ -525,7 +529,8 @@ def test_edits_section_times_edits_over_the_lsp_and_reports_memory(
     assert edits["status"] == "ok" and edits["repo"] == "repo"
     (tree,) = edits["trees"]
     assert tree["status"] == "ok", tree
-    assert tree["full_index"]["chunks"] == 61 and tree["full_index"]["server"]["rss_mb"] > 0
+    # Each small handler file is one chunk (its function and class packed), plus the notes.
+    assert tree["full_index"]["chunks"] == 31 and tree["full_index"]["server"]["rss_mb"] > 0
     assert tree["full_index"]["server"]["torch_mapped"] is False
     timed = tree["edit_to_searchable"]
     assert len(timed["edits"]) == 3 and len(timed["later_edits_s"]) == 2

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from codequest.chunking import chunk_source
+from codequest.chunking import definition_chunks
 from helpers import check_chunk_invariants, chunk_defs, chunk_windows
 
 
@@ -47,7 +47,7 @@ PYTHON_CLASS = _src(
 
 
 def test_python_large_class_is_split_into_header_and_methods() -> None:
-    chunks = chunk_source("svc.py", "python", PYTHON_CLASS, small_class_lines=5)
+    chunks = definition_chunks("svc.py", "python", PYTHON_CLASS, small_class_lines=5)
     assert chunk_defs(chunks) == [
         ("class", "Service", 5, 9),
         ("method", "Service.start", 10, 11),
@@ -61,14 +61,14 @@ def test_python_large_class_is_split_into_header_and_methods() -> None:
 
 
 def test_python_small_class_is_one_chunk() -> None:
-    chunks = chunk_source("svc.py", "python", PYTHON_CLASS)
+    chunks = definition_chunks("svc.py", "python", PYTHON_CLASS)
     assert chunk_defs(chunks) == [("class", "Service", 5, 22)]
 
 
 def test_python_class_over_default_threshold_is_split() -> None:
     methods = "".join(f"    def m{i}(self):\n        return {i}\n\n" for i in range(15))
     text = "class Big:\n    x = 1\n\n" + methods
-    defs = chunk_defs(chunk_source("big.py", "python", text))
+    defs = chunk_defs(definition_chunks("big.py", "python", text))
     assert defs[0] == ("class", "Big", 1, 3)
     assert defs[1] == ("method", "Big.m0", 4, 5)
     assert len(defs) == 16
@@ -89,7 +89,7 @@ def test_python_module_level_conditionals_and_comments() -> None:
             return a + b
         """
     )
-    chunks = chunk_source("m.py", "python", text)
+    chunks = definition_chunks("m.py", "python", text)
     assert chunk_defs(chunks) == [("function", "dumps", 4, 5), ("function", "add", 7, 10)]
     check_chunk_invariants(chunks, text)
 
@@ -105,7 +105,7 @@ def test_comment_above_the_first_member_goes_with_the_member() -> None:
                 return env
         """
     )
-    assert chunk_defs(chunk_source("t.py", "python", text, small_class_lines=2)) == [
+    assert chunk_defs(definition_chunks("t.py", "python", text, small_class_lines=2)) == [
         ("class", "TestBasic", 1, 2),
         ("method", "TestBasic.test_get", 3, 5),
     ]
@@ -138,7 +138,7 @@ GO_SOURCE = _src(
 
 
 def test_go_receivers_types_and_doc_comments() -> None:
-    assert chunk_defs(chunk_source("s.go", "go", GO_SOURCE)) == [
+    assert chunk_defs(definition_chunks("s.go", "go", GO_SOURCE)) == [
         ("struct", "Server", 3, 6),
         ("method", "Server.Start", 8, 11),
         ("method", "Cache.Get", 13, 13),
@@ -187,7 +187,7 @@ RUST_SOURCE = _src(
 
 
 def test_rust_impl_methods_traits_and_modules() -> None:
-    chunks = chunk_source("p.rs", "rust", RUST_SOURCE, small_class_lines=3)
+    chunks = definition_chunks("p.rs", "rust", RUST_SOURCE, small_class_lines=3)
     assert chunk_defs(chunks) == [
         ("struct", "Point", 3, 7),
         ("method", "Point.new", 10, 12),
@@ -198,7 +198,7 @@ def test_rust_impl_methods_traits_and_modules() -> None:
         ("function", "tests.it_works", 31, 31),
     ]
     # The small-trait default keeps the trait whole.
-    assert ("trait", "Shape", 21, 26) in chunk_defs(chunk_source("p.rs", "rust", RUST_SOURCE))
+    assert ("trait", "Shape", 21, 26) in chunk_defs(definition_chunks("p.rs", "rust", RUST_SOURCE))
 
 
 JAVA_SOURCE = _src(
@@ -228,7 +228,7 @@ JAVA_SOURCE = _src(
 
 
 def test_java_constructor_methods_and_nested_enum() -> None:
-    chunks = chunk_source("Account.java", "java", JAVA_SOURCE, small_class_lines=5)
+    chunks = definition_chunks("Account.java", "java", JAVA_SOURCE, small_class_lines=5)
     assert chunk_defs(chunks) == [
         ("class", "Account", 5, 8),
         ("method", "Account.Account", 9, 12),
@@ -263,7 +263,7 @@ C_SOURCE = _src(
 
 
 def test_c_functions_with_pointer_declarators_and_records() -> None:
-    assert chunk_defs(chunk_source("a.c", "c", C_SOURCE)) == [
+    assert chunk_defs(definition_chunks("a.c", "c", C_SOURCE)) == [
         ("struct", "Point", 3, 5),
         ("struct", "node", 7, 7),
         ("function", "make_name", 9, 13),
@@ -299,7 +299,7 @@ CPP_SOURCE = _src(
 
 
 def test_cpp_namespaces_classes_and_out_of_line_methods() -> None:
-    chunks = chunk_source("shape.cpp", "cpp", CPP_SOURCE, small_class_lines=3)
+    chunks = definition_chunks("shape.cpp", "cpp", CPP_SOURCE, small_class_lines=3)
     assert chunk_defs(chunks) == [
         ("class", "geo.Shape", 4, 5),
         ("method", "geo.Shape.~Shape", 6, 6),
@@ -336,7 +336,7 @@ JS_SOURCE = _src(
 
 
 def test_javascript_functions_classes_and_assignments() -> None:
-    chunks = chunk_source("c.js", "javascript", JS_SOURCE, small_class_lines=2)
+    chunks = definition_chunks("c.js", "javascript", JS_SOURCE, small_class_lines=2)
     assert chunk_defs(chunks) == [
         ("function", "add", 3, 3),
         ("function", "multiply", 5, 7),
@@ -374,7 +374,7 @@ TS_SOURCE = _src(
 
 
 def test_typescript_interfaces_enums_and_namespaces() -> None:
-    assert chunk_defs(chunk_source("t.ts", "typescript", TS_SOURCE)) == [
+    assert chunk_defs(definition_chunks("t.ts", "typescript", TS_SOURCE)) == [
         ("interface", "Props", 1, 3),
         ("type", "Id", 5, 5),
         ("enum", "Color", 7, 10),
@@ -395,7 +395,7 @@ def test_tsx_components() -> None:
         export const Button = () => <button onClick={() => 1}>Go</button>;
         """
     )
-    assert chunk_defs(chunk_source("g.tsx", "tsx", text)) == [
+    assert chunk_defs(definition_chunks("g.tsx", "tsx", text)) == [
         ("function", "Greeting", 3, 5),
         ("function", "Button", 7, 7),
     ]
@@ -415,12 +415,12 @@ def test_tsx_components() -> None:
     ],
 )
 def test_invariants_hold_for_every_grammar(language: str, text: str) -> None:
-    check_chunk_invariants(chunk_source("f", language, text, small_class_lines=2), text)
+    check_chunk_invariants(definition_chunks("f", language, text, small_class_lines=2), text)
 
 
 def test_parallel_chunking_matches_sequential() -> None:
     jobs = [("python", PYTHON_CLASS), ("go", GO_SOURCE), ("cpp", CPP_SOURCE)] * 8
-    expected = [chunk_source("f", lang, text) for lang, text in jobs]
+    expected = [definition_chunks("f", lang, text) for lang, text in jobs]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda job: chunk_source("f", *job), jobs))
+        results = list(pool.map(lambda job: definition_chunks("f", *job), jobs))
     assert results == expected

@@ -12,7 +12,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from codequest.chunking import chunk_source, supported_languages
+from codequest.chunking import definition_chunks, supported_languages
 from codequest.discovery.languages import ALL_LANGUAGES, GRAMMAR_WHEELS, TREE_SITTER_LANGUAGES
 from codequest.types import Chunk
 from helpers import check_chunk_invariants, chunk_defs
@@ -22,14 +22,14 @@ SAMPLES = Path(__file__).parent / "chunking_samples"
 
 def _sample(name: str, language: str, **options: int) -> list[Chunk]:
     text = (SAMPLES / name).read_text(encoding="utf-8")
-    chunks = chunk_source(name, language, text, **options)
+    chunks = definition_chunks(name, language, text, **options)
     check_chunk_invariants(chunks, text)
     return chunks
 
 
 def _inline(language: str, text: str, **options: int) -> list[tuple[str, str, int, int]]:
     text = textwrap.dedent(text).lstrip("\n")
-    chunks = chunk_source("inline", language, text, **options)
+    chunks = definition_chunks("inline", language, text, **options)
     check_chunk_invariants(chunks, text)
     return chunk_defs(chunks)
 
@@ -44,7 +44,7 @@ def test_readme_names_the_parsed_and_the_window_only_languages() -> None:
     section = readme.split("## Languages\n", 1)[1].split("\n## ", 1)[0]
     parsed, windows = (
         set(re.findall(r"`([a-z]+)`", section.split(marker, 1)[1].split("\n- ", 1)[0]))
-        for marker in ("**Definitions**", "**Line windows only**")
+        for marker in ("**Definitions**", "**Lines only**")
     )
     assert parsed == TREE_SITTER_LANGUAGES
     assert windows == ALL_LANGUAGES - TREE_SITTER_LANGUAGES

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codequest.chunking import MAX_NESTING, chunk_source
+from codequest.chunking import MAX_NESTING, definition_chunks
 from codequest.types import Chunk
 from helpers import check_chunk_invariants, chunk_counting_nodes, chunk_defs
 
@@ -18,14 +18,14 @@ SAMPLES = Path(__file__).parent / "chunking_samples"
 
 def _sample(name: str, language: str, **options: int) -> list[Chunk]:
     text = (SAMPLES / name).read_text(encoding="utf-8")
-    chunks = chunk_source(name, language, text, **options)
+    chunks = definition_chunks(name, language, text, **options)
     check_chunk_invariants(chunks, text)
     return chunks
 
 
 def _inline(language: str, text: str, **options: int) -> list[tuple[str, str, int, int]]:
     text = textwrap.dedent(text).lstrip("\n")
-    chunks = chunk_source("inline", language, text, **options)
+    chunks = definition_chunks("inline", language, text, **options)
     check_chunk_invariants(chunks, text)
     return chunk_defs(chunks)
 
@@ -103,15 +103,15 @@ def test_a_stray_line_loses_no_definition(language: str) -> None:
     lines = text.split("\n")
     middle = len(lines) // 2
     broken = "\n".join([*lines[:middle], "  ) ) ) ]]", *lines[middle:]])
-    before = {c.symbol for c in chunk_source("f", language, text, small_class_lines=5)}
-    after = {c.symbol for c in chunk_source("f", language, broken, small_class_lines=5)}
+    before = {c.symbol for c in definition_chunks("f", language, text, small_class_lines=5)}
+    after = {c.symbol for c in definition_chunks("f", language, broken, small_class_lines=5)}
     assert before <= after
 
 
 def test_every_sample_is_covered_by_definitions_mostly() -> None:
     for language, name in SAMPLE_FILES.items():
         text = (SAMPLES / name).read_text(encoding="utf-8")
-        chunks = chunk_source(name, language, text)
+        chunks = definition_chunks(name, language, text)
         code = [i for i, line in enumerate(text.split("\n"), 1) if line.strip()]
         covered = {
             line

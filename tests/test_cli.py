@@ -81,7 +81,8 @@ def test_search_json_schema(capsys: pytest.CaptureFixture[str], project: Path):
         assert isinstance(r["path"], str) and isinstance(r["score"], float)
         assert isinstance(r["start_line"], int) and r["start_line"] <= r["end_line"]
     assert (results[0]["path"], results[0]["symbol"]) == ("app/io_utils.py", "read_json_file")
-    assert results[0]["start_line"] == 4 and results[0]["language"] == "python"
+    # The whole small file is one chunk: from its first line.
+    assert results[0]["start_line"] == 1 and results[0]["language"] == "python"
 
 
 def test_search_human_output(capsys: pytest.CaptureFixture[str], project: Path):
@@ -125,7 +126,7 @@ def test_search_indexes_first_when_there_is_no_index(
     code, out, err = run_cli(capsys, "search", "ComputeSha256", "--path", str(project), *HASHING)
     assert code == 0
     assert "no index yet" in err
-    assert out.startswith("cmd/hash.go:8 ComputeSha256")
+    assert out.startswith("cmd/hash.go:1 ComputeSha256")
 
 
 def test_search_with_no_results_says_so_on_stderr(

@@ -64,8 +64,9 @@ def test_first_index_counts(
     assert report.removed_files == 0
     assert report.skipped == {"unsupported": 1, "binary": 1, "too_large": 1}
     assert not report.rebuilt and not report.cancelled and not report.limit_hit
-    stored = {ws.store.chunks[c].symbol for c in ws.store.chunks}
-    assert set(sample_symbols) <= stored
+    records = ws.store.chunks.values()
+    defined = {d.symbol.rsplit(".", 1)[-1] for r in records for d in r.defined_names}
+    assert set(sample_symbols) <= defined
     assert ws.has_index()
     assert Store.peek_generation(ws.cache_dir) == ws.store.generation == 1
 
@@ -97,14 +98,25 @@ def test_warm_index_workspace_never_calls_the_factory(
     assert report.embedded == 0
 
 
-def test_editing_one_function_reembeds_only_that_chunk(project: Path, make_workspace: MakeWs):
-    ws = make_workspace(project)
+# Functions long enough that each is a chunk of its own.
+_DOC = "Work on the value the way the name says, then return the result. " * 6
+LONG_FUNCTIONS = "".join(
+    f'def step_{i}(value):\n    """{_DOC}"""\n    return value + {i}\n\n\n' for i in range(3)
+)
+
+
+def test_editing_one_function_reembeds_only_that_chunk(
+    make_project: Callable[..., Path], make_workspace: MakeWs
+):
+    root = make_project({"app/steps.py": LONG_FUNCTIONS})
+    ws = make_workspace(root)
     first = ws.index()
-    path = project / "app" / "io_utils.py"
-    path.write_text(path.read_text().replace("delay *= 2", "delay *= 3"))
+    assert first.chunks == 3
+    path = root / "app" / "steps.py"
+    path.write_text(path.read_text().replace("value + 1", "value + 100"))
     report = ws.index()
     assert report.embedded == 1
-    assert report.reused == len(ws.store.files["app/io_utils.py"].chunk_ids) - 1 > 0
+    assert report.reused == len(ws.store.files["app/steps.py"].chunk_ids) - 1 == 2
     assert report.chunks == first.chunks
     assert report.removed_files == 0
 
@@ -223,7 +235,10 @@ def test_chunk_limit_stops_with_a_message(project: Path, make_workspace: MakeWs)
 def test_chunk_limit_counts_reused_chunks(
     make_project: Callable[..., Path], make_workspace: MakeWs
 ):
-    body = "".join(f"def same_{i}():\n    return {i}\n\n\n" for i in range(4))
+    body = (
+        LONG_FUNCTIONS
+        + LONG_FUNCTIONS.replace("step_", "other_")[: LONG_FUNCTIONS.find("def step_1")]
+    )
     root = make_project({"copy0.py": body})
     assert make_workspace(root, max_chunks=10).index().chunks == 4
     for i in range(1, 6):
@@ -305,11 +320,9 @@ def test_records_keep_their_end_line_lengths_in_every_position_encoding(
 ):
     # CRLF endings (the CR is not part of the line), a non-ASCII end line (é: 2 UTF-8
     # bytes, 1 UTF-16 unit; 𝔸: 4 bytes, 2 units, 1 code point) and a plain ASCII one.
-    source = (
-        "def greet(name):\r\n    return 'héllo 𝔸' + name\r\n\r\n\r\n"
-        "def add(a, b):\r\n    return a + b\r\n"
-    )
-    root = make_project({"m.py": source.encode("utf-8")})
+    greet = "def greet(name):\r\n    return 'héllo 𝔸' + name\r\n"
+    add = "def add(a, b):\r\n    return a + b\r\n"
+    root = make_project({"m.py": greet.encode("utf-8"), "n.py": add.encode("utf-8")})
     ws = make_workspace(root)
     ws.index()
     units = {r.symbol: r.end_units for r in ws.store.chunks.values()}

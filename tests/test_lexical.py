@@ -101,7 +101,7 @@ def test_chunk_terms_count_text_symbol_and_path():
     counts = chunk_terms("json/decoder.py", "JsonDecoder.decode", "def decode(self, s): pass")
     assert counts["decode"] == 2  # text and symbol
     assert counts["json"] == 2  # symbol and folder name
-    assert counts["decoder"] == 2  # symbol and file stem
+    assert counts["decoder"] == 3  # symbol, and the file stem twice
     assert counts["pass"] == 1
     assert "py" not in counts  # the extension is not a term
     assert "self" not in counts  # a stopword
@@ -112,10 +112,13 @@ def test_chunk_terms_count_text_symbol_and_path():
     [
         (
             "src/http_client/RetryPolicy.java",
-            ["src", "http_client", "http", "client", "retrypolicy", "retry", "policy"],
+            ["retrypolicy", "retry", "policy"] * 2 + ["src", "http_client", "http", "client"],
         ),
-        ("a b/c.d.e.py", ["b", "c", "d", "e"]),
-        ("Makefile", ["makefile"]),
+        ("a b/c.d.e.py", ["c", "d", "e", "c", "d", "e", "b"]),
+        ("Makefile", ["makefile", "makefile"]),
+        # The file name twice (a file named after a topic is about it), then the last
+        # three folders: the ones near the file say what it is, the root's say little.
+        ("x/y/z/w/file.py", ["file", "file", "y", "z", "w"]),
     ],
 )
 def test_path_terms(path: str, terms: list[str]):

@@ -139,7 +139,10 @@ def test_overlay_edits_deletions_and_new_files(clone: Path, prebuilt: Path) -> N
     assert ws.store.masked == {"web/email.js", "cmd/hash.go"}
 
     hits = ws.search("splitMailboxZebra", limit=3)
-    assert hits[0].path == "web/email.js" and hits[0].start_line == 3
+    # The small file is one chunk now; the name comes from the definition on line 3.
+    assert hits[0].path == "web/email.js" and hits[0].symbol == "splitMailboxZebra"
+    record = next(r for r in ws.store.chunks.values() if r.path == "web/email.js")
+    assert [(d.symbol, d.line) for d in record.defined_names] == [("splitMailboxZebra", 3)]
     assert ws.search("quokka_counter", limit=3)[0].path == "lib/quokka.py"
     for query in ("parseEmailAddress", "ComputeSha256 sha256 hex", "email domain match", "x"):
         results = everything(ws, query)

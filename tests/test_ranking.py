@@ -22,10 +22,12 @@ from codequest.search.options import QueryClass
 from codequest.search.symbols import SymbolTable, name_similarity
 from codequest.text import line_units
 from codequest.tokens import normalize_symbol, split_identifier, stem, variants
-from codequest.types import SearchFilters
+from codequest.types import DefinedName, SearchFilters
 
 SHIPPED = RankingOptions()
 
+# Padding that makes each of two classes a chunk of its own (two do not fit one chunk).
+_PAD = "The handler keeps the log readable and bounded. " * 8
 # Padding so the class below is split into a header chunk plus method chunks.
 _BODY = "\n".join(f"                step_{i} = {i}" for i in range(12))
 
@@ -56,16 +58,16 @@ PROJECT = {
             """Return the folder where temporary files go."""
             return "/tmp"
         ''',
-    "lib/handlers.py": '''\
+    "lib/handlers.py": f'''\
         class TimedRotatingFileHandler:
-            """Rotate the log file at timed intervals."""
+            """Rotate the log file at timed intervals. {_PAD}"""
 
             def should_rollover(self, record):
                 return False
 
 
         class RotatingFileHandler:
-            """Rotate the log file when it grows past a size."""
+            """Rotate the log file when it grows past a size. {_PAD}"""
 
             def should_rollover(self, record):
                 return True
@@ -144,7 +146,10 @@ def first_symbol(searcher: Any, query: str, options: RankingOptions = SHIPPED) -
         ("Condition.wait_for", QueryClass.IDENTIFIER),
         ("fmt::format", QueryClass.IDENTIFIER),
         ("parseHTTP()", QueryClass.IDENTIFIER),
-        ("iterdump", QueryClass.IDENTIFIER),
+        ("iter_dump", QueryClass.IDENTIFIER),
+        ("iterdump", QueryClass.NATURAL),  # one plain lower-case word is a topic
+        ("session", QueryClass.NATURAL),
+        ("Session", QueryClass.IDENTIFIER),
         ("Popen.wait timeout_s", QueryClass.IDENTIFIER),
         ("parse an email address into name and address", QueryClass.NATURAL),
         ("Popen communicate", QueryClass.NATURAL),
@@ -169,10 +174,43 @@ def test_tokens_helpers() -> None:
 # -- symbol matching -------------------------------------------------------------------------
 def _table(*symbols: str) -> SymbolTable:
     records = tuple(
-        ChunkRecord(i + 1, f"f{i}.py", "python", "function", s, 1, 2, "", "")
+        ChunkRecord(
+            i + 1,
+            f"f{i}.py",
+            "python",
+            "function",
+            s,
+            1,
+            2,
+            "",
+            "",
+            None,
+            (DefinedName(s, "function", 1, 2),),
+        )
         for i, s in enumerate(symbols)
     )
     return SymbolTable.build(records)
+
+
+def test_symbol_table_holds_every_name_a_chunk_defines() -> None:
+    record = ChunkRecord(
+        1,
+        "a.py",
+        "python",
+        "class",
+        "Pool",
+        1,
+        9,
+        "",
+        "",
+        None,
+        (DefinedName("Pool", "class", 1, 20), DefinedName("Pool.get", "method", 5, 20)),
+    )
+    window = ChunkRecord(2, "a.py", "python", "method", "Pool.get", 10, 20, "", "")
+    table = SymbolTable.build((record, window))
+    # The window only continues Pool.get: it defines nothing.
+    assert {k: v[0].tolist() for k, v in table.exact.items()} == {"Pool": [0], "get": [0]}
+    assert table.full["pool.get"] == [0]
 
 
 def test_symbol_table_exact_camel_snake_and_qualified() -> None:
@@ -250,9 +288,13 @@ def test_tests_are_demoted_unless_asked_for(searcher: Any) -> None:
 
 
 # -- file aggregation and class results ------------------------------------------------------
-def test_question_gets_class_result_spanning_members(searcher: Any) -> None:
+CLASS_RESULTS = dataclasses.replace(SHIPPED, class_result_queries=(QueryClass.QUESTION,))
+
+
+def test_question_gets_class_result_spanning_members_when_asked_for(searcher: Any) -> None:
     query = "how does the event loop run callbacks and timers"
-    results = top(searcher, query)
+    assert not any(r.kind == "class" and r.end_line >= 45 for r in top(searcher, query))
+    results = top(searcher, query, CLASS_RESULTS)
     assert results[0].path == "eventloop/scheduler.py"
     assert results[0].kind == "class" and results[0].symbol == "EventLoop"
     assert results[0].start_line == 1 and results[0].end_line >= 45
@@ -262,17 +304,19 @@ def test_question_gets_class_result_spanning_members(searcher: Any) -> None:
     assert results[0].end_units == line_units(last_line) and len(last_line.strip()) > 0
     # Members of a class already shown are not repeated below it.
     assert not any(r.symbol.startswith("EventLoop.") for r in results)
-    off = top(searcher, query, dataclasses.replace(SHIPPED, class_results=False))
+    off = top(searcher, query, dataclasses.replace(CLASS_RESULTS, class_results=False))
     assert sum(r.symbol.startswith("EventLoop.") for r in off) >= 2
 
 
 def test_file_aggregation_lifts_files_with_several_good_chunks(searcher: Any) -> None:
     query = "how does the loop schedule a callback"
-    results = top(searcher, query, explain=True)
+    weights = {kind: dataclasses.replace(w, file=0.3) for kind, w in SHIPPED.weights.items()}
+    with_file = dataclasses.replace(SHIPPED, weights=weights)
+    results = top(searcher, query, with_file, explain=True)
     assert results[0].path == "eventloop/scheduler.py"
     assert results[0].explain["file"] == pytest.approx(1.0)
     no_file = top(
-        searcher, query, dataclasses.replace(SHIPPED, file_aggregation=False), explain=True
+        searcher, query, dataclasses.replace(with_file, file_aggregation=False), explain=True
     )
     assert all(r.explain["file"] == 0.0 for r in no_file)
 
@@ -281,7 +325,8 @@ def test_file_aggregation_lifts_files_with_several_good_chunks(searcher: Any) ->
 def test_explain_lists_components(searcher: Any) -> None:
     results = top(searcher, "make_archive", explain=True)
     comp = results[0].explain
-    for key in ("dense", "lexical", "name", "path", "definition", "file", "demote", "final"):
+    keys = ("dense", "lexical", "name", "path", "definition", "file", "defines", "path_words")
+    for key in (*keys, "demote", "file_rank", "final"):
         assert key in comp, key
     assert comp["name"] == 1.0
     assert comp["final"] == pytest.approx(results[0].score)

@@ -339,3 +339,41 @@ def test_the_bm25_port_ranks_as_eval_py_does(tmp_path: Path) -> None:
     for query in ["parse header", "http client retry", "read file cache token", "nothing", "id"]:
         expected = [(h.path, h.start, h.end) for h in theirs.search(query, 10)]
         assert ours.search(query, 10) == expected, query
+
+
+def test_cross_validation_picks_each_fold_on_the_other_repositories():
+    """realrepos_cv: per class, the grid point with the best weighted sum on the training
+    repositories; the held-out repository is scored with its fold's pick."""
+    import numpy as np
+    from benchmarks.realrepos_cv import DECAYS, GRIDS, Table, choose, scored
+
+    from codequest.search.options import QueryClass
+
+    # Three repositories of two natural-language queries each; the other classes have none.
+    repo_of = np.array([0, 0, 1, 1, 2, 2])
+    weight = np.full(6, 0.5)
+    scores = {}
+    for decay in DECAYS:
+        for cls, grid in GRIDS.items():
+            for gi in range(len(grid)):
+                column = np.full(6, np.nan)
+                if cls is QueryClass.NATURAL and decay == DECAYS[0]:
+                    # Point 1 is best on repositories 1 and 2, point 0 on repository 0.
+                    column[:] = 0.1
+                    if gi == 0:
+                        column[:2] = 0.9
+                    if gi == 1:
+                        column[2:] = 0.8
+                elif cls is QueryClass.NATURAL:
+                    column[:] = 0.0
+                scores[(decay, cls, gi)] = column
+    table = Table(repo_of, weight, scores)
+    everything = np.ones(6, dtype=bool)
+    decay, picks = choose(table, everything)
+    assert decay == DECAYS[0] and picks[QueryClass.NATURAL] == 1  # 1.7 against 1.1
+    fold = choose(table, repo_of != 0)
+    assert fold[1][QueryClass.NATURAL] == 1
+    held = scored(table, fold, repo_of == 0)
+    assert held[:2].tolist() == [0.1, 0.1] and np.isnan(held[2:]).all()
+    fold = choose(table, repo_of != 1)
+    assert fold[1][QueryClass.NATURAL] == 0  # repository 0's 0.9s outweigh repository 2's

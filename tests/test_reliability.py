@@ -276,7 +276,9 @@ def test_pending_chunks_stay_bounded_by_the_batch(
         real_flush(self)
 
     monkeypatch.setattr(indexer_mod._Run, "flush", flush)
-    body = "".join(f"def fn_{i}(x):\n    return x + {i}\n\n\n" for i in range(3))
+    # Each function long enough to be a chunk of its own.
+    doc = "Add the number to x, the way the caller expects it added. " * 6
+    body = "".join(f'def fn_{i}(x):\n    """{doc}"""\n    return x + {i}\n\n\n' for i in range(3))
     files = {f"pkg{i % 7}/m{i}.py": body.replace("fn_", f"fn{i}_") for i in range(200)}
     files.update({f"copies/c{i}.py": body for i in range(200)})  # reused after the first
     root = make_project(files)

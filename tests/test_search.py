@@ -23,8 +23,11 @@ from codequest.workspace import Workspace
 
 MakeWs = Callable[..., Workspace]
 
+# Each function is long enough to be a chunk of its own (two do not fit one chunk).
+_NOTE = "The cache maps keys to the values computed for them before. " * 7
 CACHE_FILE = "".join(
-    f"def cache_lookup_{i}(key):\n    return CACHE.get(key, {i})\n\n\n" for i in range(8)
+    f'def cache_lookup_{i}(key):\n    """{_NOTE.strip()}"""\n    return CACHE.get(key, {i})\n\n\n'
+    for i in range(8)
 )
 
 
@@ -275,7 +278,7 @@ def test_lexical_candidates_get_their_exact_dense_similarity(ws: Workspace):
     )
     prefetched = candidate_vectors(ws.store, snap, lex_top, {})
     for fetched in (None, prefetched):
-        side = LexicalSide(q, lex_all, lex_top, {}, fetched)
+        side = LexicalSide(q, lex_all, lex_top, {}, fetched, {}, ())
         cands = gather(ws.store, snap, plan, vector, dense, side)
         assert cands is not None
         dense_of = dict(zip(cands.positions.tolist(), cands.dense.tolist(), strict=True))
@@ -308,3 +311,21 @@ def test_the_vector_index_is_asked_for_the_dense_candidates_only(
     searcher.search("cache lookup", limit=10, options=RankingOptions(fusion="rrf"))
     searcher.search("cache lookup", limit=10, options=RankingOptions(dense_candidates=None))
     assert asked == [DENSE_CANDIDATES, 60, CANDIDATES, CANDIDATES]
+
+
+def test_the_end_of_an_index_run_asks_for_a_current_snapshot(
+    make_project: Callable[..., Path], make_workspace: Callable[..., Any]
+) -> None:
+    """While the store changes, a young snapshot is reused; ``current=True`` (what the
+    server asks for when a run ends) sees the run's last files at once."""
+    root = make_project({"a.py": "def alpha():\n    return 1\n"})
+    ws = make_workspace(root)
+    ws.index()
+    searcher = ws.searcher()
+    before = searcher.snapshot()
+    (root / "b.py").write_text("def beta_function():\n    return 2\n")
+    ws.index()
+    assert searcher.snapshot() is before  # younger than SNAPSHOT_MAX_AGE: reused
+    fresh = searcher.snapshot(current=True)
+    assert fresh is not before and fresh.version == ws.store.version
+    assert any(r.path == "b.py" for r in fresh.records)

@@ -17,6 +17,7 @@ from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC
 from codequest.index.records import ChunkRecord, FileRecord
 from codequest.index.store import Store
 from codequest.text import line_units
+from codequest.types import DefinedName
 
 FILES = {
     "a.py": [("read_json_file", "def read_json_file(path):\n    return json.load(path)")],
@@ -43,6 +44,7 @@ def fill(store: Store, encoder: HashingEncoder, files=FILES) -> None:
                 f"hash-{path}-{symbol}",
                 text.splitlines()[0],
                 line_units(text.splitlines()[-1]),
+                (DefinedName(symbol, "function", 1 + i * 5, 3 + i * 5),),
             )
             records.append((record, chunk_terms(path, symbol, text)))
         vectors = encoder.encode_documents([text for _, text in defs])
@@ -253,7 +255,7 @@ def test_end_line_lengths_round_trip(saved: Store):
     assert loaded.chunks == saved.chunks
 
 
-def test_format_1_store_loads_without_end_line_lengths_and_saves_as_format_2(saved: Store):
+def test_format_1_store_loads_without_end_line_lengths_and_saves_as_format_3(saved: Store):
     raw = (saved.directory / META_FILE).read_bytes()
     payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)
     old_rows = [row[:11] for row in payload["chunks"]]  # format 1: no end lengths
@@ -265,8 +267,29 @@ def test_format_1_store_loads_without_end_line_lengths_and_saves_as_format_2(sav
     }
     loaded.save()
     raw = (saved.directory / META_FILE).read_bytes()
-    assert msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)["format"] == 2
+    assert msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)["format"] == 3
     assert Store.load(saved.directory).chunks == loaded.chunks
+
+
+def test_format_2_store_loads_without_defined_names(saved: Store):
+    assert any(r.defined_names for r in saved.chunks.values())
+    raw = (saved.directory / META_FILE).read_bytes()
+    payload = msgpack.unpackb(raw[len(META_MAGIC) + DIGEST_SIZE :], raw=False)
+    rewrite_meta(saved.directory, format=2, chunks=[row[:12] for row in payload["chunks"]])
+    loaded = Store.load(saved.directory)
+    assert all(r.defines == () for r in loaded.chunks.values())
+    assert {cid: r.end_units for cid, r in loaded.chunks.items()} == {
+        cid: r.end_units for cid, r in saved.chunks.items()
+    }
+
+
+def test_defined_names_round_trip(saved: Store):
+    names = {cid: r.defined_names for cid, r in saved.chunks.items()}
+    assert any(len(d) > 0 for d in names.values())
+    loaded = Store.load(saved.directory)
+    assert {cid: r.defined_names for cid, r in loaded.chunks.items()} == names
+    first = next(d for d in names.values() if d)[0]
+    assert isinstance(first.symbol, str) and isinstance(first.line, int) and first.kind
 
 
 def test_document_recipe_is_saved_and_checked(saved: Store, encoder: HashingEncoder):
@@ -358,3 +381,20 @@ def test_a_new_store_never_overwrites_the_vectors_an_old_meta_names(
     monkeypatch.undo()
     loaded = Store.load(saved.directory)
     assert loaded.model == encoder.identity and len(loaded.chunks) == 4
+
+
+def test_a_chunk_that_is_one_definition_keeps_no_separate_name():
+    from codequest.index.records import ChunkRecord
+    from codequest.types import DefinedName
+
+    own = DefinedName("Parser.parse", "method", 10, 20)
+    record = ChunkRecord(
+        1, "p.py", "python", "method", "Parser.parse", 10, 20, "h", "", None, (own,)
+    )
+    assert record.defines is None and record.defined_names == (own,)
+    inner = DefinedName("Parser.parse", "method", 10, 40)  # the chunk is a piece of it
+    piece = ChunkRecord(
+        2, "p.py", "python", "method", "Parser.parse", 10, 20, "h", "", None, (inner,)
+    )
+    assert piece.defines == (inner,) and piece.defined_names == (inner,)
+    assert ChunkRecord(3, "p.py", "python", "window", "", 1, 5, "h", "").defined_names == ()

@@ -36,6 +36,16 @@ TYPE_KINDS = DEFINITION_KINDS - {ChunkKind.FUNCTION, ChunkKind.METHOD}
 
 
 @dataclass(frozen=True, slots=True)
+class DefinedName:
+    """A definition whose own line (``def``, ``class``) lies in a chunk."""
+
+    symbol: str  # qualified, as ``Chunk.symbol``
+    kind: str  # a ChunkKind value
+    line: int  # 1-based line of the definition itself, below its comments and decorators
+    end: int  # its last line (past the chunk's end when the definition goes on)
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """A piece of one source file that is embedded and searched as a unit.
 
@@ -51,6 +61,9 @@ class Chunk:
     end_line: int
     text: str
     content_hash: str
+    # The definitions whose own line lies in this chunk: what a search for one of those
+    # names should find first.
+    defines: tuple[DefinedName, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

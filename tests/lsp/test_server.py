@@ -175,10 +175,9 @@ async def test_search_results_uris_and_ranges(client: Client, folders: dict[str,
     assert top["name"] == "HashPassword"
     assert (top["kind"], top["language"]) == ("function", "go")
     lines = lines_of(path)
-    start = next(i for i, line in enumerate(lines) if line.startswith("// HashPassword"))
     end = next(i for i, line in enumerate(lines) if line == "}")
-    # The doc comment directly above the function belongs to its chunk.
-    assert top["range"]["start"] == {"line": start, "character": 0}
+    # The small file is one chunk, from its first line; the preview is the function's line.
+    assert top["range"]["start"] == {"line": 0, "character": 0}
     assert top["range"]["end"] == {"line": end, "character": 1}
     assert top["preview"].startswith("func HashPassword(")
     assert isinstance(top["score"], float)

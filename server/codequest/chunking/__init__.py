@@ -41,9 +41,17 @@ Conventions:
 
 from __future__ import annotations
 
-from codequest.chunking.chunker import chunk_source
+from codequest.chunking.chunker import definition_chunks
 from codequest.chunking.definitions import MAX_NESTING
 from codequest.chunking.parsers import supported_languages
+from codequest.chunking.sized import CHUNK_CHARS, chunk_source
 from codequest.chunking.windows import MAX_CHUNK_CHARS
 
-__all__ = ["MAX_CHUNK_CHARS", "MAX_NESTING", "chunk_source", "supported_languages"]
+__all__ = [
+    "CHUNK_CHARS",
+    "MAX_CHUNK_CHARS",
+    "MAX_NESTING",
+    "chunk_source",
+    "definition_chunks",
+    "supported_languages",
+]

@@ -1,4 +1,7 @@
-"""``chunk_source``: one file's text to its chunks."""
+"""``definition_chunks``: one file's text to one chunk per definition, windows between.
+
+The index uses sized chunks (:mod:`.sized`); this is the cut by definitions that tests of
+the grammars and the distillation's mining of (name, code) pairs read."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ MINIFIED_MAX_LINES = 20
 MIN_GAP_LINES = 3
 
 
-def chunk_source(
+def definition_chunks(
     path: str,
     language: str,
     text: str,

@@ -26,6 +26,9 @@ class Definition:
     kind: str
     symbol: str
     parent: int  # index of the enclosing split class in the definition list, or -1
+    # The row of the definition itself (its `def`/`class` line), below the comments,
+    # decorators and annotations that ``start`` takes along.
+    head: int = -1
 
     def same(self, symbol: str, kind: str, parent: int) -> bool:
         return (self.symbol, self.kind, self.parent) == (symbol, kind, parent)
@@ -192,7 +195,9 @@ class DefinitionWalker:
         body = rule.body(node) if rule.body is not None else None
         # Small classes stay whole; large ones are split into a header and their members
         # (up to MAX_NESTING classes and scopes deep).
-        self.found.append(Definition(start, end, kind, symbol, context.parent))
+        self.found.append(
+            Definition(start, end, kind, symbol, context.parent, node.start_point.row)
+        )
         large = end - start + 1 > self.small_class_lines
         if body is not None and large and context.depth < MAX_NESTING:
             self.push_children(body, context.enter(name, True, len(self.found) - 1), None)

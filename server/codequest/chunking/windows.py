@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 from codequest.text import content_hash
-from codequest.types import Chunk
+from codequest.types import Chunk, DefinedName
 
 # A chunk's text is truncated to this many characters (its line range is not).
 MAX_CHUNK_CHARS = 20_000
@@ -69,7 +69,9 @@ class Emitter:
         last = self.offsets[end + 1] + end
         return self.source[first : min(last, first + MAX_CHUNK_CHARS)]
 
-    def emit(self, start: int, end: int, kind: str, symbol: str) -> None:
+    def emit(
+        self, start: int, end: int, kind: str, symbol: str, defines: tuple[DefinedName, ...] = ()
+    ) -> None:
         text = self.text(start, end)
         if is_blank(text):
             return
@@ -83,6 +85,7 @@ class Emitter:
             end_line=end + 1,
             text=text,
             content_hash=content_hash(self.language, kind, symbol, text),
+            defines=defines,
         )
 
     def emit_windows(self, start: int, end: int, kind: str, symbol: str) -> None:

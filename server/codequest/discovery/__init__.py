@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from codequest.discovery.ignore import DEFAULT_IGNORED_DIRS, IGNORE_FILE_NAMES, Skipped
 from codequest.discovery.languages import ALL_LANGUAGES, GRAMMAR_WHEELS, detect_language
-from codequest.discovery.paths import is_example_path, is_test_path, is_vendored_or_generated
+from codequest.discovery.paths import (
+    is_declaration_path,
+    is_example_path,
+    is_legacy_path,
+    is_reexport_path,
+    is_test_path,
+    is_vendored_or_generated,
+)
 from codequest.discovery.source import read_source
 from codequest.discovery.walk import SKIP_REASONS, discover
 
@@ -26,7 +33,10 @@ __all__ = [
     "Skipped",
     "detect_language",
     "discover",
+    "is_declaration_path",
     "is_example_path",
+    "is_legacy_path",
+    "is_reexport_path",
     "is_test_path",
     "is_vendored_or_generated",
     "read_source",

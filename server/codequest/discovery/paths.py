@@ -174,6 +174,28 @@ def is_example_path(path: str) -> bool:
     return any(p.lower() in _EXAMPLE_DIRS for p in _parts(path)[:-1])
 
 
+_LEGACY_DIRS = frozenset({"compat", "_compat", "legacy", "deprecated"})
+# Files that only re-export a package's names or hold its metadata.
+_REEXPORT_NAMES = frozenset({"__init__.py", "package-info.java"})
+
+
+def is_legacy_path(path: str) -> bool:
+    """Whether a relative POSIX path lies in a compat/, legacy/ or deprecated/ directory:
+    an older copy of an API kept beside the current one."""
+    return any(p.lower() in _LEGACY_DIRS for p in _parts(path)[:-1])
+
+
+def is_reexport_path(path: str) -> bool:
+    """Whether a file only gathers a package's names (``__init__.py``, ``package-info.java``)."""
+    parts = _parts(path)
+    return bool(parts) and parts[-1] in _REEXPORT_NAMES
+
+
+def is_declaration_path(path: str) -> bool:
+    """Whether a file is a TypeScript declaration stub (``.d.ts``)."""
+    return path.endswith((".d.ts", ".d.mts", ".d.cts"))
+
+
 def skipped_by_name(name: str) -> bool:
     """Generated files that are never worth indexing: lock files, minified code, maps."""
     return name in _LOCK_FILES or name.lower().endswith(_SKIP_SUFFIXES)

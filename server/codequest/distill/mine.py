@@ -1,6 +1,6 @@
 """Mine (query, code) training pairs from source folders, with no downloads.
 
-Every definition that tree-sitter finds (:func:`codequest.chunking.chunk_source`) gives up
+Every definition that tree-sitter finds (:func:`codequest.chunking.definition_chunks`) gives up
 to three natural-language queries for its code:
 
 - ``doc``: the first sentence of its docstring or leading doc comment;
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from codequest.chunking import chunk_source
+from codequest.chunking import definition_chunks
 from codequest.config import Config
 from codequest.discovery import discover, is_test_path, read_source
 from codequest.tokens import split_identifier
@@ -223,7 +223,7 @@ def _pairs_of_file(root: Path, file: SourceFile, rng: random.Random) -> Iterator
         return
     path, language = file.path, file.language
     try:
-        chunks = chunk_source(path, language, text)
+        chunks = definition_chunks(path, language, text)
     except Exception:  # noqa: BLE001 - a parser failure only costs this file
         return
     for chunk in chunks:

@@ -209,11 +209,14 @@ class EmbeddingWorker:
         return bool(ready)
 
     def _wait(self) -> None:
-        """Block until the worker has something to say, watching the cancel event."""
-        while not self._readable(CANCEL_POLL if self.cancel is not None else None):
+        """Block until the worker has something to say, watching the cancel event (first:
+        a cancelled run stops even when the answer is already there)."""
+        while True:
             if self.cancel is not None and self.cancel.is_set():
                 self.kill()
                 raise EmbeddingCancelled()
+            if self._readable(CANCEL_POLL if self.cancel is not None else None):
+                return
 
     def _read(self) -> dict[str, Any]:
         message = read_frame(self._out)

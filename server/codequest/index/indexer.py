@@ -37,6 +37,18 @@ CHECKPOINT_SECONDS = 30.0
 ProgressFn = Callable[[int, int, str], None]
 
 
+def chunk_preview(chunk: Chunk) -> str:
+    """The line a result list shows for a chunk: the line of the first definition in it
+    (a chunk may open with imports or the end of the code before), else its first line
+    of code."""
+    if chunk.defines:
+        lines = chunk.text.split("\n")
+        row = chunk.defines[0].line - chunk.start_line
+        if 0 <= row < len(lines) and lines[row].strip():
+            return lines[row].strip()[:160]
+    return preview_line(chunk.text)
+
+
 def preview_line(text: str) -> str:
     """The line a result list shows: the definition line, not a decorator or blank."""
     first = ""
@@ -109,8 +121,9 @@ class _Run:
                         c.start_line,
                         c.end_line,
                         c.content_hash,
-                        preview_line(c.text),
+                        chunk_preview(c),
                         units,
+                        c.defines,
                     ),
                     chunk_terms(c.path, c.symbol, c.text),
                 )

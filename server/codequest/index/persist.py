@@ -3,7 +3,8 @@
 * ``meta.msgpack`` is the commit point: magic, a blake2b digest, then a msgpack payload
   with the format version, the model identity, the document recipe (the text embedded per
   chunk, ``encoders.base.DOCUMENT_RECIPE``), chunk records (with the lengths of each
-  chunk's end line, for editors' ranges) and file records, the lexical vocabulary and the
+  chunk's end line, for editors' ranges, and since format 3 the names the chunk defines)
+  and file records, the lexical vocabulary and the
   name, size and digest of the vectors file it belongs to.
 * ``vectors-<generation>.usearch`` is written completely before the meta that names it is
   renamed into place. A process killed at any moment leaves the previous pair intact.
@@ -26,11 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgpack
-import numpy as np
 
 from codequest.encoders.base import DOCUMENT_RECIPE
 from codequest.errors import StoreError
-from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index import rows
 from codequest.index.vectors import EXPANSION_SEARCH
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 # 2: each chunk record carries the lengths of its end line (``ChunkRecord.end_units``).
 # Format-1 stores are still read (their records have no end lengths) and saved as 2.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 META_MAGIC = b"CQMETA\x00\x01"
 META_FILE = "meta.msgpack"
 LOCK_FILE = "lock"
@@ -144,8 +144,9 @@ def peek_generation(directory: str | os.PathLike[str]) -> int | None:
 def check_meta(raw: bytes, meta_path: Path) -> dict[str, Any]:
     """The payload of a meta file's bytes, or StoreError saying what is wrong with them.
 
-    The chunk rows are not decoded here: ``payload["chunks"]`` is a :class:`_Rows` that
-    decodes them one at a time as they are restored (see there)."""
+    The chunk rows are not decoded here: ``payload["chunks"]`` is a
+    :class:`~codequest.index.rows.ChunkRows` that decodes them one at a time as they are
+    restored (see there)."""
     head = len(META_MAGIC) + DIGEST_SIZE
     if len(raw) < head or not raw.startswith(META_MAGIC):
         raise StoreError(f"{meta_path} is not a CodeQuest index file (or is truncated)")
@@ -153,68 +154,12 @@ def check_meta(raw: bytes, meta_path: Path) -> dict[str, Any]:
     if _digest(body) != digest:
         raise StoreError(f"{meta_path} is corrupt or truncated (checksum mismatch)")
     try:
-        payload = _unpack_payload(body)
+        payload = rows.unpack_payload(body)
     except (ValueError, msgpack.UnpackException) as err:
         raise StoreError(f"{meta_path} cannot be decoded: {err}") from err
     if not isinstance(payload, dict):
         raise StoreError(f"{meta_path} does not hold an index record")
     return payload
-
-
-def _unpacker(body: memoryview) -> msgpack.Unpacker:
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=len(body))
-    unpacker.feed(body)
-    return unpacker
-
-
-def _unpack_payload(body: memoryview) -> Any:
-    """The payload map, its chunk rows skipped over and left to :class:`_Rows`."""
-    unpacker = _unpacker(body)
-    try:
-        fields = unpacker.read_map_header()
-    except (ValueError, msgpack.UnpackException):
-        return msgpack.unpackb(body, raw=False, strict_map_key=False)  # not a map
-    payload: dict[Any, Any] = {}
-    for _ in range(fields):
-        key = unpacker.unpack()
-        offset = unpacker.tell()
-        if key != "chunks":
-            payload[key] = unpacker.unpack()
-            continue
-        try:
-            count = unpacker.read_array_header()
-        except (ValueError, msgpack.UnpackException):
-            payload[key] = _unpacker(body[offset:]).unpack()  # not rows: let restore say so
-            unpacker = _unpacker(body[offset:])
-            unpacker.skip()
-            continue
-        for _ in range(count):
-            unpacker.skip()
-        payload[key] = _Rows(body[offset:], count)
-    return payload
-
-
-class _Rows:
-    """The chunk rows of a meta file, decoded one at a time while they are iterated.
-
-    Decoding them all at once, as one nested list, held every row's temporary objects at
-    the same time, interleaved in memory with the strings the store keeps, so the freed
-    rows left the heap fragmented: at 100k chunks the loaded store took about 40 MB more,
-    and its peak was higher (docs/lsp.md).
-    """
-
-    def __init__(self, data: memoryview, count: int) -> None:
-        self._data = data
-        self._count = count
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[Any]:
-        unpacker = _unpacker(self._data)
-        unpacker.read_array_header()
-        for _ in range(self._count):
-            yield unpacker.unpack()
 
 
 def read_vectors(directory: Path, payload: dict[str, Any], *, read_only: bool) -> bytes | None:
@@ -257,29 +202,13 @@ def restore(store: Store, payload: dict[str, Any], data: bytes | None, *, read_o
     store.churn = int(payload.get("churn", 0))
     shared: dict[Any, Any] = {}  # one object per distinct path, language, kind, end_units
     for row in payload["chunks"]:
-        cid, path, language, kind, symbol, start, end, chash, preview, term_ids, counts = row[:11]
-        units = row[11] if len(row) > 11 and row[11] is not None else None
-        store.chunks[cid] = ChunkRecord(
-            cid,
-            shared.setdefault(path, path),
-            shared.setdefault(language, language),
-            shared.setdefault(kind, kind),
-            symbol,
-            start,
-            end,
-            chash,
-            preview,
-            _shared_units(shared, units),
-        )
-        store.terms[cid] = (
-            np.frombuffer(term_ids, dtype=np.uint32),
-            np.frombuffer(counts, dtype=np.uint16),
-        )
-        store.by_hash.setdefault(chash, cid)
+        record, terms = rows.chunk_record(row, shared)
+        store.chunks[record.id] = record
+        store.terms[record.id] = terms
+        store.by_hash.setdefault(record.content_hash, record.id)
     for row in payload["files"]:
-        path, language, fhash, size, mtime_ns, ids = row
-        path, language = shared.setdefault(path, path), shared.setdefault(language, language)
-        store.files[path] = FileRecord(path, language, fhash, size, mtime_ns, tuple(ids))
+        file = rows.file_record(row, shared)
+        store.files[file.path] = file
     vectors_path = store.directory / str(payload["vectors_file"])
     try:
         if data is None:
@@ -294,14 +223,6 @@ def restore(store: Store, payload: dict[str, Any], data: bytes | None, *, read_o
             f"index holds {len(store.vectors)} vectors for {len(store.chunks)} chunks; rebuilding"
         )
     store.read_only = read_only
-
-
-def _shared_units(shared: dict[Any, Any], units: Any) -> tuple[int, int, int] | None:
-    """A chunk's end-line lengths as a tuple shared by every chunk with the same ones."""
-    if units is None:
-        return None
-    value = (int(units[0]), int(units[1]), int(units[2]))
-    return shared.setdefault(value, value)  # type: ignore[no-any-return]
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -331,27 +252,8 @@ def save_store(store: Store) -> None:
 def payload_of(
     store: Store, generation: int, vectors_name: str, vectors_path: Path
 ) -> dict[str, Any]:
-    chunks = [
-        [
-            r.id,
-            r.path,
-            r.language,
-            r.kind,
-            r.symbol,
-            r.start_line,
-            r.end_line,
-            r.content_hash,
-            r.preview,
-            store.terms[r.id][0].astype(np.uint32).tobytes(),
-            store.terms[r.id][1].astype(np.uint16).tobytes(),
-            list(r.end_units) if r.end_units is not None else None,
-        ]
-        for r in store.chunks.values()
-    ]
-    files = [
-        [f.path, f.language, f.file_hash, f.size, f.mtime_ns, list(f.chunk_ids)]
-        for f in store.files.values()
-    ]
+    chunks = [rows.chunk_row(r, store.terms[r.id]) for r in store.chunks.values()]
+    files = [rows.file_row(f) for f in store.files.values()]
     return {
         "format": FORMAT_VERSION,
         "model": store.model,

@@ -145,6 +145,7 @@ class Store:
                     record.content_hash,
                     record.preview,
                     record.end_units,
+                    record.defines,
                 )
                 self.terms[cid] = self.term_ids(counts)
                 self.by_hash[record.content_hash] = cid

@@ -170,7 +170,7 @@ def warm_search(ws: Workspace) -> None:
     collection over it stalled every thread for 0.1-0.2 s, mid-search, at 100k chunks.
     """
     try:
-        ws.searcher().snapshot()
+        ws.searcher().snapshot(current=True)
     except Exception:  # noqa: BLE001 - the first search will build it (and report why)
         log.exception("could not prepare the search snapshot of %s", ws.root)
     gc.collect(1)  # the young generations only: the frozen heap is not scanned again

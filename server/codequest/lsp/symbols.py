@@ -6,8 +6,10 @@ matches on its last part (``parse`` finds ``Config.parse``) and on the qualified
 Semantic matches for the query follow, so "read settings" still finds ``load_config``.
 Windows (chunks that are not definitions) have no name and are left out.
 
-The name table is built from the store's chunk records and rebuilt when the store
-changes, at most once a second while an index run keeps changing it.
+The name table is built from the definitions the store's chunks hold (``defines``: a chunk
+can hold several small ones, and a long definition's later chunks name it without
+defining it) and rebuilt when the store changes, at most once a second while an index run
+keeps changing it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
 from codequest.lsp.ranges import folder_range, position_encoding
 from codequest.lsp.search import OPEN_WAIT
-from codequest.types import TYPE_KINDS, ChunkKind, SearchResult
+from codequest.types import TYPE_KINDS, ChunkKind, DefinedName, SearchResult
 
 if TYPE_CHECKING:
     from codequest.lsp.indexing import FolderIndex
@@ -66,54 +68,59 @@ def symbol_kind(kind: str, supported: set[int] | None = None) -> types.SymbolKin
     return value
 
 
+# A name in the table: the chunk that holds a definition, and the definition.
+Named = tuple[ChunkRecord, DefinedName]
+
+
 @dataclass(frozen=True, slots=True)
 class NameTable:
-    """Lower-cased names (last part and qualified) in sorted order, with their records."""
+    """Lower-cased names (last part and qualified) in sorted order, with the definitions
+    (``ChunkRecord.defined_names``) they name."""
 
     store: StoreView
     version: int
     built_at: float
     keys: list[str]
-    records: list[ChunkRecord]
+    names: list[Named]
 
     @classmethod
     def build(cls, store: StoreView) -> NameTable:
         version, everything = store.records()
-        records = [r for r in everything if r.symbol]
-        pairs: list[tuple[str, ChunkRecord]] = []
-        for record in records:
-            short = last_part(record.symbol).lower()
-            pairs.append((short, record))
-            if record.symbol.lower() != short:
-                pairs.append((record.symbol.lower(), record))
-        pairs.sort(key=lambda pair: (pair[0], pair[1].path, pair[1].start_line))
-        return cls(store, version, time.monotonic(), [k for k, _ in pairs], [r for _, r in pairs])
+        pairs: list[tuple[str, Named]] = []
+        for record in everything:
+            for defined in record.defined_names:
+                short = last_part(defined.symbol).lower()
+                pairs.append((short, (record, defined)))
+                if defined.symbol.lower() != short:
+                    pairs.append((defined.symbol.lower(), (record, defined)))
+        pairs.sort(key=lambda pair: (pair[0], pair[1][0].path, pair[1][1].line))
+        return cls(store, version, time.monotonic(), [k for k, _ in pairs], [n for _, n in pairs])
 
     def fresh_for(self, store: StoreView) -> bool:
         return self.store is store and (
             self.version == store.version or time.monotonic() - self.built_at < REBUILD_AFTER
         )
 
-    def matches(self, query: str) -> list[tuple[tuple[int, int, int, str], ChunkRecord]]:
-        """Records whose name equals or starts with ``query``, each with its sort key."""
+    def matches(self, query: str) -> list[tuple[tuple[int, int, int, str], Named]]:
+        """Definitions whose name equals or starts with ``query``, each with its sort key."""
         lowered = query.lower()
-        out: dict[int, tuple[tuple[int, int, int, str], ChunkRecord]] = {}
+        out: dict[tuple[int, str], tuple[tuple[int, int, int, str], Named]] = {}
         start = bisect.bisect_left(self.keys, lowered)
         for i in range(start, len(self.keys)):
             key = self.keys[i]
             if not key.startswith(lowered):
                 break
-            record = self.records[i]
-            name = last_part(record.symbol)
-            if query in (name, record.symbol):
+            record, defined = self.names[i]
+            if query in (last_part(defined.symbol), defined.symbol):
                 grade = 0
             elif key == lowered:
                 grade = 1
             else:
                 grade = 2
-            rank = (grade, _KIND_RANK.get(record.kind, 3), len(key), record.path)
-            if record.id not in out or rank < out[record.id][0]:
-                out[record.id] = (rank, record)
+            rank = (grade, _KIND_RANK.get(defined.kind, 3), len(key), record.path)
+            ident = (record.id, defined.symbol)
+            if ident not in out or rank < out[ident][0]:
+                out[ident] = (rank, (record, defined))
         return list(out.values())
 
 
@@ -166,28 +173,30 @@ def workspace_symbols(ls: CodeQuestServer, query: str) -> list[types.SymbolInfor
     supported = {int(k) for k in kinds.value_set} if kinds and kinds.value_set else None
 
     # Name matches from every folder, best first.
-    named: list[tuple[tuple[int, int, int, str], FolderIndex, ChunkRecord]] = []
+    named: list[tuple[tuple[int, int, int, str], FolderIndex, Named]] = []
     folders = [f for f in ls.folders.values() if f.wait_opened(OPEN_WAIT) is not None]
     for folder in folders:
         assert folder.workspace is not None
         table = name_table(folder, folder.workspace.store)
-        named.extend((rank, folder, record) for rank, record in table.matches(query))
+        named.extend((rank, folder, name) for rank, name in table.matches(query))
     named.sort(key=lambda item: item[0])
     seen: set[tuple[str, str, int]] = set()
     out: list[types.SymbolInformation] = []
-    for _, folder, r in named[:MAX_SYMBOLS]:
+    for _, folder, (r, defined) in named[:MAX_SYMBOLS]:
         seen.add((folder.uri, r.path, r.start_line))
+        # The definition's own lines; the stored end-line length serves when the
+        # definition ends where its chunk does, else the file is read for it.
         out.append(
             to_symbol(
                 folder,
                 r.path,
-                r.symbol,
-                r.kind,
-                r.start_line,
-                r.end_line,
+                defined.symbol,
+                defined.kind,
+                defined.line,
+                max(defined.line, defined.end),
                 encoding,
                 supported,
-                r.end_units,
+                r.end_units if defined.end == r.end_line else None,
             )
         )
 

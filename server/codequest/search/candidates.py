@@ -16,7 +16,7 @@ from codequest.index.view import StoreView
 from codequest.search.options import Fusion, QueryClass
 from codequest.search.query import ParsedQuery, SearchPlan, query_terms, understand
 from codequest.search.snapshot import Snapshot
-from codequest.search.symbols import symbol_matches
+from codequest.search.symbols import stem_of, symbol_matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,12 @@ class LexicalSide:
     lex_top: np.ndarray  # the best BM25 positions, best first
     names: dict[int, float]  # symbol-table matches: position -> name similarity
     prefetched: Vectors | None
+    # Chunks that define a name the query mentions: position -> tier (1, or 1.5 when the
+    # file is named after it)
+    defining: dict[int, float]
+    # Those of them that join the pool even if no list found them: where the file is named
+    # after the name (the rest only lift a candidate that is there anyway)
+    joining: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class Candidates:
     dense: np.ndarray  # exact cosine similarity, float32 (0 where no vector is known)
     lexical: np.ndarray  # BM25 score
     names: dict[int, float]  # symbol-table matches: position -> name similarity
+    defining: dict[int, float]  # definitions of the query's names: position -> tier
 
 
 def lexical_side(store: StoreView, snap: Snapshot, plan: SearchPlan, prefetch: bool) -> LexicalSide:
@@ -75,10 +82,53 @@ def lexical_side(store: StoreView, snap: Snapshot, plan: SearchPlan, prefetch: b
         lex_top = snap.lexical.top_of(lex_all, plan.pool)
     if opts.symbol_match and q.kind is QueryClass.IDENTIFIER:
         names = symbol_matches(snap.symbols, q)
+    defining: dict[int, float] = {}
+    joining: tuple[int, ...] = ()
+    if opts.definition_boost and q.names and opts.weights[q.kind].definition:
+        loose = q.kind is not QueryClass.IDENTIFIER
+        defining, joining = definitions_of(snap, q.names, loose=loose)
     prefetched = None
     if prefetch and opts.dense and opts.weights[q.kind].dense:
-        prefetched = candidate_vectors(store, snap, lex_top, names)
-    return LexicalSide(q, lex_all, lex_top, names, prefetched)
+        extra = {**names, **dict.fromkeys(joining, 0.0)}
+        prefetched = candidate_vectors(store, snap, lex_top, extra)
+    return LexicalSide(q, lex_all, lex_top, names, prefetched, defining, joining)
+
+
+# Definitions of one name taken into the pool, at most: a name defined everywhere (``get``,
+# ``run``) says little about which one is meant, and the pool must stay small.
+DEFINITIONS_PER_NAME = 40
+
+
+def definitions_of(
+    snap: Snapshot, names: tuple[str, ...], *, loose: bool
+) -> tuple[dict[int, float], tuple[int, ...]]:
+    """Chunks that define one of ``names`` (as written), with their tier
+    (:attr:`~.symbols.SymbolTable.exact`; those in files named after the name first when a
+    name is defined too often to take them all), and those that join the pool: where the
+    file is named after the name, or with ``loose`` (a name inside a sentence) where the
+    file's name, four letters or more, starts it (``StateManager`` in ``state.ts``)."""
+    tiers: dict[int, float] = {}
+    joining: dict[int, None] = {}
+    for name in names:
+        found = snap.symbols.exact.get(name)
+        if found is None:
+            continue
+        lower = name.lower()
+        positions, levels = found
+        for pos, tier in zip(
+            positions[:DEFINITIONS_PER_NAME].tolist(),
+            levels[:DEFINITIONS_PER_NAME].tolist(),
+            strict=True,
+        ):
+            tiers[pos] = max(tier, tiers.get(pos, 0.0))
+            if tier > 1.0 or (loose and _starts_name(stem_of(snap.records[pos].path), lower)):
+                joining[pos] = None
+    return tiers, tuple(joining)
+
+
+def _starts_name(stem: str, name: str) -> bool:
+    joined = stem.replace("_", "")
+    return any(len(s) >= 4 and name.startswith(s) for s in (stem, joined))
 
 
 def candidate_vectors(
@@ -123,7 +173,12 @@ def gather(
     names = side.names
     dense_pos, dense_sims = snap.positions_of(dense.ids, dense.sims)
     everything = np.concatenate(
-        [dense_pos, side.lex_top, np.fromiter(names, np.int64, count=len(names))]
+        [
+            dense_pos,
+            side.lex_top,
+            np.fromiter(names, np.int64, count=len(names)),
+            np.fromiter(side.joining, np.int64, count=len(side.joining)),
+        ]
     )
     if not len(everything):
         return None
@@ -152,4 +207,4 @@ def gather(
             exact[n_dense:][hit] = known.matrix[at[hit]] @ vector
     lex_all = side.lex_all
     lexical = lex_all[positions] if lex_all is not None else np.zeros(len(positions), np.float32)
-    return Candidates(q, positions, exact, lexical, names)
+    return Candidates(q, positions, exact, lexical, names, side.defining)

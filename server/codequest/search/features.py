@@ -6,14 +6,19 @@ otherwise; :func:`~.scoring.weighted` combines them with the query class's weigh
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Mapping
+
 import numpy as np
 
 from codequest.search.options import Demotion, FusionWeights, QueryClass, RankingOptions
 from codequest.search.snapshot import Snapshot
 from codequest.search.symbols import SymbolTable
 
-# The demotions a query may lift, as the plain ints the snapshot stores.
+# Every demotion flag, as the plain int the snapshot stores and as the flag.
 _DEMOTIONS = tuple((int(d), d) for d in Demotion if d is not Demotion.NONE)
+# A path boost needs this share of the query's keywords in the file's or folder's name.
+STEM_MIN_SHARE = 0.1
 
 
 def minmax(values: np.ndarray) -> np.ndarray:
@@ -104,11 +109,98 @@ def file_scores(files: np.ndarray, score: np.ndarray) -> np.ndarray:
     return (per_chunk / high if high > 0 else per_chunk).astype(np.float32)
 
 
-def demotion_factors(flags: np.ndarray, allowed: frozenset[Demotion], factor: float) -> np.ndarray:
-    """Per candidate, ``factor`` when its file is demoted and the query does not lift that
-    demotion, else 1."""
+def demotion_factors(
+    flags: np.ndarray, allowed: frozenset[Demotion], factors: Mapping[Demotion, float]
+) -> np.ndarray:
+    """Per candidate, the product of the factors of its file's demotions that the query
+    does not lift (1 for a file with none)."""
     demote = np.ones(len(flags), np.float32)
     for flag, demotion in _DEMOTIONS:
-        if demotion not in allowed:
-            demote[flags == flag] = factor
+        factor = factors.get(demotion, 1.0)
+        if factor != 1.0 and demotion not in allowed:
+            demote[(flags & flag) != 0] *= factor
     return demote
+
+
+def coherence(files: np.ndarray, score: np.ndarray, share: float) -> np.ndarray:
+    """``score`` with each file's best chunk raised by ``share`` of the best score, in
+    proportion to the file's summed score: several good chunks in one file are evidence
+    that the file is what the query is about."""
+    high = float(score.max()) if len(score) else 0.0
+    if high <= 0:
+        return score
+    sums = np.bincount(files, weights=score)
+    order = np.lexsort((-score, files))
+    firsts = order[np.r_[True, files[order][1:] != files[order][:-1]]]
+    out = score.copy()
+    out[firsts] += high * share * sums[files[firsts]] / float(sums.max())
+    return out
+
+
+def definition_tiers(positions: np.ndarray, defining: dict[int, float]) -> np.ndarray:
+    """Per candidate, its tier as a definition of a name the query mentions (0 if not)."""
+    if not defining:
+        return np.zeros(len(positions), np.float32)
+    return np.fromiter((defining.get(p, 0.0) for p in positions.tolist()), np.float32)
+
+
+def stem_match(snap: Snapshot, keywords: frozenset[str], positions: np.ndarray) -> np.ndarray:
+    """Per candidate, the share of the query's keywords found in its file's or folder's
+    name (:func:`keyword_matches` says when they match: so ``config`` finds
+    ``configuration``); 0 below :data:`STEM_MIN_SHARE`. Each keyword's matching words are
+    found once, in the snapshot's sorted name words; the candidates' files are then
+    checked in one array operation per keyword."""
+    if not keywords or not len(positions):
+        return np.zeros(len(positions), np.float32)
+    files, inverse = np.unique(snap.file_of[positions], return_inverse=True)
+    starts = snap.file_word_offsets[files]
+    lengths = snap.file_word_offsets[files + 1] - starts
+    owner = np.repeat(np.arange(len(files)), lengths)
+    first = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    word_ids = snap.file_word_ids[first + np.arange(len(owner))]
+    found = np.zeros(len(files), np.float32)
+    marked = np.zeros(len(snap.path_words), bool)
+    for keyword in keywords:
+        spans = matching_words(snap.path_words, keyword)
+        if not spans:
+            continue
+        marked[:] = False
+        for lo, hi in spans:
+            marked[lo:hi] = True
+        found += np.bincount(owner[marked[word_ids]], minlength=len(files)) > 0
+    share = found[inverse.reshape(-1)] / len(keywords)
+    share[share < STEM_MIN_SHARE] = 0.0
+    return share
+
+
+def matching_words(words: tuple[str, ...], keyword: str) -> list[tuple[int, int]]:
+    """Index ranges of the sorted ``words`` that match ``keyword`` as
+    :func:`keyword_matches` says: the words it starts (3+ letters), and the words of 3+
+    letters that start it."""
+    found: list[tuple[int, int]] = []
+    if len(keyword) >= 3:
+        lo = bisect.bisect_left(words, keyword)
+        found.append((lo, bisect.bisect_left(words, keyword + "\uffff", lo)))
+    else:
+        at = bisect.bisect_left(words, keyword)
+        if at < len(words) and words[at] == keyword:
+            found.append((at, at + 1))
+    for length in range(3, len(keyword)):
+        at = bisect.bisect_left(words, keyword[:length])
+        if at < len(words) and words[at] == keyword[:length]:
+            found.append((at, at + 1))
+    return [(lo, hi) for lo, hi in found if hi > lo]
+
+
+def keyword_matches(keywords: frozenset[str], parts: frozenset[str]) -> int:
+    """How many keywords match a name word: equal, or one a prefix of the other (3+).
+    The definition :func:`stem_match` implements with an inverted index."""
+    exact = keywords & parts
+    count = len(exact)
+    for keyword in keywords - exact:
+        for part in parts:
+            short, long = (keyword, part) if len(keyword) <= len(part) else (part, keyword)
+            if len(short) >= 3 and long.startswith(short):
+                count += 1
+                break
+    return count

@@ -31,6 +31,54 @@ _TASK_START = re.compile(
     re.IGNORECASE,
 )
 _QUALIFIER = re.compile(r"\.|::|#|->")
+# One plain lower-case word ("session", "middleware") is a topic, not a name: a name has a
+# capital, an underscore, a digit or a qualifier in it.
+_PLAIN_WORD = re.compile(r"^[a-z]+$")
+# CamelCase, camelCase or snake_case names inside a sentence ("how does StateManager
+# persist", "how bats_pipe chains commands"); plain words and acronyms are not names.
+_EMBEDDED_NAME = re.compile(
+    r"\b(?:[A-Z][a-z][a-zA-Z0-9]*[A-Z][a-zA-Z0-9]*|[a-z][a-zA-Z0-9]*[A-Z][a-zA-Z0-9]+"
+    r"|[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)\b"
+)
+_KEYWORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Words that say nothing about which file is meant (for the path boost).
+_PATH_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "if",
+        "in",
+        "is",
+        "it",
+        "not",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+    ]
+)
 _CODE_WORD = re.compile(r"[a-z][A-Z]|_|\.|::")
 _WANTS_TESTS = re.compile(r"\b(tests?|testing|spec|specs|fixtures?|mocks?)\b", re.IGNORECASE)
 _WANTS_EXAMPLES = re.compile(r"\b(examples?|samples?|demos?)\b", re.IGNORECASE)
@@ -53,7 +101,7 @@ def classify_query(query: str) -> QueryClass:
     if not words:
         return QueryClass.NATURAL
     if len(words) == 1 and _IDENT.match(text):
-        return QueryClass.IDENTIFIER
+        return QueryClass.NATURAL if _PLAIN_WORD.match(text) else QueryClass.IDENTIFIER
     if _TASK_START.match(text):
         return QueryClass.NATURAL
     if _QUESTION_START.match(text) or text.endswith("?"):
@@ -74,6 +122,10 @@ class ParsedQuery:
     name_parts: tuple[str, ...]
     qualifier: str  # normalised qualified name, "" if unqualified
     allowed_demotions: frozenset[Demotion]
+    # Names whose definitions the query asks for, as written: an identifier query's last
+    # name, or the CamelCase names inside a sentence.
+    names: tuple[str, ...] = ()
+    keywords: frozenset[str] = frozenset()  # lower-case words for the path boost
 
 
 def understand(query: str, filters: SearchFilters) -> ParsedQuery:
@@ -81,14 +133,25 @@ def understand(query: str, filters: SearchFilters) -> ParsedQuery:
     text = query.strip().removesuffix("()")
     name_key, qualifier = "", ""
     name_parts: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
     if kind is QueryClass.IDENTIFIER:
         first = text.split()[0]
         pieces = [p for p in _QUALIFIER.split(first) if p]
         tail = pieces[-1] if pieces else first
         name_key = normalize_symbol(tail)
         name_parts = split_identifier(tail)
+        names = (tail,)
         if len(pieces) > 1:
             qualifier = ".".join(normalize_symbol(p) for p in pieces)
+    elif _PLAIN_WORD.match(text):
+        # One plain word ("timezone", "copytree") is a topic or a name: where something is
+        # defined by exactly that name, that definition is what was asked for.
+        names = (text,)
+    else:
+        names = tuple(dict.fromkeys(_EMBEDDED_NAME.findall(text)))
+    keywords = frozenset(
+        w.lower() for w in _KEYWORD.findall(text) if len(w) > 2 and w.lower() not in _PATH_STOPWORDS
+    )
     allowed: set[Demotion] = set()
     if _WANTS_TESTS.search(query) or "test" in name_parts:
         allowed.add(Demotion.TEST)
@@ -98,9 +161,21 @@ def understand(query: str, filters: SearchFilters) -> ParsedQuery:
         allowed.add(Demotion.VENDORED)
     if filters.glob:
         # An explicit path filter says where to look.
-        allowed.update((Demotion.TEST, Demotion.EXAMPLE, Demotion.VENDORED))
+        allowed.update(
+            (Demotion.TEST, Demotion.EXAMPLE, Demotion.VENDORED, Demotion.LEGACY, Demotion.REEXPORT)
+        )
+    if re.search(r"\b(compat|legacy|deprecated)\b", query, re.IGNORECASE):
+        allowed.add(Demotion.LEGACY)
     return ParsedQuery(
-        text, kind, query_words(query), name_key, name_parts, qualifier, frozenset(allowed)
+        text,
+        kind,
+        query_words(query),
+        name_key,
+        name_parts,
+        qualifier,
+        frozenset(allowed),
+        names,
+        keywords,
     )
 
 

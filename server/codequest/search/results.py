@@ -9,11 +9,13 @@ import pathspec
 from codequest.discovery import is_test_path
 from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
-from codequest.search.options import Fusion
+from codequest.search.features import keyword_matches
+from codequest.search.options import Fusion, RankingOptions
 from codequest.search.query import ParsedQuery, SearchPlan
 from codequest.search.scoring import Ranking
 from codequest.search.snapshot import Snapshot
-from codequest.types import ChunkKind, SearchFilters, SearchResult
+from codequest.tokens import split_identifier
+from codequest.types import ChunkKind, DefinedName, SearchFilters, SearchResult
 
 # Rows of the filtered subset that the exact scan looks at, at most.
 FILTERED_SCAN_LIMIT = 50_000
@@ -26,53 +28,73 @@ def collect(
     snap: Snapshot, q: ParsedQuery, plan: SearchPlan, ranking: Ranking
 ) -> list[SearchResult]:
     """The best ``plan.limit`` results that pass the filters, at most ``max_per_file`` per
-    file. For the query classes that ask for them, a split class whose members rank twice
-    or more becomes one result spanning the class (up to ``class_max_lines`` lines)."""
+    file, the n-th further result from one file with its score times ``decay ** n`` (so a
+    file does not fill the page). For the query classes that ask for them, a split class
+    whose members rank twice or more becomes one result spanning the class."""
     opts = plan.options
-    filters, spec, limit = plan.filters, plan.spec, plan.limit
-    max_per_file, explain = plan.max_per_file, plan.explain
-    ranked, parts = ranking.ranked, ranking.parts
-    promote_classes = (
+    owners = _class_owners(snap, q, plan, ranking) if _promotes_classes(opts, q) else None
+    picked: list[tuple[float, int, SearchResult]] = []
+    per_file: dict[str, int] = {}
+    emitted_classes: set[tuple[str, str]] = set()
+    floor = float("inf")  # the lowest picked score once the page is full
+    for pos, score in ranking.ranked:
+        if len(picked) >= plan.limit and score <= floor:
+            break  # scores only fall from here, and decay only lowers them
+        record = snap.records[pos]
+        seen = per_file.get(record.path, 0)
+        if seen >= plan.max_per_file or not passes(record, plan.filters, plan.spec):
+            continue
+        owner = snap.owners[pos] if owners is not None else None
+        if owner is not None and owner in emitted_classes:
+            continue  # covered by the class result already shown
+        effective = score * opts.decay**seen if seen else score
+        comp: dict[str, float] = {}
+        if plan.explain:
+            comp = {**ranking.parts.get(pos, {}), "final": effective, "query_" + q.kind: 1.0}
+            comp["file_rank"] = float(seen)
+        if owner is not None and owners is not None and _spans_class(snap, opts, owners, owner):
+            emitted_classes.add(owner)
+            if plan.explain:
+                comp["class_members"] = float(owners[owner])
+            result = class_result(snap, owner, record, effective, comp)
+        else:
+            result = to_result(record, effective, comp, q.names, q.keywords)
+        picked.append((effective, len(picked), result))
+        per_file[record.path] = seen + 1
+        if len(picked) >= plan.limit:
+            floor = min(p[0] for p in picked)
+    picked.sort(key=lambda p: (-p[0], p[1]))
+    return [result for _, _, result in picked[: plan.limit]]
+
+
+def _promotes_classes(opts: RankingOptions, q: ParsedQuery) -> bool:
+    return (
         opts.class_results
         and opts.fusion is Fusion.WEIGHTED
         and q.kind in opts.class_result_queries
     )
+
+
+def _class_owners(
+    snap: Snapshot, q: ParsedQuery, plan: SearchPlan, ranking: Ranking
+) -> dict[tuple[str, str], int]:
+    """How often each split class's members rank near the top."""
     owners: dict[tuple[str, str], int] = {}
-    if promote_classes:
-        for pos, _ in ranked[: max(30, limit * 2)]:
-            owner = snap.owners[pos]
-            if owner is not None:
-                owners[owner] = owners.get(owner, 0) + 1
-    results: list[SearchResult] = []
-    per_file: dict[str, int] = {}
-    emitted_classes: set[tuple[str, str]] = set()
-    for pos, score in ranked:
-        record = snap.records[pos]
-        if not passes(record, filters, spec):
-            continue
-        if per_file.get(record.path, 0) >= max_per_file:
-            continue
-        owner = snap.owners[pos] if promote_classes else None
-        if owner is not None and owner in emitted_classes:
-            continue  # covered by the class result already shown
-        comp: dict[str, float] = {}
-        if explain:
-            comp = {**parts.get(pos, {}), "final": score, "query_" + q.kind: 1.0}
-        if (
-            owner is not None
-            and owners.get(owner, 0) >= 2
-            and snap.classes[owner][1] - snap.classes[owner][0] < opts.class_max_lines
-        ):
-            emitted_classes.add(owner)
-            if explain:
-                comp["class_members"] = float(owners[owner])
-            results.append(class_result(snap, owner, record, score, comp))
-        else:
-            results.append(to_result(record, score, comp))
-        per_file[record.path] = per_file.get(record.path, 0) + 1
-        if len(results) >= limit:
-            break
-    return results
+    for pos, _ in ranking.ranked[: max(30, plan.limit * 2)]:
+        owner = snap.owners[pos]
+        if owner is not None:
+            owners[owner] = owners.get(owner, 0) + 1
+    return owners
+
+
+def _spans_class(
+    snap: Snapshot,
+    opts: RankingOptions,
+    owners: dict[tuple[str, str], int],
+    owner: tuple[str, str],
+) -> bool:
+    start, end = snap.classes[owner][0], snap.classes[owner][1]
+    return owners.get(owner, 0) >= 2 and end - start < opts.class_max_lines
 
 
 def class_result(
@@ -141,16 +163,46 @@ def passes(record: ChunkRecord, filters: SearchFilters, spec: pathspec.PathSpec 
     return spec is None or spec.match_file(record.path)
 
 
-def to_result(record: ChunkRecord, score: float, explain: dict[str, float]) -> SearchResult:
+def to_result(
+    record: ChunkRecord,
+    score: float,
+    explain: dict[str, float],
+    names: tuple[str, ...] = (),
+    keywords: frozenset[str] = frozenset(),
+) -> SearchResult:
+    """A result for one chunk, named after one of the definitions in it (a chunk can hold
+    several small ones): the one the query names, else the one whose name matches the most
+    of the query's words (as the path boost matches them: ``slug`` finds ``slugify``), else
+    the chunk's own symbol."""
+    symbol, kind = record.symbol, record.kind
+    if names or len(record.defines or ()) > 1:
+        defined = _named_definition(record, names, keywords)
+        if defined is not None:
+            symbol, kind = defined.symbol, defined.kind
     return SearchResult(
         path=record.path,
         start_line=record.start_line,
         end_line=record.end_line,
-        symbol=record.symbol,
-        kind=record.kind,
+        symbol=symbol,
+        kind=kind,
         language=record.language,
         score=score,
         preview=record.preview,
         explain=explain,
         end_units=record.end_units,
     )
+
+
+def _named_definition(
+    record: ChunkRecord, names: tuple[str, ...], keywords: frozenset[str]
+) -> DefinedName | None:
+    for defined in record.defined_names if names else ():
+        if defined.symbol.rsplit(".", 1)[-1] in names:
+            return defined
+    best, best_count = None, 0
+    for defined in record.defined_names if keywords else ():
+        parts = frozenset(p.lower() for p in split_identifier(defined.symbol.rsplit(".", 1)[-1]))
+        count = keyword_matches(keywords, parts)
+        if count > best_count:
+            best, best_count = defined, count
+    return best

@@ -53,14 +53,30 @@ def weighted(snap: Snapshot, plan: SearchPlan, cands: Candidates | None) -> Rank
     score = w.dense * dense_n + w.lexical * lex_n + w.name * name + w.path * path
     kind_bonus = features.definition_prior(snap, positions, opts.kind_prior)
     score = score + kind_bonus
+    files = snap.file_of[positions]
     file_part = np.zeros(len(positions), np.float32)
     if opts.file_aggregation and w.file and len(positions) > 1:
-        file_part = features.file_scores(snap.file_of[positions], score)
+        file_part = features.file_scores(files, score)
         score = score + w.file * file_part
+    if opts.coherence_boost and w.coherence:
+        score = features.coherence(files, score, w.coherence)
+    # The boosts are shares of the best score so far, so they mean the same whatever the
+    # scale of the features above.
+    high = float(score.max()) if len(score) else 0.0
+    tiers = np.zeros(len(positions), np.float32)
+    if opts.definition_boost and w.definition and cands.defining:
+        tiers = features.definition_tiers(positions, cands.defining)
+        score = score + high * w.definition * tiers
+    stem = np.zeros(len(positions), np.float32)
+    if opts.stem_boost and w.stem and q.keywords:
+        stem = features.stem_match(snap, q.keywords, positions)
+        score = score + high * w.stem * stem
     demote = np.ones(len(positions), np.float32)
     if opts.demote:
         flags = snap.demoted[positions]
-        demote = features.demotion_factors(flags, q.allowed_demotions, opts.demote_factor)
+        demote = features.demotion_factors(flags, q.allowed_demotions, opts.demotion_factors)
+        # A chunk defining a name the query names is what was asked for, test file or not.
+        demote = np.where(tiers > 0, np.float32(1.0), demote)
         score = score * demote
 
     order = np.argsort(-score, kind="stable")
@@ -76,6 +92,8 @@ def weighted(snap: Snapshot, plan: SearchPlan, cands: Candidates | None) -> Rank
         "path": path,
         "definition": kind_bonus,
         "file": file_part,
+        "defines": tiers,
+        "path_words": stem,
         "demote": demote,
     }
     plist = positions.tolist()

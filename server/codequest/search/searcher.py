@@ -61,11 +61,14 @@ class Searcher:
             or time.monotonic() - snap.built_at < SNAPSHOT_MAX_AGE
         )
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, *, current: bool = False) -> Snapshot:
+        """The search snapshot. While the store keeps changing (an index run), one younger
+        than ``SNAPSHOT_MAX_AGE`` is reused; ``current`` asks for the store as it is now
+        (the end of a run: its last files must be searchable at once)."""
         snap = self._snapshot
         if snap is not None and (
             snap.version == self.store.version
-            or time.monotonic() - snap.built_at < SNAPSHOT_MAX_AGE
+            or (not current and time.monotonic() - snap.built_at < SNAPSHOT_MAX_AGE)
         ):
             return snap
         with self._snapshot_lock:

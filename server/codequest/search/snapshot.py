@@ -13,13 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codequest.discovery import is_example_path, is_test_path, is_vendored_or_generated
+from codequest.discovery import (
+    is_declaration_path,
+    is_example_path,
+    is_legacy_path,
+    is_reexport_path,
+    is_test_path,
+    is_vendored_or_generated,
+)
 from codequest.index.lexical import LexicalIndex
 from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
 from codequest.search.options import Demotion
 from codequest.search.symbols import SymbolTable
-from codequest.tokens import query_words
+from codequest.tokens import query_words, split_identifier
 from codequest.types import DEFINITION_KINDS, ChunkKind
 
 
@@ -35,10 +42,16 @@ class Snapshot:
     vocab_ids: dict[str, int]
     symbols: SymbolTable
     is_definition: np.ndarray  # bool per position
-    demoted: np.ndarray  # int8 per position: its file's Demotion
+    demoted: np.ndarray  # int8 per position: its file's Demotion flags, REEXPORT for no code
     file_of: np.ndarray  # int32 per position -> index into file_paths
     file_paths: tuple[str, ...]
     file_words: tuple[frozenset[str], ...]  # stemmed path words per file
+    # The words of each file's name and of its folder's name, lower case, each whole name
+    # too ("handler_stack" -> handler_stack, handler, stack): every such word in sorted
+    # order, and per file (CSR: offsets into a flat array) the indexes of its words.
+    path_words: tuple[str, ...]
+    file_word_offsets: np.ndarray  # int64, one more than there are files
+    file_word_ids: np.ndarray  # int32
     # (path, class) -> first line, last line, header position, position of the last chunk
     classes: dict[tuple[str, str], tuple[int, int, int, int]]
     owners: tuple[tuple[str, str] | None, ...]  # position -> its split class, if any
@@ -83,8 +96,15 @@ class Snapshot:
         )
         file_paths = tuple(file_index)
         file_words = tuple(frozenset(query_words(p.rsplit(".", 1)[0])) for p in file_paths)
-        file_demotion = [demotion_of(p) for p in file_paths]
-        demoted = np.asarray([file_demotion[f] for f in file_of.tolist()], dtype=np.int8)
+        path_words, file_word_offsets, file_word_ids = file_name_words(file_paths)
+        file_demotion = np.fromiter(
+            (demotion_of(p) for p in file_paths), dtype=np.int8, count=len(file_paths)
+        )
+        demoted = file_demotion[file_of]
+        # A re-export file's own code is not a re-export: a package's __init__.py often
+        # holds its main definitions (json, collections), and only its import lines and
+        # other top-level statements point elsewhere.
+        demoted[is_definition] &= np.int8(~Demotion.REEXPORT & 0x7F)
         classes = class_extents(records)
         owners = tuple(owner_of(r, classes) for r in records)
         id_order = np.argsort(ids, kind="stable")
@@ -101,6 +121,9 @@ class Snapshot:
             file_of,
             file_paths,
             file_words,
+            path_words,
+            file_word_offsets,
+            file_word_ids,
             classes,
             owners,
             id_order,
@@ -126,15 +149,55 @@ def position_table(ids: np.ndarray) -> np.ndarray | None:
     return table
 
 
+_DEMOTION_TESTS = (
+    (Demotion.TEST, is_test_path),
+    (Demotion.EXAMPLE, is_example_path),
+    (Demotion.VENDORED, is_vendored_or_generated),
+    (Demotion.LEGACY, is_legacy_path),
+    (Demotion.REEXPORT, is_reexport_path),
+    (Demotion.DECLARATION, is_declaration_path),
+)
+
+
 def demotion_of(path: str) -> Demotion:
-    """How a file is demoted, from its path: tests, then examples, then vendored code."""
-    if is_test_path(path):
-        return Demotion.TEST
-    if is_example_path(path):
-        return Demotion.EXAMPLE
-    if is_vendored_or_generated(path):
-        return Demotion.VENDORED
-    return Demotion.NONE
+    """How a file is demoted, from its path: every kind that applies."""
+    flags = Demotion.NONE
+    for flag, applies in _DEMOTION_TESTS:
+        if applies(path):
+            flags |= flag
+    return flags
+
+
+def _words_of_name(name: str) -> set[str]:
+    return {name.lower(), *split_identifier(name)}
+
+
+def file_name_words(
+    paths: tuple[str, ...],
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """The sorted words of the files' and folders' names, and per file its words' indexes
+    (offsets and a flat array)."""
+    parts = [sorted(name_parts(p)) for p in paths]
+    words = tuple(sorted({w for ws in parts for w in ws}))
+    index = {w: i for i, w in enumerate(words)}
+    offsets = np.zeros(len(paths) + 1, np.int64)
+    np.cumsum([len(ws) for ws in parts], out=offsets[1:])
+    flat = np.fromiter((index[w] for ws in parts for w in ws), np.int32, int(offsets[-1]))
+    return words, offsets, flat
+
+
+def name_parts(path: str) -> frozenset[str]:
+    """The words of a file's name and of its folder's name: what a query's words are
+    matched against for the path boost."""
+    pieces = [p for p in path.split("/") if p and p != "."]
+    if not pieces:
+        return frozenset()
+    name = pieces[-1]
+    dot = name.find(".", 1)
+    words = _words_of_name(name[:dot] if dot > 0 else name)
+    if len(pieces) > 1 and pieces[-2] != "..":
+        words |= _words_of_name(pieces[-2])
+    return frozenset(w for w in words if w)
 
 
 def class_extents(

@@ -30,36 +30,49 @@ class SymbolTable:
     parts: dict[str, tuple[str, ...]]  # "waitfor" -> ("wait", "for")
     subwords: dict[str, list[str]]  # "wait" -> last names holding that part
     sorted_subwords: list[str]
-    name_id: np.ndarray  # int32 per position: index into ``words``, -1 without a symbol
+    name_id: np.ndarray  # int32 per position: index into ``words``, -1 without a name
     words: list[tuple[str, ...]]  # stemmed words of each distinct last name
+    # "wait_for" (as written) -> the positions that define it and their tier as a
+    # definition: 1.5 where the file is named after the name (``Builder`` in
+    # ``builder.rb``), else 1; the stronger tier first
+    exact: dict[str, tuple[np.ndarray, np.ndarray]]
 
     @classmethod
     def build(cls, records: tuple[ChunkRecord, ...]) -> SymbolTable:
+        """The names each record defines (``ChunkRecord.defined_names``)."""
         full: dict[str, list[int]] = {}
         last: dict[str, list[int]] = {}
+        exact: dict[str, list[tuple[float, int]]] = {}
+        stems: dict[str, str] = {}
         parts: dict[str, tuple[str, ...]] = {}
         ids: dict[str, int] = {}
         words: list[tuple[str, ...]] = []
         name_id = np.full(len(records), -1, dtype=np.int32)
         for pos, record in enumerate(records):
-            if not record.symbol:
-                continue
-            pieces = [normalize_symbol(p) for p in record.symbol.split(".")]
-            full.setdefault(".".join(pieces), []).append(pos)
-            tail = record.symbol.rsplit(".", 1)[-1]
-            key = pieces[-1]
-            if key not in last:
-                last[key] = []
-                parts[key] = split_identifier(tail)
-                ids[key] = len(words)
-                words.append(tuple(stem(w) for w in parts[key] if len(w) > 1))
-            last[key].append(pos)
-            name_id[pos] = ids[key]
+            for defined in record.defined_names:
+                symbol = defined.symbol
+                pieces = [normalize_symbol(p) for p in symbol.split(".")]
+                full.setdefault(".".join(pieces), []).append(pos)
+                tail = symbol.rsplit(".", 1)[-1]
+                file_stem = stems.get(record.path)
+                if file_stem is None:
+                    file_stem = stems[record.path] = stem_of(record.path)
+                tier = 1.5 if stem_names(file_stem, tail.lower()) else 1.0
+                exact.setdefault(tail, []).append((tier, pos))
+                key = pieces[-1]
+                if key not in last:
+                    last[key] = []
+                    parts[key] = split_identifier(tail)
+                    ids[key] = len(words)
+                    words.append(tuple(stem(w) for w in parts[key] if len(w) > 1))
+                last[key].append(pos)
+                if name_id[pos] < 0:
+                    name_id[pos] = ids[key]
         subwords: dict[str, list[str]] = {}
         for key, split in parts.items():
             for word in set(split) | {key}:
                 subwords.setdefault(word, []).append(key)
-        return cls(full, last, parts, subwords, sorted(subwords), name_id, words)
+        return cls(full, last, parts, subwords, sorted(subwords), name_id, words, _by_tier(exact))
 
     def shortlist(self, words: tuple[str, ...], key: str, cap: int = 400) -> list[str]:
         """Names sharing a subword (or a prefix of one, 3+ letters) with the query."""
@@ -82,6 +95,33 @@ class SymbolTable:
                 if len(seen) >= cap:
                     return list(seen)
         return list(seen)
+
+
+def _by_tier(
+    exact: dict[str, list[tuple[float, int]]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    out = {}
+    for name, found in exact.items():
+        found.sort(key=lambda item: -item[0])
+        out[name] = (
+            np.fromiter((p for _, p in found), np.int64, len(found)),
+            np.fromiter((t for t, _ in found), np.float32, len(found)),
+        )
+    return out
+
+
+def stem_of(path: str) -> str:
+    """``src/flask/sessions.py`` -> ``sessions`` (lower case)."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.find(".", 1)
+    return (name[:dot] if dot > 0 else name).lower()
+
+
+def stem_names(stem: str, name: str) -> bool:
+    """Whether a file stem is named after ``name`` (both lower case): ``builder`` or
+    ``builders`` for ``builder``, ``type_map`` for ``typemap``."""
+    joined = stem.replace("_", "")
+    return name in (stem, joined, stem.rstrip("s"), joined.rstrip("s"))
 
 
 def name_similarity(
