@@ -17,7 +17,7 @@ from codequest.cli import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, main
 from codequest.errors import ConfigError
 
 HASHING = ["--model", "hashing"]
-RESULT_KEYS = {"path", "start_line", "end_line", "symbol", "kind", "language", "score"}
+RESULT_KEYS = {"path", "start_line", "end_line", "line", "symbol", "kind", "language", "score"}
 INDEX_KEYS = {
     "files",
     "chunks",
@@ -80,6 +80,7 @@ def test_search_json_schema(capsys: pytest.CaptureFixture[str], project: Path):
         assert set(r) == RESULT_KEYS
         assert isinstance(r["path"], str) and isinstance(r["score"], float)
         assert isinstance(r["start_line"], int) and r["start_line"] <= r["end_line"]
+        assert r["start_line"] <= r["line"] <= r["end_line"]
     assert (results[0]["path"], results[0]["symbol"]) == ("app/io_utils.py", "read_json_file")
     # The whole small file is one chunk: from its first line.
     assert results[0]["start_line"] == 1 and results[0]["language"] == "python"

@@ -232,6 +232,9 @@ def test_a_result_is_named_after_the_definition_the_query_describes():
         "atomic_write_bytes"
     )
     assert named("_fsync_dir") == "_fsync_dir"
+    q = understand("write bytes to a temporary file", SearchFilters())
+    assert to_result(record, 1.0, {}, q.names, q.keywords).line == 20  # where it starts
+    assert to_result(record, 1.0, {}, ("_fsync_dir",), frozenset()).line is None  # the start
     assert named("flush a folder to disk") == "_fsync_dir"  # no name shares a word: the first
 
 

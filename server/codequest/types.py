@@ -99,12 +99,17 @@ class SearchResult:
     # The end line's length in UTF-8 bytes, UTF-16 units and code points, when the index
     # recorded it (see ``store.ChunkRecord``); editors' ranges need it.
     end_units: tuple[int, int, int] | None = None
+    # The line of the definition the result is named after, where an editor puts the
+    # cursor (a chunk may open with imports, or hold several small definitions); None
+    # when that is ``start_line``.
+    line: int | None = None
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
             "path": self.path,
             "start_line": self.start_line,
             "end_line": self.end_line,
+            "line": self.line or self.start_line,
             "symbol": self.symbol,
             "kind": self.kind,
             "language": self.language,

@@ -179,6 +179,13 @@ async def test_search_results_uris_and_ranges(client: Client, folders: dict[str,
     # The small file is one chunk, from its first line; the preview is the function's line.
     assert top["range"]["start"] == {"line": 0, "character": 0}
     assert top["range"]["end"] == {"line": end, "character": 1}
+    # The cursor goes to the function's own line.
+    func = next(i for i, line in enumerate(lines) if line.startswith("func HashPassword("))
+    assert func > 0
+    assert top["selectionRange"] == {
+        "start": {"line": func, "character": 0},
+        "end": {"line": func, "character": 0},
+    }
     assert top["preview"].startswith("func HashPassword(")
     assert isinstance(top["score"], float)
     assert "explain" not in top

@@ -106,9 +106,9 @@ export function showSearchPicker(deps: PickerDeps, options: PickerOptions): vsco
     return pick;
 }
 
-/** Opens the file with the cursor at the start of the range, revealed in the centre. */
+/** Opens the file with the cursor on the result's definition, its chunk revealed in the centre. */
 export async function openItem(item: SearchItem): Promise<vscode.TextEditor> {
-    const start = new vscode.Selection(item.range.start, item.range.start);
+    const start = new vscode.Selection(item.selection, item.selection);
     const editor = await vscode.window.showTextDocument(item.uri, { preview: false, selection: start });
     editor.revealRange(item.range, vscode.TextEditorRevealType.InCenter);
     return editor;

@@ -48,7 +48,10 @@ export interface SearchParams {
 
 export interface SearchResult {
     uri: string;
+    /** The chunk. */
     range: LspRange;
+    /** Where the cursor goes: the start of the line of the definition the result is named after. */
+    selectionRange?: LspRange;
     name: string;
     kind: string;
     language: string;

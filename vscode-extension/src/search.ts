@@ -147,7 +147,10 @@ export function kindIcon(kind: string): string {
 
 export interface SearchItem extends vscode.QuickPickItem {
     readonly uri: vscode.Uri;
+    /** The chunk, revealed and highlighted. */
     readonly range: vscode.Range;
+    /** Where the cursor goes (the definition's line; the chunk's start without one). */
+    readonly selection: vscode.Position;
     readonly result: SearchResult;
 }
 
@@ -165,15 +168,17 @@ export function previewLine(preview: string, max = 120): string {
 export function toItem(result: SearchResult): SearchItem {
     const uri = vscode.Uri.parse(result.uri);
     const range = toRange(result.range);
+    const selection = result.selectionRange ? toRange(result.selectionRange).start : range.start;
     const name = result.name || uri.path.slice(uri.path.lastIndexOf('/') + 1);
     return {
         label: `$(${kindIcon(result.kind)}) ${name}`,
-        description: `${vscode.workspace.asRelativePath(uri)}:${range.start.line + 1}`,
+        description: `${vscode.workspace.asRelativePath(uri)}:${selection.line + 1}`,
         detail: previewLine(result.preview),
         // The server ranks; VS Code must not filter our items by their label.
         alwaysShow: true,
         uri,
         range,
+        selection,
         result,
     };
 }

@@ -84,7 +84,7 @@ describe('search QuickPick', () => {
         const opened = stub.shown.at(-1)!;
         expect((opened.target as vscode.Uri).toString()).toBe('file:///ws/src/cli/args.py');
         expect(opened.options).toMatchObject({ preview: false });
-        expect((opened.options!.selection as vscode.Selection).start.line).toBe(41);
+        expect((opened.options!.selection as vscode.Selection).start.line).toBe(item.selection.line);
         expect(opened.revealed).toEqual([{ range: item.range, type: TextEditorRevealType.InCenter }]);
     });
 

@@ -190,6 +190,16 @@ describe('items', () => {
         expect(item.range.end.character).toBe(20);
     });
 
+    it('puts the cursor on the definition the server names (selectionRange), else the start', () => {
+        expect(toItem(result()).selection.line).toBe(41);
+        const item = toItem(
+            result({ selectionRange: { start: { line: 47, character: 0 }, end: { line: 47, character: 0 } } }),
+        );
+        expect(item.selection.line).toBe(47);
+        expect(item.range.start.line).toBe(41);
+        expect(item.description).toBe('src/cli/args.py:48');
+    });
+
     it('uses the relative path of the workspace folder the file is in', () => {
         stub.workspaceRoot = '/home/me/project';
         expect(toItem(result({ uri: 'file:///home/me/project/a%20b/x.go' })).description).toBe('a b/x.go:42');

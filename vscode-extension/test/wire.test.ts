@@ -236,7 +236,7 @@ describe.skipIf(SKIP)(`LSP wire: ${PYTHON} -m codequest serve`, () => {
         expect(folder.state).toBe('ready');
         expect(folder.model).toMatch(/^hashing/); // the model's identity, e.g. "hashing-256-0"
         expect(folder.indexedFiles).toBe(Object.keys(PROJECT).length);
-        expect(folder.chunks).toBeGreaterThanOrEqual(4);
+        expect(folder.chunks).toBeGreaterThanOrEqual(Object.keys(PROJECT).length); // one a small file
         expect(fs.existsSync(path.join(tmp, 'cache'))).toBe(true);
     });
 
@@ -247,7 +247,12 @@ describe.skipIf(SKIP)(`LSP wire: ${PYTHON} -m codequest serve`, () => {
         expect(response.results.length).toBeGreaterThan(0);
         const [first] = response.results;
         expect(fileURLToPath(first.uri)).toBe(fileURLToPath(uriOf('geometry/shapes.py')));
-        expect(first.range).toEqual(rangeOf('geometry/shapes.py', 'def compute_triangle_area', '    return 0.5'));
+        // Small definitions share a chunk: the range holds the function, and the cursor
+        // goes to its line.
+        const expected = rangeOf('geometry/shapes.py', 'def compute_triangle_area', '    return 0.5');
+        expect(first.range.start.line).toBeLessThanOrEqual(expected.start.line);
+        expect(first.range.end.line).toBeGreaterThanOrEqual(expected.end.line);
+        expect(first.selectionRange?.start).toEqual(expected.start);
         expect(first.name).toContain('compute_triangle_area');
         expect(first.kind).toBe('function');
         expect(first.language).toBe('python');
@@ -259,6 +264,7 @@ describe.skipIf(SKIP)(`LSP wire: ${PYTHON} -m codequest serve`, () => {
         const words = await search('reverse the words of a sentence');
         expect(fileURLToPath(words.results[0].uri)).toBe(fileURLToPath(uriOf('text/words.py')));
         expect(words.results[0].range).toEqual(rangeOf('text/words.py', 'def reverse_words', '    return'));
+        expect(words.results[0].selectionRange?.start).toEqual({ line: 0, character: 0 });
         const retry = await search('fetch with retry');
         expect(fileURLToPath(retry.results[0].uri)).toBe(fileURLToPath(uriOf('net/fetch.js')));
     });

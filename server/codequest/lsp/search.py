@@ -1,8 +1,10 @@
 """``codequest/search``: semantic code search over the open folders.
 
 Params ``{query, limit?, filters?: {glob?, languages?, excludeTests?}, workspaceFolder?,
-explain?}``; result ``{results: [{uri, range, name, kind, language, score, preview,
-explain?}], index: {state, indexedFiles, totalFiles, percent, message?}}``.
+explain?}``; result ``{results: [{uri, range, selectionRange, name, kind, language, score,
+preview, explain?}], index: {state, indexedFiles, totalFiles, percent, message?}}``.
+``range`` is the chunk; ``selectionRange`` is where the cursor goes, the start of the line
+of the definition the result is named after (as in LSP's ``DocumentSymbol``).
 
 The request runs on the thread that reads stdin when nothing can make it wait
 (:mod:`codequest.lsp.inline`), else in a pool thread; it never waits for indexing, and
@@ -104,6 +106,7 @@ def result_json(folder: FolderIndex, result: SearchResult, encoding: str) -> dic
         "range": folder_range(
             folder, result.path, result.start_line, result.end_line, encoding, result.end_units
         ),
+        "selectionRange": _line_start(result.line or result.start_line),
         "name": result.symbol,
         "kind": result.kind,
         "language": result.language,
@@ -113,6 +116,12 @@ def result_json(folder: FolderIndex, result: SearchResult, encoding: str) -> dic
     if result.explain:
         out["explain"] = {k: round(v, 6) for k, v in result.explain.items()}
     return out
+
+
+def _line_start(line: int) -> dict[str, Any]:
+    """An empty LSP range at the start of a 1-based line (column 0 in every encoding)."""
+    position = {"line": line - 1, "character": 0}
+    return {"start": position, "end": dict(position)}
 
 
 # -- the request -------------------------------------------------------------------------

@@ -173,12 +173,20 @@ def to_result(
     """A result for one chunk, named after one of the definitions in it (a chunk can hold
     several small ones): the one the query names, else the one whose name matches the most
     of the query's words (as the path boost matches them: ``slug`` finds ``slugify``), else
-    the chunk's own symbol."""
+    the chunk's own symbol; ``line`` is where that definition starts."""
     symbol, kind = record.symbol, record.kind
-    if names or len(record.defines or ()) > 1:
-        defined = _named_definition(record, names, keywords)
-        if defined is not None:
-            symbol, kind = defined.symbol, defined.kind
+    defined = (
+        _named_definition(record, names, keywords)
+        if names or len(record.defines or ()) > 1
+        else None
+    )
+    if defined is not None:
+        symbol, kind = defined.symbol, defined.kind
+    else:
+        defined = next(iter(record.defines or ()), None)
+    line = defined.line if defined is not None else None
+    if line is not None and not record.start_line < line <= record.end_line:
+        line = None
     return SearchResult(
         path=record.path,
         start_line=record.start_line,
@@ -190,6 +198,7 @@ def to_result(
         preview=record.preview,
         explain=explain,
         end_units=record.end_units,
+        line=line,
     )
 
 
