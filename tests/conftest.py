@@ -22,11 +22,13 @@ import pytest
 
 from codequest.config import Config
 from codequest.encoders import HashingEncoder
+from codequest.index.store import Store
 from helpers import (
     SAMPLE_PROJECT,
     SAMPLE_SYMBOLS,
     TRAINING_MODULES,
     BuiltStudent,
+    fill_store,
     make_tiny_teacher,
     tree_digest,
     write_tree,
@@ -98,6 +100,15 @@ def shipped_student(
 def encoder() -> HashingEncoder:
     """The seeded fake encoder: deterministic, no weights, both document and query side."""
     return HashingEncoder(dim=64, seed=7)
+
+
+@pytest.fixture
+def saved(tmp_path: Path, encoder: HashingEncoder) -> Store:
+    """A saved store of :data:`helpers.STORE_FILES`."""
+    store = Store(tmp_path / "idx", encoder.identity, encoder.dim)
+    fill_store(store, encoder)
+    store.save()
+    return store
 
 
 @pytest.fixture

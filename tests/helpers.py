@@ -355,3 +355,67 @@ def write_distill_eval_set(root: Path) -> Path:
 
 def write_distill_project(root: Path) -> Path:
     return write_tree(root, DISTILL_PROJECT, dedent=False)
+
+
+# -- a small saved store (test_store, test_store_vectors) ---------------------------------
+STORE_FILES = {
+    "a.py": [("read_json_file", "def read_json_file(path):\n    return json.load(path)")],
+    "b.go": [
+        ("ComputeSha256", "func ComputeSha256(data []byte) string { return sha(data) }"),
+        ("Reverse", "func Reverse(s string) string { return rev(s) }"),
+    ],
+    "c.js": [("parseEmailAddress", "function parseEmailAddress(text) { return split(text) }")],
+}
+
+
+def fill_store(store: Any, encoder: Any, files: Mapping[str, Any] = STORE_FILES) -> None:
+    """Put ``files`` (path -> [(symbol, text)]) in ``store``, one chunk a definition."""
+    from codequest.index.lexical import chunk_terms
+    from codequest.index.records import ChunkRecord, FileRecord
+    from codequest.text import line_units
+    from codequest.types import DefinedName
+
+    for path, defs in files.items():
+        records = []
+        for i, (symbol, text) in enumerate(defs):
+            start, end = 1 + i * 5, 3 + i * 5
+            record = ChunkRecord(
+                0,
+                path,
+                "python",
+                "function",
+                symbol,
+                start,
+                end,
+                f"hash-{path}-{symbol}",
+                text.splitlines()[0],
+                line_units(text.splitlines()[-1]),
+                (DefinedName(symbol, "function", start, end),),
+            )
+            records.append((record, chunk_terms(path, symbol, text)))
+        vectors = encoder.encode_documents([text for _, text in defs])
+        store.put_file(FileRecord(path, "python", f"fh-{path}", 10, 20, ()), records, vectors)
+
+
+def nearest(store: Any, encoder: Any, query: str, k: int = 4) -> list[int]:
+    ids, _ = store.search_vectors(encoder.encode_query(query), k)
+    return list(ids.tolist())
+
+
+def rewrite_meta(directory: Path, **changes: object) -> None:
+    """Re-encode meta.msgpack with some fields changed and a valid checksum."""
+    import msgpack
+
+    from codequest.index import persist
+
+    raw = (directory / persist.META_FILE).read_bytes()
+    body = raw[len(persist.META_MAGIC) + persist.DIGEST_SIZE :]
+    payload = msgpack.unpackb(body, raw=False, strict_map_key=False)
+    payload.update(changes)
+    body = msgpack.packb(payload, use_bin_type=True)
+    (directory / persist.META_FILE).write_bytes(persist.encode_meta(body))
+
+
+def vectors_file(directory: Path) -> Path:
+    (found,) = directory.glob("vectors-*.usearch")
+    return found

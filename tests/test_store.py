@@ -12,72 +12,11 @@ import pytest
 from codequest.encoders import DOCUMENT_RECIPE, HashingEncoder
 from codequest.errors import StoreError
 from codequest.index import persist
-from codequest.index.lexical import chunk_terms
 from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC
 from codequest.index.records import ChunkRecord, FileRecord
 from codequest.index.store import Store
-from codequest.text import line_units
 from codequest.types import DefinedName
-
-FILES = {
-    "a.py": [("read_json_file", "def read_json_file(path):\n    return json.load(path)")],
-    "b.go": [
-        ("ComputeSha256", "func ComputeSha256(data []byte) string { return sha(data) }"),
-        ("Reverse", "func Reverse(s string) string { return rev(s) }"),
-    ],
-    "c.js": [("parseEmailAddress", "function parseEmailAddress(text) { return split(text) }")],
-}
-
-
-def fill(store: Store, encoder: HashingEncoder, files=FILES) -> None:
-    for path, defs in files.items():
-        records = []
-        for i, (symbol, text) in enumerate(defs):
-            record = ChunkRecord(
-                0,
-                path,
-                "python",
-                "function",
-                symbol,
-                1 + i * 5,
-                3 + i * 5,
-                f"hash-{path}-{symbol}",
-                text.splitlines()[0],
-                line_units(text.splitlines()[-1]),
-                (DefinedName(symbol, "function", 1 + i * 5, 3 + i * 5),),
-            )
-            records.append((record, chunk_terms(path, symbol, text)))
-        vectors = encoder.encode_documents([text for _, text in defs])
-        store.put_file(FileRecord(path, "python", f"fh-{path}", 10, 20, ()), records, vectors)
-
-
-@pytest.fixture
-def saved(tmp_path: Path, encoder: HashingEncoder) -> Store:
-    store = Store(tmp_path / "idx", encoder.identity, encoder.dim)
-    fill(store, encoder)
-    store.save()
-    return store
-
-
-def nearest(store: Store, encoder: HashingEncoder, query: str, k: int = 4) -> list[int]:
-    ids, _ = store.search_vectors(encoder.encode_query(query), k)
-    return ids.tolist()
-
-
-def rewrite_meta(directory: Path, **changes: object) -> None:
-    """Re-encode meta.msgpack with some fields changed and a valid checksum."""
-    raw = (directory / META_FILE).read_bytes()
-    body = raw[len(META_MAGIC) + DIGEST_SIZE :]
-    payload = msgpack.unpackb(body, raw=False, strict_map_key=False)
-    payload.update(changes)
-    body = msgpack.packb(payload, use_bin_type=True)
-    (directory / META_FILE).write_bytes(persist.encode_meta(body))
-
-
-def vectors_file(directory: Path) -> Path:
-    (found,) = directory.glob("vectors-*.usearch")
-    return found
-
+from helpers import fill_store, nearest, rewrite_meta, vectors_file
 
 # -- round trip ---------------------------------------------------------------------------
 
@@ -116,14 +55,14 @@ def test_ids_are_never_reused_after_removal_and_reload(saved: Store, encoder: Ha
     assert set(loaded.chunks) == old_ids - go_ids
     assert "b.go" not in loaded.files
     assert not go_ids & set(nearest(loaded, encoder, "compute sha256", k=10))
-    fill(loaded, encoder, {"d.py": [("fresh", "def fresh(): pass")]})
+    fill_store(loaded, encoder, {"d.py": [("fresh", "def fresh(): pass")]})
     (new_id,) = loaded.files["d.py"].chunk_ids
     assert new_id not in old_ids
 
 
 def test_put_file_replaces_previous_chunks_of_that_path(saved: Store, encoder: HashingEncoder):
     before = len(saved.chunks)
-    fill(saved, encoder, {"b.go": [("Only", "func Only() {}")]})
+    fill_store(saved, encoder, {"b.go": [("Only", "func Only() {}")]})
     assert len(saved.chunks) == before - 1
     assert len(saved.vectors) == len(saved.chunks)
     assert [saved.chunks[c].symbol for c in saved.files["b.go"].chunk_ids] == ["Only"]
@@ -351,7 +290,7 @@ def test_a_failed_vectors_write_leaves_the_previous_store(
     saved: Store, encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
 ):
     before = (saved.directory / META_FILE).read_bytes()
-    fill(saved, encoder, {"z.py": [("zeta", "def zeta(): pass")]})
+    fill_store(saved, encoder, {"z.py": [("zeta", "def zeta(): pass")]})
 
     def fail(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
@@ -370,7 +309,7 @@ def test_a_new_store_never_overwrites_the_vectors_an_old_meta_names(
     """A fresh store (rebuild after a model change) saved over an old one, killed before
     its meta is written, must leave the old pair loadable."""
     fresh = Store(saved.directory, "other-model", encoder.dim)
-    fill(fresh, encoder, {"n.py": [("n", "def n(): pass")]})
+    fill_store(fresh, encoder, {"n.py": [("n", "def n(): pass")]})
 
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # stands in for a kill between vectors and meta
@@ -385,7 +324,6 @@ def test_a_new_store_never_overwrites_the_vectors_an_old_meta_names(
 
 def test_a_chunk_that_is_one_definition_keeps_no_separate_name():
     from codequest.index.records import ChunkRecord
-    from codequest.types import DefinedName
 
     own = DefinedName("Parser.parse", "method", 10, 20)
     record = ChunkRecord(

@@ -6,78 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import msgpack
 import numpy as np
 import pytest
 
 from codequest.encoders import HashingEncoder
 from codequest.errors import StoreError
-from codequest.index import persist
 from codequest.index import vectors as hnsw
-from codequest.index.lexical import chunk_terms
-from codequest.index.persist import DIGEST_SIZE, META_FILE, META_MAGIC, writer_lock
-from codequest.index.records import ChunkRecord, FileRecord
+from codequest.index.persist import writer_lock
 from codequest.index.store import Store
-from codequest.text import line_units
-
-FILES = {
-    "a.py": [("read_json_file", "def read_json_file(path):\n    return json.load(path)")],
-    "b.go": [
-        ("ComputeSha256", "func ComputeSha256(data []byte) string { return sha(data) }"),
-        ("Reverse", "func Reverse(s string) string { return rev(s) }"),
-    ],
-    "c.js": [("parseEmailAddress", "function parseEmailAddress(text) { return split(text) }")],
-}
-
-
-def fill(store: Store, encoder: HashingEncoder, files=FILES) -> None:
-    for path, defs in files.items():
-        records = []
-        for i, (symbol, text) in enumerate(defs):
-            record = ChunkRecord(
-                0,
-                path,
-                "python",
-                "function",
-                symbol,
-                1 + i * 5,
-                3 + i * 5,
-                f"hash-{path}-{symbol}",
-                text.splitlines()[0],
-                line_units(text.splitlines()[-1]),
-            )
-            records.append((record, chunk_terms(path, symbol, text)))
-        vectors = encoder.encode_documents([text for _, text in defs])
-        store.put_file(FileRecord(path, "python", f"fh-{path}", 10, 20, ()), records, vectors)
-
-
-@pytest.fixture
-def saved(tmp_path: Path, encoder: HashingEncoder) -> Store:
-    store = Store(tmp_path / "idx", encoder.identity, encoder.dim)
-    fill(store, encoder)
-    store.save()
-    return store
-
-
-def nearest(store: Store, encoder: HashingEncoder, query: str, k: int = 4) -> list[int]:
-    ids, _ = store.search_vectors(encoder.encode_query(query), k)
-    return ids.tolist()
-
-
-def rewrite_meta(directory: Path, **changes: object) -> None:
-    """Re-encode meta.msgpack with some fields changed and a valid checksum."""
-    raw = (directory / META_FILE).read_bytes()
-    body = raw[len(META_MAGIC) + DIGEST_SIZE :]
-    payload = msgpack.unpackb(body, raw=False, strict_map_key=False)
-    payload.update(changes)
-    body = msgpack.packb(payload, use_bin_type=True)
-    (directory / META_FILE).write_bytes(persist.encode_meta(body))
-
-
-def vectors_file(directory: Path) -> Path:
-    (found,) = directory.glob("vectors-*.usearch")
-    return found
-
+from helpers import STORE_FILES, fill_store, nearest
 
 # -- read-only view -----------------------------------------------------------------------
 
@@ -93,7 +30,7 @@ def test_read_only_view_searches_and_refuses_writes(saved: Store, encoder: Hashi
     with pytest.raises(StoreError, match="read-only"):
         view.remove_file("a.py")
     with pytest.raises(StoreError, match="read-only"):
-        fill(view, encoder, {"q.py": [("q", "def q(): pass")]})
+        fill_store(view, encoder, {"q.py": [("q", "def q(): pass")]})
     assert len(view.chunks) == 4
 
 
@@ -201,7 +138,7 @@ def test_either_vector_precision_round_trips_and_searches(
 ):
     monkeypatch.setattr(hnsw, "preferred_vector_dtype", lambda: dtype)
     store = Store(tmp_path / "idx", encoder.identity, encoder.dim)
-    fill(store, encoder)
+    fill_store(store, encoder)
     store.save()
     loaded = Store.load(tmp_path / "idx", model=encoder.identity)
     assert str(loaded.vectors.dtype).lower().endswith(dtype)
@@ -210,7 +147,9 @@ def test_either_vector_precision_round_trips_and_searches(
     expected = np.vstack([loaded.vectors.get(int(i), dtype=np.float32) for i in ids])
     assert found.all() and np.array_equal(matrix, expected)
     # Two bytes a dimension keep the vectors to within bf16's rounding of the originals.
-    originals = encoder.encode_documents([text for defs in FILES.values() for _, text in defs])
+    originals = encoder.encode_documents(
+        [text for defs in STORE_FILES.values() for _, text in defs]
+    )
     assert np.abs(matrix - originals).max() < 0.01
     assert nearest(loaded, encoder, "parse email address", 1) == nearest(
         store, encoder, "parse email address", 1
