@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codequest.chunking import MAX_CHUNK_CHARS
+from codequest.chunking import MAX_CHUNK_CHARS, definition_chunks
 from codequest.text import content_hash
 from codequest.types import Chunk
 
@@ -419,3 +419,57 @@ def rewrite_meta(directory: Path, **changes: object) -> None:
 def vectors_file(directory: Path) -> Path:
     (found,) = directory.glob("vectors-*.usearch")
     return found
+
+
+# -- chunking samples (test_chunking*) ------------------------------------------------------
+CHUNKING_SAMPLES = Path(__file__).parent / "chunking_samples"
+
+
+def dedented(text: str) -> str:
+    """An inline source sample as written in a test: dedented, leading newline dropped."""
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def chunk_sample(name: str, language: str, **options: int) -> list[Chunk]:
+    """The definition chunks of a file of ``chunking_samples/``, checked for invariants."""
+    text = (CHUNKING_SAMPLES / name).read_text(encoding="utf-8")
+    chunks = definition_chunks(name, language, text, **options)
+    check_chunk_invariants(chunks, text)
+    return chunks
+
+
+def inline_defs(language: str, text: str, **options: int) -> list[tuple[str, str, int, int]]:
+    """The definitions of an inline sample, its chunks checked for invariants."""
+    text = dedented(text)
+    chunks = definition_chunks("inline", language, text, **options)
+    check_chunk_invariants(chunks, text)
+    return chunk_defs(chunks)
+
+
+# A class with a decorated method, a nested function and a nested class.
+PYTHON_CLASS = dedented(
+    '''
+    import os
+    import sys
+    import json
+
+    class Service:
+        """Talks to the backend."""
+
+        retries = 3
+
+        def start(self):
+            return os.getcwd()
+
+        @property
+        @functools.cache
+        def bar(self):
+            def helper():
+                return 1
+            return helper()
+
+        class Config:
+            def load(self):
+                return json.loads("{}")
+    '''
+)

@@ -5,45 +5,12 @@ test_chunking_hard_inputs."""
 
 from __future__ import annotations
 
-import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from codequest.chunking import definition_chunks
-from helpers import check_chunk_invariants, chunk_defs, chunk_windows
-
-
-def _src(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
-
-
-PYTHON_CLASS = _src(
-    '''
-    import os
-    import sys
-    import json
-
-    class Service:
-        """Talks to the backend."""
-
-        retries = 3
-
-        def start(self):
-            return os.getcwd()
-
-        @property
-        @functools.cache
-        def bar(self):
-            def helper():
-                return 1
-            return helper()
-
-        class Config:
-            def load(self):
-                return json.loads("{}")
-    '''
-)
+from helpers import PYTHON_CLASS, check_chunk_invariants, chunk_defs, chunk_windows, dedented
 
 
 def test_python_large_class_is_split_into_header_and_methods() -> None:
@@ -75,7 +42,7 @@ def test_python_class_over_default_threshold_is_split() -> None:
 
 
 def test_python_module_level_conditionals_and_comments() -> None:
-    text = _src(
+    text = dedented(
         """
         try:
             import ujson as json
@@ -96,7 +63,7 @@ def test_python_module_level_conditionals_and_comments() -> None:
 
 def test_comment_above_the_first_member_goes_with_the_member() -> None:
     # The grammar keeps this comment in the class, outside the block that holds the method.
-    text = _src(
+    text = dedented(
         """
         class TestBasic:
 
@@ -111,7 +78,7 @@ def test_comment_above_the_first_member_goes_with_the_member() -> None:
     ]
 
 
-GO_SOURCE = _src(
+GO_SOURCE = dedented(
     """
     package server
 
@@ -148,7 +115,7 @@ def test_go_receivers_types_and_doc_comments() -> None:
     ]
 
 
-RUST_SOURCE = _src(
+RUST_SOURCE = dedented(
     """
     use std::fmt;
 
@@ -201,7 +168,7 @@ def test_rust_impl_methods_traits_and_modules() -> None:
     assert ("trait", "Shape", 21, 26) in chunk_defs(definition_chunks("p.rs", "rust", RUST_SOURCE))
 
 
-JAVA_SOURCE = _src(
+JAVA_SOURCE = dedented(
     """
     package demo;
 
@@ -237,7 +204,7 @@ def test_java_constructor_methods_and_nested_enum() -> None:
     ]
 
 
-C_SOURCE = _src(
+C_SOURCE = dedented(
     """
     #include <stdlib.h>
 
@@ -272,7 +239,7 @@ def test_c_functions_with_pointer_declarators_and_records() -> None:
     ]
 
 
-CPP_SOURCE = _src(
+CPP_SOURCE = dedented(
     """
     #include <vector>
 
@@ -310,7 +277,7 @@ def test_cpp_namespaces_classes_and_out_of_line_methods() -> None:
     ]
 
 
-JS_SOURCE = _src(
+JS_SOURCE = dedented(
     """
     import React from "react";
 
@@ -349,7 +316,7 @@ def test_javascript_functions_classes_and_assignments() -> None:
     ]
 
 
-TS_SOURCE = _src(
+TS_SOURCE = dedented(
     """
     export interface Props {
       name: string;
@@ -384,7 +351,7 @@ def test_typescript_interfaces_enums_and_namespaces() -> None:
 
 
 def test_tsx_components() -> None:
-    text = _src(
+    text = dedented(
         """
         import React from "react";
 

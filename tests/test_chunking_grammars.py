@@ -9,29 +9,11 @@ expectations below are theirs.
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
-from codequest.chunking import definition_chunks, supported_languages
+from codequest.chunking import supported_languages
 from codequest.discovery.languages import ALL_LANGUAGES, GRAMMAR_WHEELS, TREE_SITTER_LANGUAGES
-from codequest.types import Chunk
-from helpers import check_chunk_invariants, chunk_defs
-
-SAMPLES = Path(__file__).parent / "chunking_samples"
-
-
-def _sample(name: str, language: str, **options: int) -> list[Chunk]:
-    text = (SAMPLES / name).read_text(encoding="utf-8")
-    chunks = definition_chunks(name, language, text, **options)
-    check_chunk_invariants(chunks, text)
-    return chunks
-
-
-def _inline(language: str, text: str, **options: int) -> list[tuple[str, str, int, int]]:
-    text = textwrap.dedent(text).lstrip("\n")
-    chunks = definition_chunks("inline", language, text, **options)
-    check_chunk_invariants(chunks, text)
-    return chunk_defs(chunks)
+from helpers import chunk_defs, chunk_sample, inline_defs
 
 
 def test_every_wheel_has_rules_and_file_extensions() -> None:
@@ -51,7 +33,7 @@ def test_readme_names_the_parsed_and_the_window_only_languages() -> None:
 
 
 def test_ruby_modules_classes_and_class_methods() -> None:
-    assert chunk_defs(_sample("trellis.rb", "ruby")) == [
+    assert chunk_defs(chunk_sample("trellis.rb", "ruby")) == [
         ("module", "Trellis", 6, 6),
         # The comment above a class is kept with it, even where the grammar puts the
         # comment outside the module's body.
@@ -96,7 +78,7 @@ def test_ruby_specs_and_minitest_tests_are_named_by_description() -> None:
           end
         end
         """
-    assert _inline("ruby", spec, small_class_lines=2) == [
+    assert inline_defs("ruby", spec, small_class_lines=2) == [
         ("function", "Rack.Lint.env", 4, 6),
         ("function", "Rack.Lint.passes a valid request", 8, 10),
         ("function", "Rack.Lint.with a body.checks each chunk", 13, 15),
@@ -106,7 +88,7 @@ def test_ruby_specs_and_minitest_tests_are_named_by_description() -> None:
 
 
 def test_php_namespace_header_prefixes_classes_traits_enums_and_functions() -> None:
-    assert chunk_defs(_sample("Collection.php", "php", small_class_lines=10)) == [
+    assert chunk_defs(chunk_sample("Collection.php", "php", small_class_lines=10)) == [
         ("interface", "Illuminate.Support.Arrayable", 10, 16),
         ("trait", "Illuminate.Support.Macroable", 18, 26),
         ("enum", "Illuminate.Support.Status", 28, 37),
@@ -142,14 +124,14 @@ def test_php_braced_namespaces_and_function_exists_guards() -> None:
             }
         }
         """
-    assert _inline("php", text) == [
+    assert inline_defs("php", text) == [
         ("class", "App.Http.Kernel", 4, 10),
         ("function", "app", 15, 18),
     ]
 
 
 def test_csharp_file_scoped_namespace_members_and_properties_with_code() -> None:
-    assert chunk_defs(_sample("JObject.cs", "csharp", small_class_lines=10)) == [
+    assert chunk_defs(chunk_sample("JObject.cs", "csharp", small_class_lines=10)) == [
         # The header runs from the doc comment and attribute to the first member; the
         # field and the auto-property-free members before it stay in it.
         ("class", "Jsonic.Linq.JObject", 6, 13),
@@ -196,7 +178,7 @@ def test_csharp_braced_namespace_preprocessor_operators_and_auto_properties() ->
             }
         }
         """
-    assert _inline("csharp", text, small_class_lines=2) == [
+    assert inline_defs("csharp", text, small_class_lines=2) == [
         ("class", "Dapper.SqlMapper", 3, 5),
         ("method", "Dapper.SqlMapper.ExecuteAsync", 6, 6),
         ("method", "Dapper.SqlMapper.ExecuteAsync", 8, 8),
@@ -210,7 +192,7 @@ def test_csharp_braced_namespace_preprocessor_operators_and_auto_properties() ->
 
 
 def test_kotlin_classes_companions_and_extension_functions() -> None:
-    assert chunk_defs(_sample("Route.kt", "kotlin", small_class_lines=10)) == [
+    assert chunk_defs(chunk_sample("Route.kt", "kotlin", small_class_lines=10)) == [
         ("class", "Route", 6, 17),
         ("method", "Route.createChild", 18, 22),
         ("method", "Route.toString", 24, 24),
@@ -227,7 +209,7 @@ def test_kotlin_classes_companions_and_extension_functions() -> None:
 
 
 def test_scala_classes_objects_givens_and_extensions() -> None:
-    assert chunk_defs(_sample("NonEmptyList.scala", "scala", small_class_lines=5)) == [
+    assert chunk_defs(chunk_sample("NonEmptyList.scala", "scala", small_class_lines=5)) == [
         ("class", "NonEmptyList", 6, 8),
         ("method", "NonEmptyList.toList", 9, 9),
         # Scala 3's indented bodies end at the last line of code, not at the next `def`.
@@ -263,7 +245,7 @@ def test_scala_munit_tests_and_instances_held_by_vals() -> None:
           }
         }
         """
-    assert _inline("scala", text, small_class_lines=2) == [
+    assert inline_defs("scala", text, small_class_lines=2) == [
         ("trait", "ListInstances", 1, 1),
         ("class", "ListInstances.catsStdInstancesForList", 2, 3),
         ("method", "ListInstances.catsStdInstancesForList.pure", 4, 4),
@@ -273,7 +255,7 @@ def test_scala_munit_tests_and_instances_held_by_vals() -> None:
 
 
 def test_swift_types_extensions_initializers_and_computed_properties() -> None:
-    assert chunk_defs(_sample("Session.swift", "swift", small_class_lines=10)) == [
+    assert chunk_defs(chunk_sample("Session.swift", "swift", small_class_lines=10)) == [
         ("interface", "URLRequestConvertible", 3, 6),
         ("class", "Session", 8, 14),
         ("method", "Session.init", 15, 17),
@@ -290,7 +272,7 @@ def test_swift_types_extensions_initializers_and_computed_properties() -> None:
 
 
 def test_elixir_modules_function_clauses_and_doc_attributes() -> None:
-    assert chunk_defs(_sample("router.ex", "elixir")) == [
+    assert chunk_defs(chunk_sample("router.ex", "elixir")) == [
         ("module", "Relay.Router", 1, 10),
         ("method", "Relay.Router.__using__", 11, 16),
         ("method", "Relay.Router.get", 18, 24),  # with its @doc and @spec
@@ -324,7 +306,7 @@ def test_elixir_exunit_tests_and_behaviour_callbacks() -> None:
           @macrocallback __using__(opts :: keyword) :: Macro.t()
         end
         """
-    assert _inline("elixir", text, small_class_lines=3) == [
+    assert inline_defs("elixir", text, small_class_lines=3) == [
         ("module", "Relay.RouterTest", 1, 4),  # up to its first test
         ("function", "Relay.RouterTest.match/3.routes GET /health", 5, 7),
         ("function", "Relay.RouterTest.halts", 10, 10),
@@ -335,7 +317,7 @@ def test_elixir_exunit_tests_and_behaviour_callbacks() -> None:
 
 
 def test_lua_functions_methods_and_tables_of_functions() -> None:
-    assert chunk_defs(_sample("picker.lua", "lua")) == [
+    assert chunk_defs(chunk_sample("picker.lua", "lua")) == [
         ("method", "Picker.new", 8, 18),  # function Picker:new(), with its ---@ comments
         ("method", "Picker.find", 20, 24),
         ("function", "entry_maker", 26, 28),  # local function
@@ -361,14 +343,14 @@ def test_lua_busted_specs_are_named_by_description() -> None:
           end)
         end)
         """
-    assert _inline("lua", text) == [
+    assert inline_defs("lua", text) == [
         ("function", "Picker.finds a buffer", 2, 4),
         ("function", "Picker.close.deletes the buffer", 7, 9),
     ]
 
 
 def test_shell_functions_in_every_spelling() -> None:
-    assert chunk_defs(_sample("runner.bash", "shell")) == [
+    assert chunk_defs(chunk_sample("runner.bash", "shell")) == [
         ("function", "die", 9, 13),
         ("function", "bats_require_minimum_version", 15, 20),  # `function name {`
         ("function", "run_test", 22, 32),
@@ -397,7 +379,7 @@ def test_bats_tests_run_from_their_line_to_the_closing_brace() -> None:
           run false
         }
         """
-    assert _inline("shell", text) == [
+    assert inline_defs("shell", text) == [
         ("function", "setup", 5, 7),
         ("function", "runs a passing test", 9, 12),
         ("function", "fails", 14, 16),
@@ -405,7 +387,7 @@ def test_bats_tests_run_from_their_line_to_the_closing_brace() -> None:
 
 
 def test_haskell_signatures_and_equations_are_one_chunk() -> None:
-    assert chunk_defs(_sample("Types.hs", "haskell", small_class_lines=3)) == [
+    assert chunk_defs(chunk_sample("Types.hs", "haskell", small_class_lines=3)) == [
         ("type", "Value", 12, 19),  # its haddock sits in the import list before it
         ("type", "Parser", 21, 21),
         ("type", "Pair", 23, 23),
@@ -422,7 +404,7 @@ def test_haskell_signatures_and_equations_are_one_chunk() -> None:
 
 
 def test_zig_containers_functions_and_tests() -> None:
-    assert chunk_defs(_sample("args.zig", "zig", small_class_lines=5)) == [
+    assert chunk_defs(chunk_sample("args.zig", "zig", small_class_lines=5)) == [
         ("struct", "Param", 5, 9),
         ("method", "Param.matches", 10, 13),
         ("enum", "Error", 16, 16),  # an error set

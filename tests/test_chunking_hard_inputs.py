@@ -4,31 +4,14 @@ linear, and the realistic samples covered by definitions.
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from codequest.chunking import MAX_NESTING, definition_chunks
-from codequest.types import Chunk
-from helpers import check_chunk_invariants, chunk_counting_nodes, chunk_defs
-
-SAMPLES = Path(__file__).parent / "chunking_samples"
-
-
-def _sample(name: str, language: str, **options: int) -> list[Chunk]:
-    text = (SAMPLES / name).read_text(encoding="utf-8")
-    chunks = definition_chunks(name, language, text, **options)
-    check_chunk_invariants(chunks, text)
-    return chunks
-
-
-def _inline(language: str, text: str, **options: int) -> list[tuple[str, str, int, int]]:
-    text = textwrap.dedent(text).lstrip("\n")
-    chunks = definition_chunks("inline", language, text, **options)
-    check_chunk_invariants(chunks, text)
-    return chunk_defs(chunks)
-
+from helpers import (
+    CHUNKING_SAMPLES,
+    check_chunk_invariants,
+    chunk_counting_nodes,
+)
 
 # --------------------------------------------------------------------------- hard inputs
 
@@ -75,7 +58,7 @@ def _hard_inputs() -> list[tuple[str, str, str]]:
     for language, (opening, definition, closing) in NESTING.items():
         cases.append((language, "nested", opening * NESTED + definition + closing * NESTED))
         cases.append((language, "unclosed", opening * NESTED + definition))
-        sample = (SAMPLES / SAMPLE_FILES[language]).read_text(encoding="utf-8")
+        sample = (CHUNKING_SAMPLES / SAMPLE_FILES[language]).read_text(encoding="utf-8")
         cases.append((language, "broken", _broken(sample)))
     return cases
 
@@ -99,7 +82,7 @@ def test_a_stray_line_loses_no_definition(language: str) -> None:
     """Error recovery keeps every definition around a line of stray brackets. (Kotlin's,
     Ruby's and Haskell's grammars recover less: some definitions lose their class name or
     fall into windows, which the test above still covers.)"""
-    text = (SAMPLES / SAMPLE_FILES[language]).read_text(encoding="utf-8")
+    text = (CHUNKING_SAMPLES / SAMPLE_FILES[language]).read_text(encoding="utf-8")
     lines = text.split("\n")
     middle = len(lines) // 2
     broken = "\n".join([*lines[:middle], "  ) ) ) ]]", *lines[middle:]])
@@ -110,7 +93,7 @@ def test_a_stray_line_loses_no_definition(language: str) -> None:
 
 def test_every_sample_is_covered_by_definitions_mostly() -> None:
     for language, name in SAMPLE_FILES.items():
-        text = (SAMPLES / name).read_text(encoding="utf-8")
+        text = (CHUNKING_SAMPLES / name).read_text(encoding="utf-8")
         chunks = definition_chunks(name, language, text)
         code = [i for i, line in enumerate(text.split("\n"), 1) if line.strip()]
         covered = {

@@ -9,7 +9,6 @@ without recursion and without losing code.
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,7 @@ from codequest.chunking import CHUNK_CHARS, chunk_source, supported_languages
 from codequest.chunking.pieces import line_pieces, pack
 from codequest.chunking.sized import header_language
 from codequest.types import ChunkKind
-
-SAMPLES = Path(__file__).with_name("chunking_samples")
+from helpers import CHUNKING_SAMPLES
 
 
 def covered_rows(chunks: list, text: str) -> None:
@@ -36,7 +34,7 @@ def covered_rows(chunks: list, text: str) -> None:
 
 
 def sample(name: str) -> str:
-    return (SAMPLES / name).read_text(encoding="utf-8")
+    return (CHUNKING_SAMPLES / name).read_text(encoding="utf-8")
 
 
 PYTHON = textwrap.dedent(
@@ -97,7 +95,7 @@ def test_pieces_stay_near_the_budget() -> None:
     assert len(small) > len(chunks)
 
 
-@pytest.mark.parametrize("path", sorted(p.name for p in SAMPLES.iterdir()))
+@pytest.mark.parametrize("path", sorted(p.name for p in CHUNKING_SAMPLES.iterdir()))
 def test_every_sample_is_covered_once(path: str) -> None:
     from codequest.discovery.languages import detect_language
 

@@ -4,45 +4,18 @@ minified files, syntax errors, content hashes, determinism and options.
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from codequest.chunking import MAX_CHUNK_CHARS, definition_chunks, supported_languages
 from codequest.discovery.languages import TREE_SITTER_LANGUAGES
 from codequest.text import content_hash
-from helpers import check_chunk_invariants, chunk_counting_nodes, chunk_defs, chunk_windows
-
-
-def _src(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
-
-
-PYTHON_CLASS = _src(
-    '''
-    import os
-    import sys
-    import json
-
-    class Service:
-        """Talks to the backend."""
-
-        retries = 3
-
-        def start(self):
-            return os.getcwd()
-
-        @property
-        @functools.cache
-        def bar(self):
-            def helper():
-                return 1
-            return helper()
-
-        class Config:
-            def load(self):
-                return json.loads("{}")
-    '''
+from helpers import (
+    PYTHON_CLASS,
+    check_chunk_invariants,
+    chunk_counting_nodes,
+    chunk_defs,
+    chunk_windows,
+    dedented,
 )
 
 
@@ -76,7 +49,7 @@ def test_oversized_definition_is_split_into_windows_with_its_symbol() -> None:
 
 
 def test_gaps_between_definitions_become_windows_unless_tiny() -> None:
-    text = _src(
+    text = dedented(
         """
         import a
         import b
@@ -150,7 +123,7 @@ def test_minified_single_line_file_is_one_capped_chunk(monkeypatch: pytest.Monke
 
 
 def test_syntax_errors_keep_what_parsed() -> None:
-    text = _src(
+    text = dedented(
         """
         def good():
             return 1
@@ -225,7 +198,7 @@ def test_supported_languages_match_the_language_table() -> None:
 
 
 def test_decorators_and_templates_start_their_definitions() -> None:
-    ts = _src(
+    ts = dedented(
         """
         @Component({
           selector: "x-widget",
@@ -241,7 +214,7 @@ def test_decorators_and_templates_start_their_definitions() -> None:
         ("class", "Widget", 1, 5),
         ("method", "Widget.onClick", 6, 7),
     ]
-    cpp = _src(
+    cpp = dedented(
         """
         template <class T>
         class Vec final : public Base {
