@@ -41,13 +41,12 @@ from benchmarks.ranking import rows as ranking_rows
 from benchmarks.realrepos import K, Query, Repo, default_checkouts, load_set, set_dir
 from benchmarks.realrepos_search import LIMIT, SearchRun, open_workspace
 from codequest.metrics import Location, ndcg_locations
-from codequest.search.candidates import Candidates, dense_hits, gather, lexical_side
+from codequest.search.candidates import Candidates
 from codequest.search.options import QueryClass, RankingOptions
 from codequest.search.query import ParsedQuery, SearchPlan
 from codequest.search.results import collect
 from codequest.search.scoring import weighted
 from codequest.search.snapshot import Snapshot
-from codequest.types import SearchFilters
 
 DECAYS = (0.3, 0.5, 0.7, 1.0)  # 1.0: no decay, at most max_per_file a file
 # Per query class, the weights searched (dense + lexical = 1). The shipped defaults are
@@ -110,26 +109,11 @@ def prepare(search: SearchRun, repo: Repo, checkouts: Path, base: RankingOptions
     try:
         searcher = ws.searcher()
         snap = searcher.snapshot()
-        encoder = searcher.query_encoder
         gathered = []
         for query in repo.queries:
-            plan = SearchPlan(
-                text=query.text,
-                options=base,
-                filters=SearchFilters(),
-                spec=None,
-                limit=LIMIT,
-                pool=max(base.candidates, LIMIT * 5),
-                max_per_file=base.max_per_file or search.config.max_chunks_per_file,
-                explain=False,
-                use_lexical=True,
-                restrictive=False,
-            )
-            vector = encoder.encode_query(query.text)
-            side = lexical_side(ws.store, snap, plan, False)
-            dense = dense_hits(ws.store, plan, vector)
-            candidates = gather(ws.store, snap, plan, vector, dense, side)
-            gathered.append(Gathered(query, plan, side.query, candidates))
+            plan = searcher.plan(query.text, limit=LIMIT, options=base)
+            parsed, candidates = searcher.weighted_candidates(plan)
+            gathered.append(Gathered(query, plan, parsed, candidates))
         ablations = {}
         for name, options in ranking_rows().items():
             ablations[name] = tuple(
@@ -313,16 +297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         part = result[key]
         cats = ", ".join(f"{c} {v:.4f}" for c, v in part["by_category"].items())
         print(f"{key:14s} {part['mean']:.4f}  ({cats})")
-    print(f"fitted: {json.dumps(describe_fitted(result))}")
+    fitted = result["fitted_on_all"]
+    print(f"fitted: {json.dumps({'decay': fitted['decay'], 'weights': fitted['weights']})}")
     for name, part in result["ablations"].items():
         cats = ", ".join(f"{c} {v:.4f}" for c, v in part["by_category"].items())
         print(f"  {name:48s} {part['mean']:.4f}  ({cats})")
     return 0
-
-
-def describe_fitted(result: Mapping[str, Any]) -> dict[str, Any]:
-    fitted = result["fitted_on_all"]
-    return {"decay": fitted["decay"], "weights": fitted["weights"]}
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ from codequest.config import Config
 from codequest.encoders import BasicQueryEncoder, declared
 from codequest.index.view import StoreView
 from codequest.search import helper
-from codequest.search.candidates import LexicalSide, dense_hits, gather, lexical_side
+from codequest.search.candidates import Candidates, LexicalSide, dense_hits, gather, lexical_side
 from codequest.search.options import Fusion, RankingOptions
-from codequest.search.query import SearchPlan, compile_glob
+from codequest.search.query import ParsedQuery, SearchPlan, compile_glob
 from codequest.search.results import collect, fill_filtered
 from codequest.search.scoring import rrf, weighted
 from codequest.search.snapshot import Snapshot
@@ -93,13 +93,38 @@ class Searcher:
             return []
         if limit <= 0:
             return []
-        opts = options or self.options
-        filters = filters or SearchFilters()
-        spec = compile_glob(filters.glob)
         snap = self.snapshot()
         if not snap.records:
             return []
-        plan = SearchPlan(
+        plan = self.plan(
+            query, limit=limit, filters=filters, explain=explain, hybrid=hybrid, options=options
+        )
+        vector, side = self._encode_beside_lexical(snap, plan)
+        dense = dense_hits(self.store, plan, vector)
+        if plan.options.fusion is Fusion.RRF:
+            ranking = rrf(snap, plan, dense, side)
+        else:
+            ranking = weighted(snap, plan, gather(self.store, snap, plan, vector, dense, side))
+        results = collect(snap, side.query, plan, ranking)
+        if len(results) < limit and vector is not None and plan.restrictive:
+            results = fill_filtered(self.store, snap, plan, vector, results)
+        return results
+
+    def plan(
+        self,
+        query: str,
+        *,
+        limit: int = 20,
+        filters: SearchFilters | None = None,
+        explain: bool = False,
+        hybrid: bool = True,
+        options: RankingOptions | None = None,
+    ) -> SearchPlan:
+        """What :meth:`search` will do for these arguments."""
+        opts = options or self.options
+        filters = filters or SearchFilters()
+        spec = compile_glob(filters.glob)
+        return SearchPlan(
             text=query,
             options=opts,
             filters=filters,
@@ -111,16 +136,14 @@ class Searcher:
             use_lexical=opts.lexical and hybrid,
             restrictive=spec is not None or bool(filters.languages) or filters.exclude_tests,
         )
+
+    def weighted_candidates(self, plan: SearchPlan) -> tuple[ParsedQuery, Candidates | None]:
+        """The understood query and the pool weighted fusion scores, before any weight is
+        applied: what a study of the weights re-scores (``benchmarks.realrepos_cv``)."""
+        snap = self.snapshot()
         vector, side = self._encode_beside_lexical(snap, plan)
         dense = dense_hits(self.store, plan, vector)
-        if opts.fusion is Fusion.RRF:
-            ranking = rrf(snap, plan, dense, side)
-        else:
-            ranking = weighted(snap, plan, gather(self.store, snap, plan, vector, dense, side))
-        results = collect(snap, side.query, plan, ranking)
-        if len(results) < limit and vector is not None and plan.restrictive:
-            results = fill_filtered(self.store, snap, plan, vector, results)
-        return results
+        return side.query, gather(self.store, snap, plan, vector, dense, side)
 
     def _encode_beside_lexical(
         self, snap: Snapshot, plan: SearchPlan
