@@ -329,3 +329,17 @@ def test_the_end_of_an_index_run_asks_for_a_current_snapshot(
     fresh = searcher.snapshot(current=True)
     assert fresh is not before and fresh.version == ws.store.version
     assert any(r.path == "b.py" for r in fresh.records)
+
+
+def test_rescoring_the_weighted_pool_gives_the_search_results(ws: Workspace):
+    """What benchmarks.realrepos_cv re-scores is what a search scores."""
+    from codequest.search.results import collect
+    from codequest.search.scoring import weighted
+
+    searcher = ws.searcher()
+    snap = searcher.snapshot()
+    for query in ("read a json file", "ComputeSha256", "how are email addresses parsed"):
+        plan = searcher.plan(query, limit=5)
+        parsed, pool = searcher.weighted_candidates(plan)
+        rescored = collect(snap, parsed, plan, weighted(snap, plan, pool))
+        assert rescored == searcher.search(query, limit=5)
