@@ -127,7 +127,7 @@ def test_search_indexes_first_when_there_is_no_index(
     code, out, err = run_cli(capsys, "search", "ComputeSha256", "--path", str(project), *HASHING)
     assert code == 0
     assert "no index yet" in err
-    assert out.startswith("cmd/hash.go:1 ComputeSha256")
+    assert out.startswith("cmd/hash.go:8 ComputeSha256")  # the func, below the imports
 
 
 def test_search_with_no_results_says_so_on_stderr(
@@ -422,3 +422,18 @@ def test_exit_status_maps_user_errors_to_2_and_bugs_to_1():
         assert exit_status(err) == EXIT_USER_ERROR, err
     for bug in (RuntimeError("x"), KeyError("x"), AttributeError("x"), AssertionError()):
         assert exit_status(bug) == EXIT_INTERNAL_ERROR, bug
+
+
+def test_search_prints_the_line_of_the_definition_a_result_is_named_after(
+    capsys: pytest.CaptureFixture[str], make_project: Callable[..., Path]
+):
+    funcs = "".join(
+        f"def {name}(value):\n    return value.{name}()\n\n\n"
+        for name in ("start_engine", "stop_engine", "restart_engine")
+    )
+    root = make_project({"motor.py": funcs})
+    code, out, _ = run_cli(capsys, "search", "stop_engine", "--path", str(root), *HASHING)
+    assert code == 0
+    first, preview = out.splitlines()[:2]
+    assert first.startswith("motor.py:5 stop_engine  [function, ")
+    assert preview == "    def stop_engine(value):"

@@ -329,3 +329,69 @@ def test_records_keep_their_end_line_lengths_in_every_position_encoding(
     end = "    return 'héllo 𝔸' + name"
     assert units["greet"] == (len(end.encode("utf-8")), len(end) + 1, len(end))
     assert units["add"] == (16, 16, 16)
+
+
+# Small functions that the chunker packs into one chunk.
+PACKED = """\
+import os
+
+
+def open_session(name):
+    return os.open(name, os.O_RDONLY)
+
+
+def close_session(handle):
+    os.close(handle)
+
+
+def rotate_session_keys(store, keys):
+    return [store.rotate(key) for key in keys]
+"""
+
+
+def test_a_packed_chunk_names_each_definition_with_its_own_line(
+    make_project: Callable[..., Path], make_workspace: MakeWs
+):
+    root = make_project({"app/session.py": PACKED})
+    ws = make_workspace(root)
+    ws.index()
+    (packed,) = [r for r in ws.store.chunks.values() if r.path == "app/session.py"]
+    assert [d.symbol for d in packed.defined_names] == [
+        "open_session",
+        "close_session",
+        "rotate_session_keys",
+    ]
+    # The first definition's line is the chunk's preview; the others keep their own.
+    assert packed.preview == "def open_session(name):"
+    assert [d.preview for d in packed.defined_names] == [
+        "",
+        "def close_session(handle):",
+        "def rotate_session_keys(store, keys):",
+    ]
+    for query, line, preview in (
+        ("rotate_session_keys", 12, "def rotate_session_keys(store, keys):"),
+        ("close_session", 8, "def close_session(handle):"),
+        ("open_session", 4, "def open_session(name):"),  # below the import
+    ):
+        (top,) = ws.search(query, limit=1)
+        assert (top.symbol, top.line, top.preview) == (query, line, preview)
+    # Saved and read back, the previews are the same.
+    reloaded = Store.load(ws.store.directory)
+    assert reloaded.chunks[packed.id].defined_names == packed.defined_names
+
+
+def test_a_format_3_row_without_previews_reads_the_chunks_preview(
+    make_project: Callable[..., Path], make_workspace: MakeWs
+):
+    root = make_project({"app/session.py": PACKED})
+    ws = make_workspace(root)
+    ws.index()
+    directory = ws.store.directory
+    payload = read_meta(directory)
+    for row in payload["chunks"]:
+        row[12] = [d[:4] for d in row[12]]
+    write_meta(directory, payload)
+    (packed,) = Store.load(directory).chunks.values()
+    assert [d.preview for d in packed.defined_names] == ["", "", ""]
+    (top,) = make_workspace(root).search("close_session", limit=1)
+    assert (top.symbol, top.line, top.preview) == ("close_session", 8, "def open_session(name):")

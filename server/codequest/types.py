@@ -43,6 +43,10 @@ class DefinedName:
     kind: str  # a ChunkKind value
     line: int  # 1-based line of the definition itself, below its comments and decorators
     end: int  # its last line (past the chunk's end when the definition goes on)
+    # Its line as a result list shows it, kept only where the chunk holds several
+    # definitions (a result named after the third should not show the first one's line);
+    # empty otherwise, and then the chunk's own preview is the definition's line.
+    preview: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,7 +152,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for r in results:
         name = f" {r.symbol}" if r.symbol else ""
-        print(f"{r.path}:{r.start_line}{name}  [{r.kind}, {r.score:.3f}]")
+        # The line of the definition the result is named after, where an editor should open.
+        print(f"{r.path}:{r.line or r.start_line}{name}  [{r.kind}, {r.score:.3f}]")
         if r.preview:
             print(f"    {r.preview}")
         if args.explain and r.explain:

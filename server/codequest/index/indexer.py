@@ -7,6 +7,7 @@ size and mtime) are not even read, so a warm re-index never loads the model.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import Counter, defaultdict
@@ -25,7 +26,7 @@ from codequest.index.lexical import chunk_terms
 from codequest.index.records import ChunkRecord, FileRecord
 from codequest.index.store import Store
 from codequest.text import file_hash, line_units
-from codequest.types import Chunk, IndexReport, SourceFile
+from codequest.types import Chunk, DefinedName, IndexReport, SourceFile
 
 # Chunks embedded per encoder call; sentence-transformers sorts each call by length.
 EMBED_BATCH = 256
@@ -42,11 +43,47 @@ def chunk_preview(chunk: Chunk) -> str:
     (a chunk may open with imports or the end of the code before), else its first line
     of code."""
     if chunk.defines:
-        lines = chunk.text.split("\n")
-        row = chunk.defines[0].line - chunk.start_line
-        if 0 <= row < len(lines) and lines[row].strip():
-            return lines[row].strip()[:160]
+        line = _line_of(chunk, chunk.defines[0].line)
+        if line:
+            return line
     return preview_line(chunk.text)
+
+
+def chunk_record(chunk: Chunk, end_units: tuple[int, int, int]) -> ChunkRecord:
+    """What the store keeps of a chunk (its id is given when it is stored)."""
+    preview = chunk_preview(chunk)
+    return ChunkRecord(
+        0,
+        chunk.path,
+        chunk.language,
+        chunk.kind,
+        chunk.symbol,
+        chunk.start_line,
+        chunk.end_line,
+        chunk.content_hash,
+        preview,
+        end_units,
+        chunk_definitions(chunk, preview),
+    )
+
+
+def chunk_definitions(chunk: Chunk, preview: str) -> tuple[DefinedName, ...]:
+    """The chunk's definitions, each with its own line as its preview where that is not
+    the chunk's ``preview`` already: a result is named after the definition the query
+    matches, which in a chunk of several small ones is often not the first."""
+    if len(chunk.defines) < 2:
+        return chunk.defines
+    named = []
+    for d in chunk.defines:
+        line = _line_of(chunk, d.line)
+        named.append(dataclasses.replace(d, preview=line) if line != preview else d)
+    return tuple(named)
+
+
+def _line_of(chunk: Chunk, line: int) -> str:
+    lines = chunk.text.split("\n")
+    row = line - chunk.start_line
+    return lines[row].strip()[:160] if 0 <= row < len(lines) else ""
 
 
 def preview_line(text: str) -> str:
@@ -111,22 +148,7 @@ class _Run:
         started = time.perf_counter()
         for pf in self.pending:
             records = [
-                (
-                    ChunkRecord(
-                        0,
-                        c.path,
-                        c.language,
-                        c.kind,
-                        c.symbol,
-                        c.start_line,
-                        c.end_line,
-                        c.content_hash,
-                        chunk_preview(c),
-                        units,
-                        c.defines,
-                    ),
-                    chunk_terms(c.path, c.symbol, c.text),
-                )
+                (chunk_record(c, units), chunk_terms(c.path, c.symbol, c.text))
                 for c, units in zip(pf.chunks, pf.end_units, strict=True)
             ]
             dim = self.store.dim

@@ -4,7 +4,9 @@ A chunk row is ``[id, path, language, kind, symbol, start, end, content_hash, pr
 term_ids, term_counts, end_units, defines]``: ``term_ids``/``term_counts`` are uint32 and
 uint16 bytes, ``end_units`` the end line's length in UTF-8, UTF-16 and UTF-32 units (format
 2; absent in format 1) and ``defines`` ``[symbol, kind, line, end]`` rows (format 3; absent
-before). A file row is ``[path, language, hash, size, mtime_ns, chunk_ids]``.
+before), with the definition's preview as a fifth item where it has one of its own (readers
+of format 3 that predate it ignore it). A file row is ``[path, language, hash, size,
+mtime_ns, chunk_ids]``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,12 @@ def chunk_row(record: ChunkRecord, terms: Terms) -> list[Any]:
         terms[0].astype(np.uint32).tobytes(),
         terms[1].astype(np.uint16).tobytes(),
         list(record.end_units) if record.end_units is not None else None,
-        [[d.symbol, d.kind, d.line, d.end] for d in record.defined_names],
+        [
+            [d.symbol, d.kind, d.line, d.end, d.preview]
+            if d.preview
+            else [d.symbol, d.kind, d.line, d.end]
+            for d in record.defined_names
+        ],
     ]
 
 
@@ -64,6 +71,7 @@ def chunk_record(row: Any, shared: dict[Any, Any]) -> tuple[ChunkRecord, Terms]:
                 shared.setdefault(d[1], str(d[1])),
                 start if d[2] == start else int(d[2]),
                 end if d[3] == end else int(d[3]),
+                str(d[4]) if len(d) > 4 else "",
             )
             for d in row[12]
         )

@@ -187,6 +187,7 @@ def to_result(
     line = defined.line if defined is not None else None
     if line is not None and not record.start_line < line <= record.end_line:
         line = None
+    preview = defined.preview if defined is not None and defined.preview else record.preview
     return SearchResult(
         path=record.path,
         start_line=record.start_line,
@@ -195,7 +196,7 @@ def to_result(
         kind=kind,
         language=record.language,
         score=score,
-        preview=record.preview,
+        preview=preview,
         explain=explain,
         end_units=record.end_units,
         line=line,
