@@ -88,6 +88,9 @@ def rows() -> dict[str, RankingOptions]:
             shipped, definition_boost=False
         ),
         "- file and folder name words": dataclasses.replace(shipped, stem_boost=False),
+        "- files named after the query's words": dataclasses.replace(
+            shipped, named_file_boost=False
+        ),
         "- file coherence": dataclasses.replace(shipped, coherence_boost=False),
         "- per-file decay": dataclasses.replace(shipped, decay=1.0),
         "- demotions (tests, legacy, re-exports, ...)": dataclasses.replace(shipped, demote=False),

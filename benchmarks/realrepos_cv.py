@@ -54,6 +54,7 @@ DECAYS = (0.3, 0.5, 0.7, 1.0)  # 1.0: no decay, at most max_per_file a file
 # on CoSQA dev (``benchmarks.ranking --beir cosqa``), where natural-language queries are
 # nearly all the queries and a lower share costs CoSQA test what the issue forbids.
 NATURAL_DENSE = 0.84
+NAMED_FILE = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 GRIDS: Mapping[QueryClass, Sequence[Mapping[str, float]]] = {
     QueryClass.NATURAL: [
         {
@@ -62,13 +63,23 @@ GRIDS: Mapping[QueryClass, Sequence[Mapping[str, float]]] = {
             "stem": st,
             "coherence": co,
             "definition": de,
+            "named_file": nf,
         }
-        for st, co, de in itertools.product((0.5, 1.0, 1.5), (0.1, 0.2, 0.3), (0.75, 1.5))
+        for st, co, de, nf in itertools.product(
+            (0.5, 1.0, 1.5), (0.1, 0.2, 0.3), (0.75, 1.5), NAMED_FILE
+        )
     ],
     QueryClass.QUESTION: [
-        {"dense": d, "lexical": round(1 - d, 2), "stem": st, "coherence": co, "definition": de}
-        for d, st, co, de in itertools.product(
-            (0.5, 0.6, 0.7), (0.5, 1.0, 1.5), (0.1, 0.2, 0.3), (0.75, 1.5)
+        {
+            "dense": d,
+            "lexical": round(1 - d, 2),
+            "stem": st,
+            "coherence": co,
+            "definition": de,
+            "named_file": nf,
+        }
+        for d, st, co, de, nf in itertools.product(
+            (0.5, 0.6, 0.7), (0.5, 1.0, 1.5), (0.1, 0.2, 0.3), (0.75, 1.5), NAMED_FILE
         )
     ],
     QueryClass.IDENTIFIER: [

@@ -18,7 +18,7 @@ import pytest
 from codequest.search import RankingOptions
 from codequest.search.features import coherence, keyword_matches
 from codequest.search.options import Demotion
-from codequest.search.query import understand
+from codequest.search.query import file_key, file_keys_of, understand
 from codequest.search.snapshot import demotion_of, name_parts
 from codequest.search.symbols import stem_names
 from codequest.types import SearchFilters
@@ -73,6 +73,19 @@ PROJECT = {
                 return self.flush()
         """,
     "state/other.py": "def persist_all(state_manager):\n    return state_manager.persist()\n",
+    # A file named after a query word, and one whose name and text say it more often.
+    "orm/column.py": f'''\
+        def define(name, nullable, default):
+            """The definition of a table field: its name, whether it may be empty, its default.
+            {_PAD}"""
+            return Field(name, nullable, default)
+        ''',
+    "orm/column_types.py": f'''\
+        def column_types(column):
+            """The types a column may take, for each column kind.
+            {_PAD}"""
+            return TYPES[column]
+        ''',
 }
 
 
@@ -111,10 +124,30 @@ def test_a_name_inside_a_sentence_finds_its_definition(searcher: Any) -> None:
 
 
 def test_file_named_after_the_query_words_is_lifted(searcher: Any) -> None:
-    query = "configuration loading"
+    query = "how is the configuration loaded"  # a question: the class with the most stem
     assert paths(searcher, query)[0] == "app/config.py"
     off = dataclasses.replace(SHIPPED, stem_boost=False)
     assert paths(searcher, query, off)[0] == "app/settings.py"
+
+
+def test_a_file_named_after_a_query_word_is_lifted(searcher: Any) -> None:
+    query = "column definition in the orm"
+    assert paths(searcher, query)[0] == "orm/column.py"
+    off = dataclasses.replace(SHIPPED, named_file_boost=False)
+    assert paths(searcher, query, off)[0] == "orm/column_types.py"
+    top = searcher.search(query, limit=1, explain=True)[0]
+    assert top.explain["named_file"] == 1.0
+
+
+def test_the_file_names_a_query_spells() -> None:
+    assert file_keys_of("JSON element hierarchy and the tree model") == {
+        "json", "element", "hierarchy", "tree", "model",
+        "jsonelement", "elementhierarchy", "treemodel",
+    }  # fmt: skip
+    assert file_keys_of("how is g used") == {"used"}  # short and stop words name no file
+    assert file_key("src/Column.kt") == "column"
+    assert file_key("lib/http_proxy.c") == file_key("lib/http-proxy.h") == "httpproxy"
+    assert file_key(".eslintrc") == ".eslintrc"
 
 
 def test_legacy_copies_rank_below_the_current_code(searcher: Any) -> None:
@@ -291,3 +324,4 @@ def test_one_plain_word_names_what_is_defined_by_it(searcher: Any) -> None:
     assert understand("persist", SearchFilters()).names == ("persist",)
     top = searcher.search("persist", limit=1, explain=True)[0]
     assert top.path == "state/store.py" and top.explain["defines"] > 0
+

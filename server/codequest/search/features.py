@@ -144,6 +144,17 @@ def definition_tiers(positions: np.ndarray, defining: dict[int, float]) -> np.nd
     return np.fromiter((defining.get(p, 0.0) for p in positions.tolist()), np.float32)
 
 
+def named_file_match(
+    snap: Snapshot, file_keys: frozenset[str], positions: np.ndarray
+) -> np.ndarray:
+    """1 for a candidate whose file is named after the query's words (``Column.kt`` for
+    "column definition"), else 0."""
+    named = [snap.files_named[key] for key in file_keys if key in snap.files_named]
+    if not named or not len(positions):
+        return np.zeros(len(positions), np.float32)
+    return np.isin(snap.file_of[positions], np.concatenate(named)).astype(np.float32)
+
+
 def stem_match(snap: Snapshot, keywords: frozenset[str], positions: np.ndarray) -> np.ndarray:
     """Per candidate, the share of the query's keywords found in its file's or folder's
     name (:func:`keyword_matches` says when they match: so ``config`` finds

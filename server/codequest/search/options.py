@@ -73,7 +73,9 @@ class FusionWeights:
     so they keep their meaning whatever the scale of the others (as in semble):
     ``coherence`` goes to each file's best chunk in proportion to the file's summed score,
     ``definition`` to chunks that define a name the query mentions, ``stem`` to chunks whose
-    file or folder name holds the query's words.
+    file or folder name holds the query's words, ``named_file`` to chunks of a file named
+    exactly after a word of the query, or two in a row (``Column.kt`` for "column
+    definition", ``JsonElement.java`` for "json element hierarchy").
     """
 
     dense: float
@@ -84,6 +86,7 @@ class FusionWeights:
     coherence: float = 0.0
     definition: float = 0.0
     stem: float = 0.0
+    named_file: float = 0.0
 
 
 # Per query class, chosen by leave-one-repository-out cross-validation on the
@@ -94,10 +97,10 @@ DEFAULT_WEIGHTS: Mapping[QueryClass, FusionWeights] = {
         dense=0.2, lexical=0.8, name=0.5, coherence=0.2, definition=2.0, stem=0.0
     ),
     QueryClass.NATURAL: FusionWeights(
-        dense=0.84, lexical=0.16, coherence=0.2, definition=1.5, stem=1.0
+        dense=0.84, lexical=0.16, coherence=0.2, definition=1.5, stem=0.5, named_file=0.3
     ),
     QueryClass.QUESTION: FusionWeights(
-        dense=0.6, lexical=0.4, coherence=0.3, definition=0.75, stem=1.0
+        dense=0.5, lexical=0.5, coherence=0.2, definition=0.75, stem=1.0, named_file=0.2
     ),
 }
 
@@ -133,10 +136,11 @@ class RankingOptions:
     )
     definition_boost: bool = True  # chunks defining a name the query mentions
     stem_boost: bool = True  # chunks whose file or folder name holds the query's words
+    named_file_boost: bool = True  # chunks of a file named exactly after the query's words
     coherence_boost: bool = True  # a file's best chunk, by the file's summed score
     # Per-file saturation: the n-th further result from one file has its score multiplied
     # by ``decay ** n`` when results are picked, so a file does not fill the page.
-    decay: float = 0.3
+    decay: float = 0.5
     candidates: int = CANDIDATES
     # Dense neighbours asked of the vector index (at least twice the limit); None: as
     # many as ``candidates``. Lexical and name candidates outside them still get their exact

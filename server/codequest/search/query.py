@@ -126,6 +126,9 @@ class ParsedQuery:
     # name, or the CamelCase names inside a sentence.
     names: tuple[str, ...] = ()
     keywords: frozenset[str] = frozenset()  # lower-case words for the path boost
+    # The names a file named after the query's words would have (``file_key``): each word
+    # and each two in a row, joined.
+    file_keys: frozenset[str] = frozenset()
 
 
 def understand(query: str, filters: SearchFilters) -> ParsedQuery:
@@ -176,7 +179,27 @@ def understand(query: str, filters: SearchFilters) -> ParsedQuery:
         frozenset(allowed),
         names,
         keywords,
+        file_keys_of(text),
     )
+
+
+def file_key(path: str) -> str:
+    """What a file is named, for matching with a query's words: ``src/Column.kt`` ->
+    ``column``, ``lib/http_proxy.c`` -> ``httpproxy``."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.find(".", 1)
+    return (name[:dot] if dot > 0 else name).lower().replace("_", "").replace("-", "")
+
+
+def file_keys_of(text: str) -> frozenset[str]:
+    """The file names the words of ``text`` spell: each word of three letters or more that
+    says something, and each two such words in a row, joined ("json element" ->
+    ``jsonelement``)."""
+    words = [w.lower().replace("_", "") for w in _KEYWORD.findall(text)]
+    meant = [w if len(w) > 2 and w not in _PATH_STOPWORDS else "" for w in words]
+    keys = {w for w in meant if w}
+    keys.update(a + b for a, b in zip(meant, meant[1:], strict=False) if a and b)
+    return frozenset(keys)
 
 
 def query_terms(vocab_ids: dict[str, int], q: ParsedQuery, expansion: bool) -> dict[int, float]:

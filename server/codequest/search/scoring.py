@@ -71,6 +71,10 @@ def weighted(snap: Snapshot, plan: SearchPlan, cands: Candidates | None) -> Rank
     if opts.stem_boost and w.stem and q.keywords:
         stem = features.stem_match(snap, q.keywords, positions)
         score = score + high * w.stem * stem
+    named = np.zeros(len(positions), np.float32)
+    if opts.named_file_boost and w.named_file and q.file_keys:
+        named = features.named_file_match(snap, q.file_keys, positions)
+        score = score + high * w.named_file * named
     demote = np.ones(len(positions), np.float32)
     if opts.demote:
         flags = snap.demoted[positions]
@@ -94,6 +98,7 @@ def weighted(snap: Snapshot, plan: SearchPlan, cands: Candidates | None) -> Rank
         "file": file_part,
         "defines": tiers,
         "path_words": stem,
+        "named_file": named,
         "demote": demote,
     }
     plist = positions.tolist()

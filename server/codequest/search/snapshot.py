@@ -25,6 +25,7 @@ from codequest.index.lexical import LexicalIndex
 from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
 from codequest.search.options import Demotion
+from codequest.search.query import file_key
 from codequest.search.symbols import SymbolTable
 from codequest.tokens import query_words, split_identifier
 from codequest.types import DEFINITION_KINDS, ChunkKind
@@ -52,6 +53,7 @@ class Snapshot:
     path_words: tuple[str, ...]
     file_word_offsets: np.ndarray  # int64, one more than there are files
     file_word_ids: np.ndarray  # int32
+    files_named: dict[str, np.ndarray]  # file_key -> indexes of the files named so
     # (path, class) -> first line, last line, header position, position of the last chunk
     classes: dict[tuple[str, str], tuple[int, int, int, int]]
     owners: tuple[tuple[str, str] | None, ...]  # position -> its split class, if any
@@ -97,6 +99,7 @@ class Snapshot:
         file_paths = tuple(file_index)
         file_words = tuple(frozenset(query_words(p.rsplit(".", 1)[0])) for p in file_paths)
         path_words, file_word_offsets, file_word_ids = file_name_words(file_paths)
+        files_named = named_files(file_paths)
         file_demotion = np.fromiter(
             (demotion_of(p) for p in file_paths), dtype=np.int8, count=len(file_paths)
         )
@@ -124,6 +127,7 @@ class Snapshot:
             path_words,
             file_word_offsets,
             file_word_ids,
+            files_named,
             classes,
             owners,
             id_order,
@@ -184,6 +188,14 @@ def file_name_words(
     np.cumsum([len(ws) for ws in parts], out=offsets[1:])
     flat = np.fromiter((index[w] for ws in parts for w in ws), np.int32, int(offsets[-1]))
     return words, offsets, flat
+
+
+def named_files(paths: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Each file name (:func:`~codequest.search.query.file_key`) and the files that have it."""
+    found: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        found.setdefault(file_key(path), []).append(i)
+    return {key: np.asarray(files, np.int32) for key, files in found.items()}
 
 
 def name_parts(path: str) -> frozenset[str]:
