@@ -324,4 +324,3 @@ def test_one_plain_word_names_what_is_defined_by_it(searcher: Any) -> None:
     assert understand("persist", SearchFilters()).names == ("persist",)
     top = searcher.search("persist", limit=1, explain=True)[0]
     assert top.path == "state/store.py" and top.explain["defines"] > 0
-
