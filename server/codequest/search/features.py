@@ -152,7 +152,10 @@ def named_file_match(
     named = [snap.files_named[key] for key in file_keys if key in snap.files_named]
     if not named or not len(positions):
         return np.zeros(len(positions), np.float32)
-    return np.isin(snap.file_of[positions], np.concatenate(named)).astype(np.float32)
+    files = np.zeros(len(snap.file_paths), np.float32)
+    for found in named:
+        files[found] = 1.0
+    return files[snap.file_of[positions]]
 
 
 def stem_match(snap: Snapshot, keywords: frozenset[str], positions: np.ndarray) -> np.ndarray:
