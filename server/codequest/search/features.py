@@ -149,12 +149,11 @@ def named_file_match(
 ) -> np.ndarray:
     """1 for a candidate whose file is named after the query's words (``Column.kt`` for
     "column definition"), else 0."""
-    named = [snap.files_named[key] for key in file_keys if key in snap.files_named]
-    if not named or not len(positions):
+    named = snap.files_named(file_keys) if len(positions) else None
+    if named is None or not len(named):
         return np.zeros(len(positions), np.float32)
     files = np.zeros(len(snap.file_paths), np.float32)
-    for found in named:
-        files[found] = 1.0
+    files[named] = 1.0
     return files[snap.file_of[positions]]
 
 
