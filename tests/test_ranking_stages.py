@@ -324,3 +324,13 @@ def test_one_plain_word_names_what_is_defined_by_it(searcher: Any) -> None:
     assert understand("persist", SearchFilters()).names == ("persist",)
     top = searcher.search("persist", limit=1, explain=True)[0]
     assert top.path == "state/store.py" and top.explain["defines"] > 0
+
+
+def test_the_snapshot_finds_every_file_of_a_name(searcher: Any) -> None:
+    snap = searcher.snapshot()
+    index = {path: i for i, path in enumerate(snap.file_paths)}
+    assert sorted(snap.files_named(frozenset({"column", "store"})).tolist()) == sorted(
+        [index["orm/column.py"], index["state/store.py"]]
+    )
+    assert snap.files_named(frozenset({"columntypes"})).tolist() == [index["orm/column_types.py"]]
+    assert len(snap.files_named(frozenset({"nothing", "named", "so"}))) == 0
