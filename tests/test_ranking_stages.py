@@ -18,9 +18,9 @@ import pytest
 from codequest.search import RankingOptions
 from codequest.search.features import coherence, keyword_matches
 from codequest.search.options import Demotion
-from codequest.search.query import file_key, file_keys_of, understand
+from codequest.search.query import file_keys_of, understand
 from codequest.search.snapshot import demotion_of, name_parts
-from codequest.search.symbols import stem_names
+from codequest.search.symbols import file_key, stem_names
 from codequest.types import SearchFilters
 
 SHIPPED = RankingOptions()

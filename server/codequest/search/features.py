@@ -149,8 +149,8 @@ def named_file_match(
 ) -> np.ndarray:
     """1 for a candidate whose file is named after the query's words (``Column.kt`` for
     "column definition"), else 0."""
-    named = snap.files_named(file_keys) if len(positions) else None
-    if named is None or not len(named):
+    named = snap.files_named(file_keys)
+    if not len(named) or not len(positions):
         return np.zeros(len(positions), np.float32)
     files = np.zeros(len(snap.file_paths), np.float32)
     files[named] = 1.0

@@ -126,7 +126,7 @@ class ParsedQuery:
     # name, or the CamelCase names inside a sentence.
     names: tuple[str, ...] = ()
     keywords: frozenset[str] = frozenset()  # lower-case words for the path boost
-    # The names a file named after the query's words would have (``file_key``): each word
+    # The names a file named after the query's words would have (``symbols.file_key``): each word
     # and each two in a row, joined.
     file_keys: frozenset[str] = frozenset()
 
@@ -181,14 +181,6 @@ def understand(query: str, filters: SearchFilters) -> ParsedQuery:
         keywords,
         file_keys_of(text),
     )
-
-
-def file_key(path: str) -> str:
-    """What a file is named, for matching with a query's words: ``src/Column.kt`` ->
-    ``column``, ``lib/http_proxy.c`` -> ``httpproxy``."""
-    name = path.rsplit("/", 1)[-1]
-    dot = name.find(".", 1)
-    return (name[:dot] if dot > 0 else name).lower().replace("_", "").replace("-", "")
 
 
 def file_keys_of(text: str) -> frozenset[str]:

@@ -25,8 +25,7 @@ from codequest.index.lexical import LexicalIndex
 from codequest.index.records import ChunkRecord
 from codequest.index.view import StoreView
 from codequest.search.options import Demotion
-from codequest.search.query import file_key
-from codequest.search.symbols import SymbolTable
+from codequest.search.symbols import SymbolTable, file_key
 from codequest.tokens import query_words, split_identifier
 from codequest.types import DEFINITION_KINDS, ChunkKind
 
@@ -53,7 +52,7 @@ class Snapshot:
     path_words: tuple[str, ...]
     file_word_offsets: np.ndarray  # int64, one more than there are files
     file_word_ids: np.ndarray  # int32
-    # Each file's name (``query.file_key``) as its hash, sorted, and the file each belongs
+    # Each file's name (``symbols.file_key``) as its hash, sorted, and the file each belongs
     # to: arrays rather than a dict of names, which took 1-2 MB at 100k chunks.
     name_hashes: np.ndarray  # int64
     name_files: np.ndarray  # int32
@@ -85,7 +84,7 @@ class Snapshot:
         return self.id_order[at[found]], values[found]
 
     def files_named(self, keys: frozenset[str]) -> np.ndarray:
-        """The files whose name (:func:`~codequest.search.query.file_key`) is one of
+        """The files whose name (:func:`~codequest.search.symbols.file_key`) is one of
         ``keys``, in one search of the sorted hashes for all of them."""
         wanted = np.fromiter((hash(k) for k in keys), np.int64, len(keys))
         lo = np.searchsorted(self.name_hashes, wanted, side="left")
@@ -206,7 +205,7 @@ def file_name_words(
 
 
 def named_files(paths: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Each file's name hashed (:func:`~codequest.search.query.file_key`), sorted, and the
+    """Each file's name hashed (:func:`~codequest.search.symbols.file_key`), sorted, and the
     file of each. A hash shared by two names would lift a file named otherwise; at 64 bits
     that does not happen in practice."""
     hashes = np.fromiter((hash(file_key(p)) for p in paths), np.int64, len(paths))

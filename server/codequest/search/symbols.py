@@ -117,6 +117,12 @@ def stem_of(path: str) -> str:
     return (name[:dot] if dot > 0 else name).lower()
 
 
+def file_key(path: str) -> str:
+    """What a file is named, for matching with a query's words: ``src/Column.kt`` ->
+    ``column``, ``lib/http_proxy.c`` -> ``httpproxy``."""
+    return stem_of(path).replace("_", "").replace("-", "")
+
+
 def stem_names(stem: str, name: str) -> bool:
     """Whether a file stem is named after ``name`` (both lower case): ``builder`` or
     ``builders`` for ``builder``, ``type_map`` for ``typemap``."""
