@@ -26,7 +26,7 @@ from codequest.index.lexical import chunk_terms
 from codequest.index.records import ChunkRecord, FileRecord
 from codequest.index.store import Store
 from codequest.text import file_hash, line_units
-from codequest.types import Chunk, DefinedName, IndexReport, SourceFile
+from codequest.types import Chunk, IndexReport, SourceFile
 
 # Chunks embedded per encoder call; sentence-transformers sorts each call by length.
 EMBED_BATCH = 256
@@ -38,20 +38,21 @@ CHECKPOINT_SECONDS = 30.0
 ProgressFn = Callable[[int, int, str], None]
 
 
-def chunk_preview(chunk: Chunk) -> str:
-    """The line a result list shows for a chunk: the line of the first definition in it
-    (a chunk may open with imports or the end of the code before), else its first line
-    of code."""
-    if chunk.defines:
-        line = _line_of(chunk, chunk.defines[0].line)
-        if line:
-            return line
-    return preview_line(chunk.text)
-
-
 def chunk_record(chunk: Chunk, end_units: tuple[int, int, int]) -> ChunkRecord:
-    """What the store keeps of a chunk (its id is given when it is stored)."""
-    preview = chunk_preview(chunk)
+    """What the store keeps of a chunk (its id is given when it is stored).
+
+    Its preview, the line a result list shows, is the line of the first definition in it
+    (a chunk may open with imports or the end of the code before), else its first line of
+    code. Where it holds several definitions, each other one keeps its own line: a result
+    is named after the definition the query matches, often not the first."""
+    heads = _definition_lines(chunk)
+    preview = heads[0] if heads and heads[0] else preview_line(chunk.text)
+    defines = chunk.defines
+    if len(defines) > 1:
+        defines = tuple(
+            dataclasses.replace(d, preview=line) if line != preview else d
+            for d, line in zip(defines, heads, strict=True)
+        )
     return ChunkRecord(
         0,
         chunk.path,
@@ -63,27 +64,17 @@ def chunk_record(chunk: Chunk, end_units: tuple[int, int, int]) -> ChunkRecord:
         chunk.content_hash,
         preview,
         end_units,
-        chunk_definitions(chunk, preview),
+        defines,
     )
 
 
-def chunk_definitions(chunk: Chunk, preview: str) -> tuple[DefinedName, ...]:
-    """The chunk's definitions, each with its own line as its preview where that is not
-    the chunk's ``preview`` already: a result is named after the definition the query
-    matches, which in a chunk of several small ones is often not the first."""
-    if len(chunk.defines) < 2:
-        return chunk.defines
-    named = []
-    for d in chunk.defines:
-        line = _line_of(chunk, d.line)
-        named.append(dataclasses.replace(d, preview=line) if line != preview else d)
-    return tuple(named)
-
-
-def _line_of(chunk: Chunk, line: int) -> str:
+def _definition_lines(chunk: Chunk) -> list[str]:
+    """Each definition's own line in the chunk, stripped ("" where it lies outside)."""
+    if not chunk.defines:
+        return []
     lines = chunk.text.split("\n")
-    row = line - chunk.start_line
-    return lines[row].strip()[:160] if 0 <= row < len(lines) else ""
+    rows = (d.line - chunk.start_line for d in chunk.defines)
+    return [lines[row].strip()[:160] if 0 <= row < len(lines) else "" for row in rows]
 
 
 def preview_line(text: str) -> str:
