@@ -7,6 +7,7 @@ implementations of :class:`~codequest.index.view.StoreView`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterable
@@ -134,19 +135,7 @@ class Store:
                 cid = self.next_id
                 self.next_id += 1
                 ids.append(cid)
-                self.chunks[cid] = ChunkRecord(
-                    cid,
-                    record.path,
-                    record.language,
-                    record.kind,
-                    record.symbol,
-                    record.start_line,
-                    record.end_line,
-                    record.content_hash,
-                    record.preview,
-                    record.end_units,
-                    record.defines,
-                )
+                self.chunks[cid] = dataclasses.replace(record, id=cid)
                 self.terms[cid] = self.term_ids(counts)
                 self.by_hash[record.content_hash] = cid
             if ids:
