@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from codequest.encoders.base import normalize_rows
-from codequest.encoders.onnx_query import CARD_VERSION
+from codequest.encoders.onnx_query import CARD_VERSION, cpu_session
 from codequest.errors import EncoderError
 
 # Texts are sorted by length and run in batches of at most this many tokens (padding
@@ -47,7 +47,6 @@ class OnnxDocumentEncoder:
     device = "cpu"
 
     def __init__(self, folder: str | os.PathLike[str], *, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.folder = Path(folder)
@@ -71,24 +70,13 @@ class OnnxDocumentEncoder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=self.max_seq_length)
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or document_threads()
-        options.inter_op_num_threads = 1
-        # Edits come seconds apart: no spinning pool threads between them, and no arena
-        # that keeps a batch's activations resident once the edit is embedded.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.enable_cpu_mem_arena = False
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self._session = ort.InferenceSession(
-                str(self.folder / str(card.get("onnx_file", "model.onnx"))),
-                sess_options=options,
-                providers=["CPUExecutionProvider"],
-            )
-        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise EncoderError(
-                f"could not load ONNX document encoder {self.folder}: {err}"
-            ) from err
+        # No arena: a batch's activations are not kept resident once the edit is embedded.
+        self._session = cpu_session(
+            self.folder / str(card.get("onnx_file", "model.onnx")),
+            threads or document_threads(),
+            what="ONNX document encoder",
+            arena=False,
+        )
         self._token_types = "token_type_ids" in {i.name for i in self._session.get_inputs()}
 
     def encode_documents(

@@ -16,11 +16,14 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from codequest.errors import EncoderError
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 CARD_VERSION = 1
 
@@ -31,6 +34,35 @@ def default_threads() -> int:
     # them; and its pool thread either spins between queries (doubling the server's CPU per
     # search under load) or pays a wake-up per query (docs/measurements.md).
     return 1
+
+
+def cpu_session(
+    model: Path, threads: int, *, what: str, arena: bool = True
+) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session on the CPU with ``threads`` that never spin, or an
+    :class:`EncoderError` naming ``what`` could not be loaded.
+
+    ONNX Runtime's pool threads spin for a while after each call by default. Queries and
+    edits arrive seconds apart, on a machine that is also running the editor and the
+    indexer: spinning burns a core for nothing and, under load, costs more server CPU per
+    call than it saves (docs/measurements.md). ``arena=False`` gives each run's
+    activations back when it ends, rather than keeping the largest batch's resident.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = arena
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        return ort.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise EncoderError(f"could not load {what} {model.parent}: {err}") from err
 
 
 class OnnxQueryEncoder:
@@ -49,7 +81,6 @@ class OnnxQueryEncoder:
         name: str | None = None,
         note: str = "",
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.folder = Path(folder)
@@ -79,24 +110,11 @@ class OnnxQueryEncoder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=max_length)
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or default_threads()
-        # ONNX Runtime's pool threads spin for a while after each call by default. Queries
-        # arrive one at a time, seconds apart, on a machine that is also running the editor
-        # and the indexer: spinning burns a core for nothing and, under load, costs more
-        # server CPU per search than it saves (docs/measurements.md).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            self._session = ort.InferenceSession(
-                str(self.folder / str(card.get("onnx_file", "model.onnx"))),
-                sess_options=options,
-                providers=["CPUExecutionProvider"],
-            )
-        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise EncoderError(f"could not load ONNX query encoder {self.folder}: {err}") from err
+        self._session = cpu_session(
+            self.folder / str(card.get("onnx_file", "model.onnx")),
+            threads or default_threads(),
+            what="ONNX query encoder",
+        )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._token_types = "token_type_ids" in self._inputs
 
