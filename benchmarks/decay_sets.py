@@ -28,12 +28,12 @@ from benchmarks.encoders import query_encoder
 from benchmarks.memstore import FixedQueryEncoder
 from benchmarks.quality import encode_queries, wrap_cache
 from benchmarks.realrepos import K, default_checkouts, load_set, set_dir
-from benchmarks.realrepos_cv import Gathered, Prepared, page
-from benchmarks.realrepos_search import LIMIT, SearchRun, open_workspace
-from benchmarks.stdlib_bench import covers, load_annotations, materialize
+from benchmarks.realrepos_cv import Prepared, gather, page
+from benchmarks.realrepos_search import SearchRun, open_workspace
+from benchmarks.stdlib_bench import load_annotations, materialize, ndcg
 from codequest.config import Config
 from codequest.encoders import load_document_encoder
-from codequest.metrics import ndcg_binary, ndcg_locations
+from codequest.metrics import ndcg_locations
 from codequest.search.options import RankingOptions
 from codequest.search.results import collect
 from codequest.search.scoring import weighted
@@ -73,12 +73,7 @@ def realrepos(log: Callable[[str], None]) -> tuple[Scorer, dict[str, Any]]:
         ws, _ = open_workspace(search, repo, checkouts)
         try:
             searcher = ws.searcher()
-            gathered = []
-            for query in repo.queries:
-                plan = searcher.plan(query.text, limit=LIMIT, options=base)
-                parsed, candidates = searcher.weighted_candidates(plan)
-                gathered.append(Gathered(query, plan, parsed, candidates))
-            data.append(Prepared(repo, searcher.snapshot(), tuple(gathered), {}))
+            data.append(Prepared(repo, searcher.snapshot(), gather(searcher, repo, base), {}))
         finally:
             ws.close()
         log(f"decay_sets: realrepos {repo.name} gathered")
@@ -135,13 +130,8 @@ def stdlib(log: Callable[[str], None]) -> tuple[Scorer, dict[str, Any]]:
         for category, plan, parsed, candidates, targets in gathered:
             plan = dataclasses.replace(plan, options=options)
             results = collect(snap, parsed, plan, weighted(snap, plan, candidates))
-            gains = [0] * len(results)
-            for target in targets:
-                for i, r in enumerate(results):
-                    if covers((r.path, r.start_line, r.end_line), target):
-                        gains[i] = 1
-                        break
-            categories[category].append(ndcg_binary(gains, len(targets), K))
+            spans = [f"{r.path}:{r.start_line}-{r.end_line}" for r in results]
+            categories[category].append(ndcg(spans, targets))
         return categories, [v for values in categories.values() for v in values]
 
     shape = target_shape(

@@ -46,6 +46,7 @@ from codequest.search.options import QueryClass, RankingOptions
 from codequest.search.query import ParsedQuery, SearchPlan
 from codequest.search.results import collect
 from codequest.search.scoring import weighted
+from codequest.search.searcher import Searcher
 from codequest.search.snapshot import Snapshot
 
 DECAYS = (0.3, 0.5, 0.7, 1.0)  # 1.0: no decay, at most max_per_file a file
@@ -115,16 +116,22 @@ def with_weights(base: RankingOptions, cls: QueryClass, **weights: float) -> Ran
     return dataclasses.replace(base, weights=table)
 
 
+def gather(searcher: Searcher, repo: Repo, base: RankingOptions) -> tuple[Gathered, ...]:
+    """Each of the repository's queries with its candidates, gathered under ``base``."""
+    gathered = []
+    for query in repo.queries:
+        plan = searcher.plan(query.text, limit=LIMIT, options=base)
+        parsed, candidates = searcher.weighted_candidates(plan)
+        gathered.append(Gathered(query, plan, parsed, candidates))
+    return tuple(gathered)
+
+
 def prepare(search: SearchRun, repo: Repo, checkouts: Path, base: RankingOptions) -> Prepared:
     ws, _ = open_workspace(search, repo, checkouts)
     try:
         searcher = ws.searcher()
         snap = searcher.snapshot()
-        gathered = []
-        for query in repo.queries:
-            plan = searcher.plan(query.text, limit=LIMIT, options=base)
-            parsed, candidates = searcher.weighted_candidates(plan)
-            gathered.append(Gathered(query, plan, parsed, candidates))
+        gathered = gather(searcher, repo, base)
         ablations = {}
         for name, options in ranking_rows().items():
             ablations[name] = tuple(
@@ -140,7 +147,7 @@ def prepare(search: SearchRun, repo: Repo, checkouts: Path, base: RankingOptions
             )
     finally:
         ws.close()
-    return Prepared(repo, snap, tuple(gathered), ablations)
+    return Prepared(repo, snap, gathered, ablations)
 
 
 def page(prepared: Prepared, item: Gathered, options: RankingOptions) -> list[Location]:
